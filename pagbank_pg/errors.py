@@ -1,0 +1,28 @@
+"""The errors this package raises: one hierarchy under `PagbankPgError`.
+
+Messages say what happened, to which object, and what to do. They never carry a password.
+"""
+
+
+class PagbankPgError(Exception):
+    """Base class of every error raised by pagbank_pg."""
+
+
+class ConfigurationError(PagbankPgError):
+    """No usable database location: a malformed URL, or neither a URL nor the embedded server."""
+
+
+class ConnectionFailed(PagbankPgError):
+    """The database server could not be reached, or refused the login."""
+
+
+class EmbeddedServerError(PagbankPgError):
+    """The embedded PostgreSQL server could not be started, stopped or read."""
+
+
+class MigrationError(PagbankPgError):
+    """A migration could not be found, applied or rolled back."""
+
+
+class MigrationLockTimeout(MigrationError):
+    """Another process held the migration lock for longer than the wait allowed."""

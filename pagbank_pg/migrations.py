@@ -1,0 +1,205 @@
+"""Apply, roll back and inspect the yoyo migrations in `sql/migrations`.
+
+yoyo itself serialises runs with a row in `yoyo_lock` that it waits 10 seconds for, and that a
+killed process leaves behind. Here the lock is a PostgreSQL advisory lock instead: processes
+started together (app replicas) queue for as long as a migration takes, and the server frees
+the lock the moment its holder dies. The `yoyo_lock` row is still written, with the negated
+server pid, so that a plain `yoyo apply` run by a DBA waits for us and we wait for it.
+"""
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from yoyo import read_migrations
+from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+from yoyo.connections import DatabaseURI
+from yoyo.exceptions import LockTimeout
+
+from .errors import ConnectionFailed, MigrationError, MigrationLockTimeout
+from .paths import MIGRATIONS_DIR
+from .settings import describe, error_line
+
+LOCK_TIMEOUT_ENV = "PAGBANK_PG_MIGRATE_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finish
+_ADVISORY_LOCK_KEY = 0x7061_6762_616E_6B00  # "pagbank\0": one key for all our migrators
+_MIGRATION_TABLE = "_yoyo_migration"  # yoyo's default, so plain yoyo sees the same history
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """One migration of the folder and when it was applied (None: pending)."""
+
+    id: str
+    applied_at: datetime | None
+
+
+class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
+    """yoyo's psycopg 3 backend with a lock that survives crashes and long migrations."""
+
+    lock_wait = DEFAULT_LOCK_TIMEOUT
+    _is_locked = False
+
+    def init_connection(self, connection: Any) -> None:
+        super().init_connection(connection)
+        # A killed client is noticed within a second even while its statement runs, so its
+        # transaction and locks go at once instead of when the statement ends.
+        connection.execute("SET client_connection_check_interval = 1000")
+
+    @contextmanager
+    def lock(self, timeout: float = 10) -> Iterator[None]:
+        if self._is_locked:
+            yield
+            return
+        self.execute("SELECT set_config('lock_timeout', :ms, false)", {"ms": f"{self.lock_wait}s"})
+        try:
+            self.execute("SELECT pg_advisory_lock(:key)", {"key": _ADVISORY_LOCK_KEY})
+        except psycopg.errors.LockNotAvailable:
+            raise MigrationLockTimeout(
+                f"another pagbank-pg migrate or rollback held the migration lock for over "
+                f"{self.lock_wait:g}s; wait for it to finish, or raise {LOCK_TIMEOUT_ENV}"
+            ) from None
+        try:
+            # Only our runs write negative pids, and they hold the advisory lock while their
+            # row exists: a row seen now was left by a run that died.
+            self.execute(f"DELETE FROM {self.lock_table_quoted} WHERE pid < 0")
+            pid = -int(self.execute("SELECT pg_backend_pid()").fetchone()[0])
+            try:
+                self._insert_lock_row(pid, self.lock_wait)
+            except LockTimeout:
+                raise MigrationLockTimeout(
+                    "a plain yoyo run holds the yoyo_lock row; wait for it, or if it died "
+                    "run `yoyo break-lock`"
+                ) from None
+            self._is_locked = True
+            try:
+                yield
+            finally:
+                self._is_locked = False
+                self._delete_lock_row(pid)
+        finally:
+            self.execute("SELECT pg_advisory_unlock(:key)", {"key": _ADVISORY_LOCK_KEY})
+
+
+def _connect(conninfo: str, lock_wait: float | None) -> _Backend:
+    params = conninfo_to_dict(conninfo)
+    database = params.pop("dbname", None)
+    uri = DatabaseURI("postgresql+psycopg", None, None, None, None, database, params)
+    try:
+        backend = _Backend(uri, _MIGRATION_TABLE)
+        backend.lock_wait = lock_wait or float(
+            os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)
+        )
+        backend.init_database()
+    except psycopg.OperationalError as error:
+        raise ConnectionFailed(
+            f"could not connect to {describe(conninfo)}: {error_line(error)}; "
+            "check that the server runs and that --dsn or DATABASE_URL names it"
+        ) from None
+    return backend
+
+
+@contextmanager
+def _session(conninfo: str, lock_wait: float | None = None) -> Iterator[_Backend]:
+    backend = _connect(conninfo, lock_wait)
+    try:
+        yield backend
+    finally:
+        backend.connection.close()
+
+
+def _read(migrations_dir: Path | None) -> Any:
+    folder = Path(migrations_dir or MIGRATIONS_DIR)
+    if not folder.is_dir() or not any(folder.glob("*.sql")):
+        raise MigrationError(f"no migrations found in {folder}; pass the folder of the .sql files")
+    return read_migrations(str(folder))
+
+
+def _applied_at(backend: _Backend) -> dict[str, datetime]:
+    backend.ensure_internal_schema_updated()
+    rows = backend.execute(
+        f"SELECT migration_id, applied_at_utc FROM {backend.migration_table_quoted}"
+    ).fetchall()
+    return {mid: when.replace(tzinfo=UTC) for mid, when in rows}
+
+
+def status(conninfo: str, migrations_dir: Path | None = None) -> list[MigrationState]:
+    """Each migration of the folder, in apply order, with when it was applied."""
+    migrations = _read(migrations_dir)
+    with _session(conninfo) as backend:
+        applied = _applied_at(backend)
+    return [MigrationState(m.id, applied.get(m.id)) for m in migrations]
+
+
+def _run(backend: _Backend, migration: Any, direction: str) -> None:
+    step = backend.apply_one if direction == "apply" else backend.rollback_one
+    try:
+        step(migration)
+    except psycopg.Error as error:
+        raise MigrationError(
+            f"{direction} of migration {migration.id} failed: {error_line(error)}; "
+            "its transaction was rolled back (a non-transactional one is undone step by step), "
+            "fix the cause and run the command again"
+        ) from error
+
+
+def apply(
+    conninfo: str,
+    migrations_dir: Path | None = None,
+    *,
+    lock_wait: float | None = None,
+    on_applied: Callable[[str], None] = lambda _id: None,
+) -> list[str]:
+    """Apply every pending migration, in order; return their ids."""
+    migrations = _read(migrations_dir)
+    with _session(conninfo, lock_wait) as backend, backend.lock():
+        done = []
+        for migration in backend.to_apply(migrations):
+            _run(backend, migration, "apply")
+            on_applied(migration.id)
+            done.append(migration.id)
+    return done
+
+
+def rollback(
+    conninfo: str,
+    migrations_dir: Path | None = None,
+    *,
+    to: str | None = None,
+    everything: bool = False,
+    lock_wait: float | None = None,
+    on_rolled_back: Callable[[str], None] = lambda _id: None,
+) -> list[str]:
+    """Roll back the last applied migration, those applied after `to`, or `everything`."""
+    migrations = _read(migrations_dir)
+    known = [m.id for m in migrations]
+    if to is not None and to not in known:
+        raise MigrationError(f"unknown migration {to!r}; known: {', '.join(known)}")
+    with _session(conninfo, lock_wait) as backend, backend.lock():
+        applied = list(backend.to_rollback(migrations))  # newest first
+        applied_ids = [m.id for m in applied]
+        if to is not None:
+            if to not in applied_ids:
+                raise MigrationError(f"migration {to} is not applied; nothing to roll back to")
+            chosen = applied[: applied_ids.index(to)]
+        else:
+            chosen = applied if everything else applied[:1]
+        for migration in chosen:
+            _run(backend, migration, "rollback")
+            on_rolled_back(migration.id)
+    return [m.id for m in chosen]
+
+
+def schema_sql(migrations_dir: Path | None = None) -> str:
+    """The DDL of every migration, in apply order, ready for review or `psql -f`."""
+    parts = []
+    for migration in _read(migrations_dir):
+        text = Path(migration.path).read_text(encoding="utf-8").strip()
+        parts.append(f"-- ===== migration {migration.id} =====\n{text}\n")
+    return "\n".join(parts)

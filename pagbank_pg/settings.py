@@ -1,0 +1,63 @@
+"""Where the database is: `--dsn` > `DATABASE_URL` > the embedded server.
+
+Accepted forms: libpq URLs (`postgresql://…`, `postgres://…`), SQLAlchemy-style URLs
+(`postgresql+psycopg://…`, as in the migration plan) and libpq `key=value` strings.
+"""
+
+import os
+import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from .errors import ConfigurationError
+
+DATABASE_URL_ENV = "DATABASE_URL"
+
+# `postgresql+psycopg://`, `postgres+psycopg2://`…: SQLAlchemy names a driver after a `+`.
+_SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+\w+://", re.IGNORECASE)
+# The password of a URL (`//user:secret@`) or of a key=value string (`password=secret`).
+_URL_PASSWORD = re.compile(r"(//[^:/?#@\s]*:)[^@/?#\s]*(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with every password of a URL or key=value string in it replaced by `***`."""
+    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", text))
+
+
+def error_line(error: BaseException) -> str:
+    """The message of `error` on one line, its passwords redacted."""
+    return redact(" ".join(str(error).split()))
+
+
+def to_conninfo(dsn: str) -> str:
+    """A libpq connection string for any accepted form of `dsn`; raise ConfigurationError."""
+    libpq = _SQLALCHEMY_SCHEME.sub(r"\1://", dsn.strip())
+    try:
+        return make_conninfo(libpq)
+    except psycopg.ProgrammingError as error:
+        raise ConfigurationError(
+            f"invalid database URL {redact(dsn)!r}: {error_line(error)}; "
+            "expected postgresql://user:password@host:port/dbname or key=value pairs"
+        ) from None
+
+
+def describe(conninfo: str) -> str:
+    """`user@host:port/dbname` of a connection string, for messages (never the password)."""
+    params = conninfo_to_dict(conninfo)
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = params.get("port") or "5432"
+    user = params.get("user") or os.environ.get("PGUSER") or "(default user)"
+    dbname = params.get("dbname") or "(default database)"
+    return f"{user}@{host}:{port}/{dbname}"
+
+
+def resolve_dsn(dsn: str | None = None) -> str:
+    """The connection string to use: `dsn`, else `DATABASE_URL`, else the embedded server's."""
+    chosen = dsn or os.environ.get(DATABASE_URL_ENV)
+    if chosen:
+        return to_conninfo(chosen)
+    from . import embedded
+
+    return embedded.ensure_running()

@@ -1,0 +1,203 @@
+"""The migrated schema is the plan's DDL, and rolling it back leaves nothing behind.
+
+The expected description below is written from postgres-migration-plan.md, not read back from
+our migration files.
+"""
+
+import psycopg
+
+from pagbank_pg import migrations
+
+from .catalog import snapshot
+
+VC255 = "character varying(255)"
+TSTZ = "timestamp with time zone"
+NOW = "now()"
+UUID_PK = ("uuid", True, "gen_random_uuid()")
+EMPTY_OBJECT = ("jsonb", False, "'{}'::jsonb")
+
+PLAN_COLUMNS = {
+    "team_sessions": {
+        "id": UUID_PK,
+        "session_id": (VC255, True, None),
+        "team_id": (VC255, True, None),
+        "team_name": (VC255, False, None),
+        "user_id": (VC255, False, None),
+        "created_at": (TSTZ, False, NOW),
+        "updated_at": (TSTZ, False, NOW),
+        "messages": ("jsonb", False, "'[]'::jsonb"),
+        "team_session_state": EMPTY_OBJECT,
+        "metadata": EMPTY_OBJECT,
+    },
+    "agent_sessions": {
+        "id": UUID_PK,
+        "session_id": (VC255, True, None),
+        "agent_id": (VC255, True, None),
+        "agent_name": (VC255, False, None),
+        "user_id": (VC255, False, None),
+        "business_unit": ("character varying(50)", False, None),
+        "created_at": (TSTZ, False, NOW),
+        "updated_at": (TSTZ, False, NOW),
+        "messages": ("jsonb", False, "'[]'::jsonb"),
+        "agent_session_state": EMPTY_OBJECT,
+        "metadata": EMPTY_OBJECT,
+    },
+    "user_memories": {
+        "id": UUID_PK,
+        "user_id": (VC255, True, None),
+        "memory": ("text", True, None),
+        "created_at": (TSTZ, False, NOW),
+        "updated_at": (TSTZ, False, NOW),
+        "metadata": EMPTY_OBJECT,
+        "memory_tags": ("text[]", False, None),
+        "business_units": ("text[]", False, None),
+        "importance_score": ("double precision", False, "0.5"),
+    },
+    "user_sessions": {
+        "session_id": (VC255, True, None),
+        "user_id": (VC255, True, None),
+        "team_id": (VC255, False, None),
+        "created_at": (TSTZ, False, NOW),
+        "last_activity": (TSTZ, False, NOW),
+        "interaction_count": ("integer", False, "0"),
+        "session_context": EMPTY_OBJECT,
+        "is_active": ("boolean", False, "true"),
+        "metadata": EMPTY_OBJECT,
+    },
+    "interaction_patterns": {
+        "id": UUID_PK,
+        "pattern_type": ("character varying(100)", True, None),
+        "pattern_data": ("jsonb", True, None),
+        "occurrence_count": ("integer", False, "1"),
+        "first_seen": (TSTZ, False, NOW),
+        "last_seen": (TSTZ, False, NOW),
+        "user_ids": ("text[]", False, None),
+        "business_units": ("text[]", False, None),
+        "metadata": EMPTY_OBJECT,
+    },
+    "escalation_history": {
+        "id": UUID_PK,
+        "ticket_id": (VC255, True, None),
+        "session_id": (VC255, True, None),
+        "user_id": (VC255, True, None),
+        "escalation_reason": (VC255, False, None),
+        "escalation_type": ("character varying(50)", False, None),
+        "created_at": (TSTZ, False, NOW),
+        "resolved_at": (TSTZ, False, None),
+        "resolution_notes": ("text", False, None),
+        "whatsapp_notification_sent": ("boolean", False, "false"),
+        "conversation_context": ("jsonb", False, None),
+        "metadata": EMPTY_OBJECT,
+    },
+}
+
+PLAN_CONSTRAINTS = {
+    ("team_sessions", "p", ("id",)),
+    ("team_sessions", "u", ("session_id", "team_id")),
+    ("agent_sessions", "p", ("id",)),
+    ("agent_sessions", "u", ("session_id", "agent_id")),
+    ("user_memories", "p", ("id",)),
+    ("user_sessions", "p", ("session_id",)),
+    ("interaction_patterns", "p", ("id",)),
+    ("escalation_history", "p", ("id",)),
+    ("escalation_history", "u", ("ticket_id",)),
+}
+
+# name: (table, method, key) as the plan's CREATE INDEX statements give them
+PLAN_INDEXES = {
+    "idx_team_sessions_user": ("team_sessions", "btree", "user_id"),
+    "idx_team_sessions_team": ("team_sessions", "btree", "team_id"),
+    "idx_team_sessions_created": ("team_sessions", "btree", "created_at"),
+    "idx_agent_sessions_user": ("agent_sessions", "btree", "user_id"),
+    "idx_agent_sessions_agent": ("agent_sessions", "btree", "agent_id"),
+    "idx_agent_sessions_unit": ("agent_sessions", "btree", "business_unit"),
+    "idx_user_memories_user": ("user_memories", "btree", "user_id"),
+    "idx_user_memories_created": ("user_memories", "btree", "created_at"),
+    "idx_user_memories_tags": ("user_memories", "gin", "memory_tags"),
+    "idx_user_sessions_user": ("user_sessions", "btree", "user_id"),
+    "idx_user_sessions_active": ("user_sessions", "btree", "is_active, last_activity"),
+    "idx_patterns_type": ("interaction_patterns", "btree", "pattern_type"),
+    "idx_patterns_count": ("interaction_patterns", "btree", "occurrence_count DESC"),
+    "idx_escalation_session": ("escalation_history", "btree", "session_id"),
+    "idx_escalation_user": ("escalation_history", "btree", "user_id"),
+    "idx_escalation_created": ("escalation_history", "btree", "created_at"),
+}
+
+
+def test_columns_are_the_plans(db_dsn: str) -> None:
+    expected = {
+        (table, column): spec
+        for table, columns in PLAN_COLUMNS.items()
+        for column, spec in columns.items()
+    }
+    assert snapshot(db_dsn)["columns"] == expected
+
+
+def test_primary_keys_and_unique_constraints_are_the_plans(db_dsn: str) -> None:
+    assert snapshot(db_dsn)["constraints"] == PLAN_CONSTRAINTS
+
+
+def test_indexes_are_the_plans_and_valid(db_dsn: str) -> None:
+    expected = {
+        name: (table, f"CREATE INDEX {name} ON public.{table} USING {method} ({key})", True)
+        for name, (table, method, key) in PLAN_INDEXES.items()
+    }
+    assert snapshot(db_dsn)["indexes"] == expected
+
+
+def test_tables_and_columns_are_documented(db_dsn: str) -> None:
+    with psycopg.connect(db_dsn) as conn:
+        undocumented = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) "
+            "AND obj_description(oid, 'pg_class') IS NULL",
+            [list(PLAN_COLUMNS)],
+        ).fetchall()
+        comment = conn.execute(
+            "SELECT col_description('escalation_history'::regclass, 6)"  # escalation_type
+        ).fetchone()
+    assert undocumented == []
+    assert comment is not None and "caps_lock_yelling" in comment[0]
+
+
+def test_rollback_all_then_apply_again_gives_the_same_schema(db_dsn: str) -> None:
+    before = snapshot(db_dsn)
+    rolled_back = migrations.rollback(db_dsn, everything=True)
+    assert rolled_back == ["0002.create-indexes", "0001.create-tables"]
+    emptied = snapshot(db_dsn)
+    assert emptied == {"columns": {}, "constraints": set(), "indexes": {}, "objects": set()}
+    assert migrations.apply(db_dsn) == ["0001.create-tables", "0002.create-indexes"]
+    assert snapshot(db_dsn) == before
+
+
+def test_rollback_of_the_indexes_keeps_the_tables_and_their_rows(db_dsn: str) -> None:
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("INSERT INTO user_sessions (session_id, user_id) VALUES ('s-1', 'u-1')")
+    assert migrations.rollback(db_dsn) == ["0002.create-indexes"]
+    after = snapshot(db_dsn)
+    assert after["indexes"] == {}
+    assert len(after["columns"]) == sum(len(columns) for columns in PLAN_COLUMNS.values())
+    with psycopg.connect(db_dsn) as conn:
+        assert conn.execute("SELECT user_id FROM user_sessions").fetchall() == [("u-1",)]
+
+
+def test_an_index_left_invalid_by_an_interrupted_build_is_rebuilt(db_dsn: str) -> None:
+    # What a migrate killed during CREATE INDEX CONCURRENTLY leaves: an INVALID index and
+    # 0002 not recorded as applied.
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute(
+            "UPDATE pg_index SET indisvalid = false "
+            "WHERE indexrelid = 'idx_user_memories_tags'::regclass"
+        )
+        conn.execute("DELETE FROM _yoyo_migration WHERE migration_id = '0002.create-indexes'")
+    assert snapshot(db_dsn)["indexes"]["idx_user_memories_tags"][2] is False
+    assert migrations.apply(db_dsn) == ["0002.create-indexes"]
+    indexes = snapshot(db_dsn)["indexes"]
+    assert all(valid for _table, _definition, valid in indexes.values())
+    assert set(indexes) == set(PLAN_INDEXES)
+
+
+def test_applying_twice_applies_nothing(db_dsn: str) -> None:
+    assert migrations.apply(db_dsn) == []
+    states = migrations.status(db_dsn)
+    assert [state.id for state in states] == ["0001.create-tables", "0002.create-indexes"]
+    assert all(state.applied_at is not None for state in states)
