@@ -8,6 +8,7 @@ server pid, so that a plain `yoyo apply` run by a DBA waits for us and we wait f
 """
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .settings import describe, error_line
 LOCK_TIMEOUT_ENV = "PAGBANK_PG_MIGRATE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finish
 _ADVISORY_LOCK_KEY = 0x7061_6762_616E_6B00  # "pagbank\0": one key for all our migrators
+_POLL_SECONDS = 0.2
 _MIGRATION_TABLE = "_yoyo_migration"  # yoyo's default, so plain yoyo sees the same history
 
 
@@ -52,19 +54,25 @@ class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
         # transaction and locks go at once instead of when the statement ends.
         connection.execute("SET client_connection_check_interval = 1000")
 
+    def _take_advisory_lock(self) -> None:
+        # Polled rather than waited for: a session blocked in pg_advisory_lock() holds a
+        # snapshot, and CREATE INDEX CONCURRENTLY in the holder would wait for it forever.
+        deadline = time.monotonic() + self.lock_wait
+        take = "SELECT pg_try_advisory_lock(:key)"
+        while not self.execute(take, {"key": _ADVISORY_LOCK_KEY}).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise MigrationLockTimeout(
+                    f"another pagbank-pg migrate or rollback held the migration lock for over "
+                    f"{self.lock_wait:g}s; wait for it to finish, or raise {LOCK_TIMEOUT_ENV}"
+                )
+            time.sleep(_POLL_SECONDS)
+
     @contextmanager
     def lock(self, timeout: float = 10) -> Iterator[None]:
         if self._is_locked:
             yield
             return
-        self.execute("SELECT set_config('lock_timeout', :ms, false)", {"ms": f"{self.lock_wait}s"})
-        try:
-            self.execute("SELECT pg_advisory_lock(:key)", {"key": _ADVISORY_LOCK_KEY})
-        except psycopg.errors.LockNotAvailable:
-            raise MigrationLockTimeout(
-                f"another pagbank-pg migrate or rollback held the migration lock for over "
-                f"{self.lock_wait:g}s; wait for it to finish, or raise {LOCK_TIMEOUT_ENV}"
-            ) from None
+        self._take_advisory_lock()
         try:
             # Only our runs write negative pids, and they hold the advisory lock while their
             # row exists: a row seen now was left by a run that died.
