@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict
