@@ -162,7 +162,8 @@ def test_malformed_url_one_line_without_password(dsn: str, reason: str) -> None:
 
 def test_refused_login_is_not_echoed(empty_dsn: str) -> None:
     params = conninfo_to_dict(empty_dsn)
-    url = f"postgresql://nobody:{SECRET}@/{params['dbname']}?host={params['host']}"
+    host, port = params["host"], params.get("port", "5432")
+    url = f"postgresql://nobody:{SECRET}@/{params['dbname']}?host={host}&port={port}"
     code, _, err = run("status", "--dsn", url)
     assert code == 1 and 'role "nobody" does not exist' in err
     assert SECRET not in err
