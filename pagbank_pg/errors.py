@@ -26,3 +26,23 @@ class MigrationError(PagbankPgError):
 
 class MigrationLockTimeout(MigrationError):
     """Another process held the migration lock for longer than the wait allowed."""
+
+
+class QueryLoadError(PagbankPgError):
+    """A file of named statements is malformed; the message names its file:line."""
+
+
+class QueryArgumentError(PagbankPgError, TypeError):
+    """A named query was called with a missing or unknown parameter; nothing was sent."""
+
+
+class QueryError(PagbankPgError):
+    """The database raised an error inside a named query; the original is chained."""
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class PoolTimeout(PagbankPgError):
+    """No pooled connection became free within the pool's timeout."""

@@ -61,3 +61,22 @@ def resolve_dsn(dsn: str | None = None) -> str:
     from . import embedded
 
     return embedded.ensure_running()
+
+
+POOL_MIN_SIZE_ENV = "PAGBANK_PG_POOL_MIN_SIZE"
+POOL_MAX_SIZE_ENV = "PAGBANK_PG_POOL_MAX_SIZE"
+POOL_TIMEOUT_ENV = "PAGBANK_PG_POOL_TIMEOUT"
+
+
+def pool_settings(
+    min_size: int | None, max_size: int | None, timeout: float | None
+) -> tuple[int, int, float]:
+    """(min_size, max_size, timeout): the arguments given, else the environment, else 1, 10, 30."""
+    env = os.environ
+    try:
+        chosen_min = min_size if min_size is not None else int(env.get(POOL_MIN_SIZE_ENV, 1))
+        chosen_max = max_size if max_size is not None else int(env.get(POOL_MAX_SIZE_ENV, 10))
+        chosen_timeout = timeout if timeout is not None else float(env.get(POOL_TIMEOUT_ENV, 30))
+    except ValueError as error:
+        raise ConfigurationError(f"invalid pool setting in the environment: {error}") from None
+    return chosen_min, max(chosen_max, chosen_min), chosen_timeout
