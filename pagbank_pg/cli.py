@@ -13,7 +13,9 @@ import click
 
 from . import embedded, migrations
 from .errors import PagbankPgError
+from .queries import load_queries
 from .settings import describe, resolve_dsn
+from .stubs import render
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,6 +115,25 @@ def rollback(
 def schema(migrations_dir: Path | None) -> None:
     """Print the full DDL in apply order (for review, or `psql -f`)."""
     click.echo(migrations.schema_sql(migrations_dir), nl=False)
+
+
+@main.command()
+@click.option(
+    "--queries",
+    "queries_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder or file of named queries (default: the package's own).",
+)
+@click.option("--name", default="Queries", show_default=True, help="Name of the Protocol.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+def stubs(queries_path: Path | None, name: str, out: Path | None) -> None:
+    """Write typing Protocols of named queries (for editors and mypy)."""
+    text = render(load_queries(queries_path), name)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
 
 
 @main.group()

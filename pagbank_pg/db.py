@@ -7,7 +7,7 @@ same with `await`.
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
@@ -18,6 +18,7 @@ from psycopg.types.json import set_json_loads
 from .calls import QueryNamespace, fetches, query_error, shape
 from .errors import ConnectionFailed, PoolTimeout, QueryError
 from .queries import Queries, Query, load_queries
+from .query_types import PackageQueries
 from .settings import describe, error_line, pool_settings, resolve_dsn
 
 STREAM_BATCH = 1000  # rows a streaming read fetches from the server at a time
@@ -129,7 +130,7 @@ class Transaction:
 
     def __init__(self, conn: psycopg.Connection[Any], queries: Queries) -> None:
         self.connection = conn
-        self.queries = QueryNamespace(queries, _ConnectionRunner(conn))
+        self.queries = cast(PackageQueries, QueryNamespace(queries, _ConnectionRunner(conn)))
 
 
 class Database:
@@ -139,7 +140,7 @@ class Database:
         self.pool = pool
         self._runner = _PoolRunner(pool)
         self._queries = queries
-        self.queries = QueryNamespace(queries, self._runner)
+        self.queries = cast(PackageQueries, QueryNamespace(queries, self._runner))
 
     @classmethod
     def connect(

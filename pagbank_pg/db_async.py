@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
@@ -13,6 +13,7 @@ from .calls import QueryNamespace, fetches, query_error, shape
 from .db import STREAM_BATCH, not_connected, pool_kwargs
 from .errors import PoolTimeout, QueryError
 from .queries import Queries, Query, load_queries
+from .query_types import AsyncPackageQueries
 from .settings import pool_settings, resolve_dsn
 
 
@@ -107,7 +108,7 @@ class AsyncTransaction:
 
     def __init__(self, conn: psycopg.AsyncConnection[Any], queries: Queries) -> None:
         self.connection = conn
-        self.queries = QueryNamespace(queries, _ConnectionRunner(conn))
+        self.queries = cast(AsyncPackageQueries, QueryNamespace(queries, _ConnectionRunner(conn)))
 
 
 class AsyncDatabase:
@@ -117,7 +118,7 @@ class AsyncDatabase:
         self.pool = pool
         self._runner = _PoolRunner(pool)
         self._queries = queries
-        self.queries = QueryNamespace(queries, self._runner)
+        self.queries = cast(AsyncPackageQueries, QueryNamespace(queries, self._runner))
 
     @classmethod
     async def open(

@@ -1,0 +1,68 @@
+"""Editors and mypy know the package's query names, parameters and results."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import pagbank_pg.query_types
+from pagbank_pg.cli import main
+from pagbank_pg.queries import load_queries
+from pagbank_pg.stubs import render
+
+from .conftest import REPO
+
+
+def test_query_types_are_up_to_date_with_the_sql() -> None:
+    generated = Path(pagbank_pg.query_types.__file__).read_text(encoding="utf-8")
+    assert generated == render(load_queries(), "PackageQueries"), (
+        "sql/queries changed: run pagbank-pg stubs --name PackageQueries "
+        "--out pagbank_pg/query_types.py"
+    )
+
+
+def test_stubs_command_types_a_folder_of_queries(tmp_path: Path) -> None:
+    out = tmp_path / "my_queries.py"
+    result = CliRunner().invoke(
+        main, ["stubs", "--queries", str(REPO / "tests" / "queries"), "--out", str(out)]
+    )
+    assert result.exit_code == 0 and result.stdout == f"wrote {out}\n"
+    text = out.read_text()
+    assert "class Queries(Protocol):" in text and "class AsyncQueries(Protocol):" in text
+    assert "def __call__(self, *, user_id: Any) -> int: ..." in text  # forget :execrows
+    assert "async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ..." in text
+
+
+def test_mypy_flags_unknown_names_and_missing_parameters(tmp_path: Path) -> None:
+    use = tmp_path / "use.py"
+    use.write_text(
+        "from pagbank_pg import AsyncDatabase, Database\n"
+        "def f(db: Database) -> None:\n"
+        "    reveal_type(db.queries.get_user_session(session_id='s'))\n"
+        "    db.queries.get_user_sesion(session_id='s')\n"
+        "    db.queries.touch_user_session(session_id='s')\n"
+        "    with db.transaction() as tx:\n"
+        "        reveal_type(tx.queries.get_user_session.stream(session_id='s'))\n"
+        "async def g(db: AsyncDatabase) -> None:\n"
+        "    reveal_type(await db.queries.touch_user_session(session_id='s', context={}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(use)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    by_line: dict[int, str] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("use.py:"):
+            number, message = line.split(":", 2)[1:]
+            by_line[int(number)] = by_line.get(int(number), "") + message
+    assert 'Revealed type is "' in by_line[3] and "dict[" in by_line[3]
+    assert by_line[3].endswith('Any] | None"')
+    assert 'error: "PackageQueries" has no attribute "get_user_sesion"' in by_line[4]
+    assert 'error: Missing named argument "context"' in by_line[5]
+    assert "Iterator[" in by_line[7]
+    assert by_line[9].endswith('Any] | None"')
+    assert "Found 2 errors in 1 file" in done.stdout, done.stdout
