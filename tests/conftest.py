@@ -20,6 +20,13 @@ from pagbank_pg import migrations
 
 TEST_DSN_ENV = "PAGBANK_PG_TEST_DSN"
 REPO = Path(__file__).resolve().parent.parent
+MIGRATION_IDS = [
+    "0001.create-tables",
+    "0002.create-indexes",
+    "0003.add-domain-rules",
+    "0004.create-pattern-identity-index",
+]
+APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 
 
 def database_dsn(server: str, name: str) -> str:

@@ -12,7 +12,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pagbank_pg.cli import main
 
 from .catalog import snapshot
-from .conftest import REPO
+from .conftest import APPLIED_LINES, MIGRATION_IDS, REPO
 
 SECRET = "s3cr3t-Pa55"
 
@@ -26,8 +26,8 @@ def test_migrate_lists_what_it_applied_then_nothing(empty_dsn: str) -> None:
     code, out, _ = run("migrate", "--dsn", empty_dsn)
     assert code == 0
     lines = out.splitlines()
-    assert lines[:2] == ["applied 0001.create-tables", "applied 0002.create-indexes"]
-    assert lines[2].startswith("2 migration(s) applied to postgres@")
+    assert lines[:4] == APPLIED_LINES
+    assert lines[4].startswith("4 migration(s) applied to postgres@")
     code, out, _ = run("migrate", "--dsn", empty_dsn)
     assert code == 0 and out.startswith("nothing to apply:")
 
@@ -35,24 +35,38 @@ def test_migrate_lists_what_it_applied_then_nothing(empty_dsn: str) -> None:
 def test_status_shows_applied_and_pending(empty_dsn: str) -> None:
     code, out, _ = run("status", "--dsn", empty_dsn)
     assert code == 0
-    assert out.splitlines()[1:3] == [
-        "0001.create-tables   pending",
-        "0002.create-indexes  pending",
+    assert out.splitlines()[1:5] == [
+        "0001.create-tables                  pending",
+        "0002.create-indexes                 pending",
+        "0003.add-domain-rules               pending",
+        "0004.create-pattern-identity-index  pending",
     ]
-    assert "0 applied, 2 pending" in out
+    assert "0 applied, 4 pending" in out
     run("migrate", "--dsn", empty_dsn)
     run("rollback", "--dsn", empty_dsn)
     code, out, _ = run("status", "--dsn", empty_dsn)
     rows = out.splitlines()
-    assert rows[1].startswith("0001.create-tables   20") and rows[1].count(":") == 2
-    assert rows[2] == "0002.create-indexes  pending"
+    assert rows[1].startswith("0001.create-tables                  20")
+    assert rows[3].startswith("0003.add-domain-rules               20")
+    assert rows[3].count(":") == 2
+    assert rows[4] == "0004.create-pattern-identity-index  pending"
+    assert "3 applied, 1 pending" in out
 
 
 def test_rollback_to_and_all(db_dsn: str) -> None:
     code, out, _ = run("rollback", "--dsn", db_dsn, "--to", "0001.create-tables")
-    assert (code, out.splitlines()[0]) == (0, "rolled back 0002.create-indexes")
+    assert (code, out.splitlines()[:3]) == (
+        0,
+        [f"rolled back {mid}" for mid in reversed(MIGRATION_IDS[1:])],
+    )
     code, out, _ = run("rollback", "--dsn", db_dsn, "--all")
-    assert (code, out.splitlines()[0]) == (0, "rolled back 0001.create-tables")
+    assert (code, out.splitlines()[:2]) == (
+        0,
+        [
+            "rolled back 0001.create-tables",
+            "1 migration(s) rolled back on " + out.split(" on ")[-1].strip(),
+        ],
+    )
     assert snapshot(db_dsn)["columns"] == {}
     code, out, _ = run("rollback", "--dsn", db_dsn)
     assert code == 0 and out.startswith("nothing to roll back")
@@ -65,12 +79,11 @@ def test_rollback_to_an_unknown_or_pending_migration_fails_and_changes_nothing(
     code, _, err = run("rollback", "--dsn", db_dsn, "--to", "0009.nope")
     assert code == 1
     assert err.strip() == (
-        "pagbank-pg: error: unknown migration '0009.nope'; "
-        "known: 0001.create-tables, 0002.create-indexes"
+        f"pagbank-pg: error: unknown migration '0009.nope'; known: {', '.join(MIGRATION_IDS)}"
     )
     run("rollback", "--dsn", db_dsn)
-    code, _, err = run("rollback", "--dsn", db_dsn, "--to", "0002.create-indexes")
-    assert code == 1 and "0002.create-indexes is not applied" in err
+    code, _, err = run("rollback", "--dsn", db_dsn, "--to", MIGRATION_IDS[-1])
+    assert code == 1 and f"{MIGRATION_IDS[-1]} is not applied" in err
     run("migrate", "--dsn", db_dsn)
     assert snapshot(db_dsn) == before
 
@@ -201,13 +214,13 @@ def test_missing_migrations_folder(db_dsn: str, tmp_path: Path) -> None:
 def test_a_failing_migration_is_named_and_leaves_nothing(db_dsn: str, tmp_path: Path) -> None:
     for source in (REPO / "sql" / "migrations").glob("*.sql"):
         (tmp_path / source.name).write_text(source.read_text())
-    (tmp_path / "0003.add-broken.sql").write_text(
+    (tmp_path / "0005.add-broken.sql").write_text(
         "CREATE TABLE half_done (id int);\nALTER TABLE no_such_table ADD COLUMN x int;\n"
     )
     code, out, err = run("migrate", "--dsn", db_dsn, "--migrations", str(tmp_path))
     assert code == 1 and out == ""
-    assert err.startswith("pagbank-pg: error: apply of migration 0003.add-broken failed: ")
+    assert err.startswith("pagbank-pg: error: apply of migration 0005.add-broken failed: ")
     assert 'relation "no_such_table" does not exist' in err
     assert not any(name == "half_done" for _kind, name in snapshot(db_dsn)["objects"])
     _, out, _ = run("status", "--dsn", db_dsn, "--migrations", str(tmp_path))
-    assert out.splitlines()[3] == "0003.add-broken      pending"
+    assert out.splitlines()[5].split() == ["0005.add-broken", "pending"]

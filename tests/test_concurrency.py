@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from .conftest import REPO
+from .conftest import APPLIED_LINES, MIGRATION_IDS, REPO
 
 REAL = sorted((REPO / "sql" / "migrations").glob("*.sql"))
 
@@ -49,11 +49,8 @@ def test_replicas_started_together_apply_each_migration_once(empty_dsn: str) -> 
     applied = [
         line for out, _ in outputs for line in out.splitlines() if line.startswith("applied")
     ]
-    assert sorted(applied) == ["applied 0001.create-tables", "applied 0002.create-indexes"]
-    assert history(empty_dsn) == [
-        ("0001.create-tables", "apply"),
-        ("0002.create-indexes", "apply"),
-    ]
+    assert sorted(applied) == APPLIED_LINES
+    assert history(empty_dsn) == [(mid, "apply") for mid in MIGRATION_IDS]
 
 
 def test_replicas_wait_for_a_migration_slower_than_yoyos_lock_wait(
@@ -61,7 +58,7 @@ def test_replicas_wait_for_a_migration_slower_than_yoyos_lock_wait(
 ) -> None:
     folder = with_extra(
         tmp_path,
-        "0003.slow.sql",
+        "0009.slow.sql",
         "CREATE TABLE slow_one (id int);\nDO $$ BEGIN PERFORM pg_sleep(12); END $$;\n",
     )
     first = migrate(empty_dsn, folder)
@@ -69,7 +66,7 @@ def test_replicas_wait_for_a_migration_slower_than_yoyos_lock_wait(
     others = [migrate(empty_dsn, folder) for _ in range(3)]
     outputs = [run.communicate(timeout=120) for run in [first, *others]]
     assert [run.returncode for run in [first, *others]] == [0] * 4, outputs
-    assert [op for op in history(empty_dsn) if op[0] == "0003.slow"] == [("0003.slow", "apply")]
+    assert [op for op in history(empty_dsn) if op[0] == "0009.slow"] == [("0009.slow", "apply")]
 
 
 SLEEPY = (
@@ -95,7 +92,7 @@ def wait_for_sleep(dsn: str) -> None:
 def test_sigkill_during_a_migration_leaves_no_lock_and_no_half_migration(
     empty_dsn: str, tmp_path: Path
 ) -> None:
-    folder = with_extra(tmp_path, "0003.sleepy.sql", SLEEPY)
+    folder = with_extra(tmp_path, "0009.sleepy.sql", SLEEPY)
     victim = migrate(empty_dsn, folder, PGOPTIONS="-c pagbank.test_sleep=on")
     wait_for_sleep(empty_dsn)
     victim.send_signal(signal.SIGKILL)
@@ -106,8 +103,8 @@ def test_sigkill_during_a_migration_leaves_no_lock_and_no_half_migration(
     rerun = migrate(empty_dsn, folder)
     out, err = rerun.communicate(timeout=60)  # not stuck: the dead run's lock is gone
     assert rerun.returncode == 0, err
-    assert out.splitlines()[0] == "applied 0003.sleepy"
+    assert out.splitlines()[0] == "applied 0009.sleepy"
     with psycopg.connect(empty_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM yoyo_lock").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM sleepy").fetchone() == (0,)
-    assert [op for op in history(empty_dsn) if op[0] == "0003.sleepy"] == [("0003.sleepy", "apply")]
+    assert [op for op in history(empty_dsn) if op[0] == "0009.sleepy"] == [("0009.sleepy", "apply")]

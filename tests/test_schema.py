@@ -9,6 +9,7 @@ import psycopg
 from pagbank_pg import migrations
 
 from .catalog import snapshot
+from .conftest import MIGRATION_IDS
 
 VC255 = "character varying(255)"
 TSTZ = "timestamp with time zone"
@@ -103,6 +104,13 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
+# Beyond the plan, each with its reason in its migration (0003, 0004).
+ADDED_CONSTRAINTS = {("escalation_history", "c", ("escalation_type",))}
+ADDED_OBJECTS = {
+    ("i", "idx_patterns_identity"),
+    ("function", "escalation_history_resolve_once"),
+}
+
 # name: (table, method, key) as the plan's CREATE INDEX statements give them
 PLAN_INDEXES = {
     "idx_team_sessions_user": ("team_sessions", "btree", "user_id"),
@@ -134,7 +142,7 @@ def test_columns_are_the_plans(db_dsn: str) -> None:
 
 
 def test_primary_keys_and_unique_constraints_are_the_plans(db_dsn: str) -> None:
-    assert snapshot(db_dsn)["constraints"] == PLAN_CONSTRAINTS
+    assert snapshot(db_dsn)["constraints"] == PLAN_CONSTRAINTS | ADDED_CONSTRAINTS
 
 
 def test_indexes_are_the_plans_and_valid(db_dsn: str) -> None:
@@ -162,17 +170,34 @@ def test_tables_and_columns_are_documented(db_dsn: str) -> None:
 def test_rollback_all_then_apply_again_gives_the_same_schema(db_dsn: str) -> None:
     before = snapshot(db_dsn)
     rolled_back = migrations.rollback(db_dsn, everything=True)
-    assert rolled_back == ["0002.create-indexes", "0001.create-tables"]
+    assert rolled_back == list(reversed(MIGRATION_IDS))
     emptied = snapshot(db_dsn)
     assert emptied == {"columns": {}, "constraints": set(), "indexes": {}, "objects": set()}
-    assert migrations.apply(db_dsn) == ["0001.create-tables", "0002.create-indexes"]
+    assert migrations.apply(db_dsn) == MIGRATION_IDS
     assert snapshot(db_dsn) == before
+
+
+def test_additions_beyond_the_plan(db_dsn: str) -> None:
+    with psycopg.connect(db_dsn) as conn:
+        identity = conn.execute(
+            "SELECT pg_get_indexdef('idx_patterns_identity'::regclass)"
+        ).fetchone()
+        trigger = conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'escalation_history'::regclass "
+            "AND NOT tgisinternal"
+        ).fetchall()
+    assert identity == (
+        "CREATE UNIQUE INDEX idx_patterns_identity ON public.interaction_patterns "
+        "USING btree (pattern_type, md5((pattern_data)::text))",
+    )
+    assert trigger == [("escalation_history_resolve_once",)]
+    assert snapshot(db_dsn)["objects"] >= ADDED_OBJECTS
 
 
 def test_rollback_of_the_indexes_keeps_the_tables_and_their_rows(db_dsn: str) -> None:
     with psycopg.connect(db_dsn) as conn:
         conn.execute("INSERT INTO user_sessions (session_id, user_id) VALUES ('s-1', 'u-1')")
-    assert migrations.rollback(db_dsn) == ["0002.create-indexes"]
+    assert migrations.rollback(db_dsn, to="0001.create-tables") == list(reversed(MIGRATION_IDS[1:]))
     after = snapshot(db_dsn)
     assert after["indexes"] == {}
     assert len(after["columns"]) == sum(len(columns) for columns in PLAN_COLUMNS.values())
@@ -199,5 +224,5 @@ def test_an_index_left_invalid_by_an_interrupted_build_is_rebuilt(db_dsn: str) -
 def test_applying_twice_applies_nothing(db_dsn: str) -> None:
     assert migrations.apply(db_dsn) == []
     states = migrations.status(db_dsn)
-    assert [state.id for state in states] == ["0001.create-tables", "0002.create-indexes"]
+    assert [state.id for state in states] == MIGRATION_IDS
     assert all(state.applied_at is not None for state in states)

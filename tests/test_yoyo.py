@@ -10,7 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pagbank_pg import migrations
 
 from .catalog import snapshot
-from .conftest import REPO
+from .conftest import MIGRATION_IDS, REPO
 
 YOYO = str(Path(sys.executable).with_name("yoyo"))
 
@@ -55,12 +55,12 @@ def test_yoyo_ini_reads_database_url(db_dsn: str) -> None:
     listed = yoyo("list", "--batch", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = [line.split()[:2] for line in listed.stdout.splitlines()[2:]]
-    assert rows == [["A", "0001.create-tables"], ["A", "0002.create-indexes"]]
-    rolled = yoyo("rollback", "--batch", "--revision", "0002.create-indexes", env=env)
+    assert rows == [["A", mid] for mid in MIGRATION_IDS]
+    assert ("i", "idx_patterns_identity") in snapshot(db_dsn)["objects"]
+    rolled = yoyo("rollback", "--batch", "--revision", MIGRATION_IDS[-1], env=env)
     assert rolled.returncode == 0, rolled.stderr
-    assert snapshot(db_dsn)["indexes"] == {}
+    assert ("i", "idx_patterns_identity") not in snapshot(db_dsn)["objects"]
     states = migrations.status(db_dsn)
     assert [(s.id, s.applied_at is None) for s in states] == [
-        ("0001.create-tables", False),
-        ("0002.create-indexes", True),
+        (mid, mid == MIGRATION_IDS[-1]) for mid in MIGRATION_IDS
     ]

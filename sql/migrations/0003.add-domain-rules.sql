@@ -1,0 +1,36 @@
+-- Rules of the app's operations that the plan states in words and the schema now enforces
+-- (beyond the plan's DDL, each for the reason given):
+--
+-- * escalation_history.escalation_type is one of the three kinds the plan lists
+--   ('explicit_request', 'frustration_language', 'caps_lock_yelling'). NULL stays allowed,
+--   as in the plan's column. Added NOT VALID then validated, so that on a live table the
+--   check of existing rows does not block writes.
+-- * An escalation is resolved once: resolving it again raises an error instead of silently
+--   overwriting resolved_at and the notes (trigger escalation_history_resolve_once,
+--   SQLSTATE 55000, object_not_in_prerequisite_state).
+
+ALTER TABLE escalation_history
+    ADD CONSTRAINT escalation_history_type_known
+    CHECK (escalation_type IN ('explicit_request', 'frustration_language', 'caps_lock_yelling'))
+    NOT VALID;
+
+ALTER TABLE escalation_history VALIDATE CONSTRAINT escalation_history_type_known;
+
+CREATE OR REPLACE FUNCTION escalation_history_resolve_once() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.resolved_at IS NOT NULL AND NEW.resolved_at IS DISTINCT FROM OLD.resolved_at THEN
+        RAISE EXCEPTION 'escalation % is already resolved (at %)', OLD.ticket_id, OLD.resolved_at
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'an escalation is resolved once; open a new ticket instead';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION escalation_history_resolve_once() IS
+    'Trigger function: an escalation''s resolved_at, once set, cannot change.';
+
+CREATE TRIGGER escalation_history_resolve_once
+    BEFORE UPDATE OF resolved_at ON escalation_history
+    FOR EACH ROW EXECUTE FUNCTION escalation_history_resolve_once();
