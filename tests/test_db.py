@@ -41,7 +41,7 @@ def memory(db: Database, user: str = "u-1", text: str = "gosta de pix", **extra:
         "metadata": {"source": "test", "n": 1},
     }
     values.update(extra)
-    return db.queries.add_memory(**values)
+    return db.queries.put_memory(**values)
 
 
 def test_one_round_trips_uuid_arrays_datetimes_and_json(db: Database) -> None:
@@ -108,7 +108,7 @@ def test_database_errors_name_the_query_and_chain_the_original(db: Database) -> 
     memory(db, id=uuid.UUID(int=1))
     with pytest.raises(QueryError) as raised:
         memory(db, id=uuid.UUID(int=1))
-    assert str(raised.value).startswith("query add_memory (")
+    assert str(raised.value).startswith("query put_memory (")
     assert "duplicate key value violates unique constraint" in str(raised.value)
     assert raised.value.sqlstate == "23505"
     assert isinstance(raised.value.__cause__, psycopg.errors.UniqueViolation)
@@ -118,7 +118,7 @@ def test_database_errors_name_the_query_and_chain_the_original(db: Database) -> 
 
 
 def test_unknown_query_lists_the_known_ones(db: Database) -> None:
-    with pytest.raises(AttributeError, match="no query named 'nope'; known: add_memory"):
+    with pytest.raises(AttributeError, match="no query named 'nope'; known: active_sessions_of_user"):
         db.queries.nope  # noqa: B018
 
 
@@ -151,7 +151,7 @@ def test_transaction_commits_together(db: Database) -> None:
 
 def test_transaction_rolls_back_on_an_exception(db: Database) -> None:
     with pytest.raises(RuntimeError), db.transaction() as tx:
-        memory_row = tx.queries.add_memory(
+        memory_row = tx.queries.put_memory(
             id=uuid.uuid4(),
             user_id="u-1",
             memory="m",
@@ -176,11 +176,11 @@ def test_many_is_one_transaction(db: Database) -> None:
         }
         for i in range(50)
     ]
-    db.queries.add_memory.many(rows)
+    db.queries.put_memory.many(rows)
     assert db.queries.count_memories(user_id="u-1") == 50
     bad = [{**rows[0], "id": uuid.uuid4()}, {**rows[1]}]  # the second repeats an id
     with pytest.raises(QueryError, match="duplicate key"):
-        db.queries.add_memory.many(bad)
+        db.queries.put_memory.many(bad)
     assert db.queries.count_memories(user_id="u-1") == 50
 
 

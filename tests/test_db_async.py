@@ -20,7 +20,7 @@ async def db(db_dsn: str) -> AsyncIterator[AsyncDatabase]:
 
 
 async def add(db: AsyncDatabase, text: str, user: str = "u-1") -> dict:
-    return await db.queries.add_memory(
+    return await db.queries.put_memory(
         id=uuid.uuid4(),
         user_id=user,
         memory=text,
@@ -45,7 +45,7 @@ async def test_every_kind(db: AsyncDatabase) -> None:
 async def test_errors(db: AsyncDatabase) -> None:
     with pytest.raises(QueryArgumentError, match="missing parameter 'user_id'"):
         await db.queries.count_memories()
-    with pytest.raises(QueryError, match=r"^query add_memory \(.*value too long") as raised:
+    with pytest.raises(QueryError, match=r"^query put_memory \(.*value too long") as raised:
         await add(db, "x", user="u" * 300)
     assert isinstance(raised.value.__cause__, psycopg.errors.StringDataRightTruncation)
     with pytest.raises(ConnectionFailed, match=r"could not connect to ai@127\.0\.0\.1:1/ai"):
@@ -71,7 +71,7 @@ async def test_transaction_commit_rollback_many_and_stream(db: AsyncDatabase) ->
         }
         for i in range(1500)
     ]
-    await db.queries.add_memory.many(rows)
+    await db.queries.put_memory.many(rows)
     async with db.transaction() as tx:
         streamed = [r["memory"] async for r in tx.queries.memories_of.stream(user_id="u-1")]
     assert streamed == sorted(r["memory"] for r in rows)

@@ -105,7 +105,11 @@ PLAN_CONSTRAINTS = {
 }
 
 # Beyond the plan, each with its reason in its migration (0003, 0004).
-ADDED_CONSTRAINTS = {("escalation_history", "c", ("escalation_type",))}
+ADDED_CONSTRAINTS = {
+    ("escalation_history", "c", ("escalation_type",)),
+    ("team_sessions", "c", ("messages",)),
+    ("agent_sessions", "c", ("messages",)),
+}
 ADDED_OBJECTS = {
     ("i", "idx_patterns_identity"),
     ("function", "escalation_history_resolve_once"),

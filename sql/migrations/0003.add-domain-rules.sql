@@ -5,6 +5,8 @@
 --   ('explicit_request', 'frustration_language', 'caps_lock_yelling'). NULL stays allowed,
 --   as in the plan's column. Added NOT VALID then validated, so that on a live table the
 --   check of existing rows does not block writes.
+-- * team_sessions.messages and agent_sessions.messages are JSON arrays (the conversation):
+--   appending to anything else would corrupt it. NULL stays allowed, as in the plan.
 -- * An escalation is resolved once: resolving it again raises an error instead of silently
 --   overwriting resolved_at and the notes (trigger escalation_history_resolve_once,
 --   SQLSTATE 55000, object_not_in_prerequisite_state).
@@ -15,6 +17,18 @@ ALTER TABLE escalation_history
     NOT VALID;
 
 ALTER TABLE escalation_history VALIDATE CONSTRAINT escalation_history_type_known;
+
+ALTER TABLE team_sessions
+    ADD CONSTRAINT team_sessions_messages_array CHECK (jsonb_typeof(messages) = 'array')
+    NOT VALID;
+
+ALTER TABLE team_sessions VALIDATE CONSTRAINT team_sessions_messages_array;
+
+ALTER TABLE agent_sessions
+    ADD CONSTRAINT agent_sessions_messages_array CHECK (jsonb_typeof(messages) = 'array')
+    NOT VALID;
+
+ALTER TABLE agent_sessions VALIDATE CONSTRAINT agent_sessions_messages_array;
 
 CREATE OR REPLACE FUNCTION escalation_history_resolve_once() RETURNS trigger
 LANGUAGE plpgsql AS $$

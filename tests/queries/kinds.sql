@@ -1,6 +1,6 @@
 -- Statements of every kind, for the query layer's tests.
 
--- name: add_memory :one
+-- name: put_memory :one
 -- Insert a memory with a given id and creation time; returns it.
 INSERT INTO user_memories (id, user_id, memory, memory_tags, created_at, metadata)
 VALUES (:id, :user_id, :memory, :tags, :created_at, :metadata::jsonb)

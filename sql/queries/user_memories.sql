@@ -1,0 +1,75 @@
+-- Statements on user_memories: what the assistant remembers of each user.
+
+-- name: add_memory :one
+-- Store a memory. id NULL: a new uuid; memory_tags/business_units NULL: none;
+-- importance_score NULL: 0.5; metadata NULL: {}. Returns the row.
+INSERT INTO user_memories
+    (id, user_id, memory, memory_tags, business_units, importance_score, metadata)
+VALUES (coalesce(:id::uuid, gen_random_uuid()), :user_id, :memory, :memory_tags::text[],
+        :business_units::text[], coalesce(:importance_score::float8, 0.5),
+        coalesce(:metadata::jsonb, '{}'))
+RETURNING *;
+
+-- name: update_memory :one
+-- Change a memory's text, tags or importance (a NULL argument keeps the stored value);
+-- updated_at = now(). Returns the row, or nothing when there is no such memory.
+UPDATE user_memories
+SET memory = coalesce(:memory, memory),
+    memory_tags = coalesce(:memory_tags::text[], memory_tags),
+    importance_score = coalesce(:importance_score::float8, importance_score),
+    updated_at = now()
+WHERE id = :id
+RETURNING *;
+
+-- name: get_memory :one
+-- One memory by id, or nothing.
+SELECT * FROM user_memories WHERE id = :id;
+
+-- name: delete_memory :execrows
+-- Delete one memory; returns 1, or 0 when there was none.
+DELETE FROM user_memories WHERE id = :id;
+
+-- name: memories_of_user :many
+-- A user's memories, newest first, page_size at a time. First page: after_created_at and
+-- after_id NULL; next page: the created_at and id of the last row of the previous one.
+SELECT * FROM user_memories
+WHERE user_id = :user_id
+  AND (created_at, id) < (coalesce(:after_created_at::timestamptz, 'infinity'),
+                          coalesce(:after_id::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+ORDER BY created_at DESC, id DESC
+LIMIT :page_size;
+
+-- name: memories_with_any_tag :many
+-- Memories carrying at least one of the tags (GIN: &&), newest first.
+SELECT * FROM user_memories
+WHERE memory_tags && :tags::text[]
+ORDER BY created_at DESC
+LIMIT :limit;
+
+-- name: memories_with_all_tags :many
+-- Memories carrying every one of the tags (GIN: @>), newest first.
+SELECT * FROM user_memories
+WHERE memory_tags @> :tags::text[]
+ORDER BY created_at DESC
+LIMIT :limit;
+
+-- name: memories_of_business_unit :many
+-- Memories that concern a business unit, newest first.
+SELECT * FROM user_memories
+WHERE business_units @> ARRAY[:business_unit::text]
+ORDER BY created_at DESC
+LIMIT :limit;
+
+-- name: top_memories_of_user :many
+-- A user's most important memories, ties newest first.
+SELECT * FROM user_memories
+WHERE user_id = :user_id
+ORDER BY importance_score DESC NULLS LAST, created_at DESC
+LIMIT :limit;
+
+-- name: memories_created_between :many
+-- Memories created in [since, until), oldest first.
+SELECT * FROM user_memories
+WHERE created_at >= :since AND created_at < :until
+ORDER BY created_at
+LIMIT :limit;
