@@ -5,19 +5,24 @@ without that the embedded server (started on demand). Exit code 0 on success; ot
 one line on stderr saying what failed and what to do.
 """
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import orjson
 
 from . import embedded, migrations
+from .db import Database
 from .errors import PagbankPgError
 from .queries import load_queries
 from .settings import describe, resolve_dsn
 from .stubs import render
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager default
 
 
 def _dsn_option(command: F) -> F:
@@ -115,6 +120,70 @@ def rollback(
 def schema(migrations_dir: Path | None) -> None:
     """Print the full DDL in apply order (for review, or `psql -f`)."""
     click.echo(migrations.schema_sql(migrations_dir), nl=False)
+
+
+@contextmanager
+def _database(dsn: str | None) -> Iterator[Database]:
+    with Database.connect(resolve_dsn(dsn), min_size=1, max_size=1) as db:
+        yield db
+
+
+@main.command("export-user")
+@_dsn_option
+@click.argument("user_id")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON here (atomically) instead of to stdout.",
+)
+def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
+    """Write everything held about USER_ID as JSON (LGPD access request)."""
+    with _database(dsn) as db:
+        document = db.queries.export_user(user_id=user_id)
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)
+    counts = ", ".join(f"{k} {len(v)}" for k, v in document.items() if isinstance(v, list))
+    click.echo(f"wrote {out}: {counts}")
+
+
+@main.command("forget-user")
+@_dsn_option
+@click.argument("user_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
+    """Erase USER_ID from all six tables in one transaction (LGPD erasure request)."""
+    if not yes and not sys.stdin.isatty():
+        raise PagbankPgError("nothing erased: no terminal to confirm on; pass --yes")
+    if not yes and not click.confirm(f"Erase every row of user {user_id!r}?", err=True):
+        raise PagbankPgError("nothing erased: not confirmed (pass --yes to skip the question)")
+    with _database(dsn) as db:
+        removed = db.queries.forget_user(user_id=user_id)
+    assert removed is not None  # one row of counts, always
+    width = max(len(table) for table in removed)
+    for table, count in removed.items():
+        click.echo(f"{table:<{width}}  {count}")
+    click.echo(f"erased user {user_id!r}: {sum(removed.values())} row(s) changed")
+
+
+@main.command("expire-sessions")
+@_dsn_option
+@click.option(
+    "--timeout-minutes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_SESSION_TIMEOUT_MINUTES,
+    show_default=True,
+    help="Deactivate sessions idle for longer than this.",
+)
+def expire_sessions(dsn: str | None, timeout_minutes: int) -> None:
+    """Deactivate the user sessions idle for longer than the timeout."""
+    with _database(dsn) as db:
+        expired = db.queries.expire_user_sessions(timeout_minutes=timeout_minutes)
+    click.echo(f"expired {expired} session(s) idle for over {timeout_minutes} minutes")
 
 
 @main.command()

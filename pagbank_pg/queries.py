@@ -154,13 +154,23 @@ class Query:
         if not json_params:
             return dict(values)
         return {
-            k: Jsonb(v, dumps=_dumps) if k in json_params and v is not None else v
+            k: self._json(k, v) if k in json_params and v is not None else v
             for k, v in values.items()
         }
 
+    def _json(self, param: str, value: Any) -> Jsonb:
+        """`value` serialised now, so that bad JSON fails before any I/O, naming the query."""
+        try:
+            text = orjson.dumps(value)
+        except TypeError as error:
+            raise QueryArgumentError(
+                f"query {self.where}: parameter {param!r} is not JSON-serialisable: {error}"
+            ) from None
+        return Jsonb(text, dumps=_already_dumped)
 
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
+
+def _already_dumped(text: bytes) -> bytes:
+    return text
 
 
 def parse_queries(text: str, file: str = "<string>") -> list[Query]:

@@ -118,7 +118,9 @@ def test_database_errors_name_the_query_and_chain_the_original(db: Database) -> 
 
 
 def test_unknown_query_lists_the_known_ones(db: Database) -> None:
-    with pytest.raises(AttributeError, match="no query named 'nope'; known: active_sessions_of_user"):
+    with pytest.raises(
+        AttributeError, match="no query named 'nope'; known: active_sessions_of_user"
+    ):
         db.queries.nope  # noqa: B018
 
 
