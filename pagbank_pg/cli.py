@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import orjson
 
-from . import embedded, migrations
+from . import embedded, importer, mapping, migrations
+from .console import print_table, progress_reporter
 from .db import Database
 from .errors import PagbankPgError
 from .queries import load_queries
@@ -184,6 +186,89 @@ def expire_sessions(dsn: str | None, timeout_minutes: int) -> None:
     with _database(dsn) as db:
         expired = db.queries.expire_user_sessions(timeout_minutes=timeout_minutes)
     click.echo(f"expired {expired} session(s) idle for over {timeout_minutes} minutes")
+
+
+def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    explicit = {}
+    for spec in specs:
+        where, _, kind = spec.partition("=")
+        file_name, _, table = where.rpartition(":")
+        if not (file_name and table and kind):
+            raise click.BadParameter(f"{spec!r}: expected FILE:TABLE=KIND", param_hint="--table")
+        explicit[(Path(file_name).name, table)] = kind
+    return explicit
+
+
+@main.command("import-sqlite")
+@_dsn_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="FILE:TABLE=KIND",
+    help="Name a table's kind (agent, team, memory, sessions) instead of recognising it.",
+)
+@click.option(
+    "--reject-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=importer.DEFAULT_REJECT_FILE,
+    show_default=True,
+    help="Where rejected rows go, one JSON object a line (written only when needed).",
+)
+@click.option(
+    "--source-timezone",
+    default=importer.DEFAULT_TIMEZONE,
+    show_default=True,
+    help="Zone of the naive timestamps of PagBank's sessions table.",
+)
+@click.option(
+    "--units",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file mapping agent ids (or words in them) to business units.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=importer.DEFAULT_BATCH)
+@click.option("--accept-rejects", is_flag=True, help="Exit 0 even when rows were rejected.")
+def import_sqlite(
+    dsn: str | None,
+    paths: tuple[Path, ...],
+    tables: tuple[str, ...],
+    reject_file: Path,
+    source_timezone: str,
+    units: Path | None,
+    batch_size: int,
+    accept_rejects: bool,
+) -> None:
+    """Import PagBank's SQLite files (a data/ folder or .db files) into the six tables."""
+    try:
+        ZoneInfo(source_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown zone {source_timezone!r}") from None
+    unit_map = orjson.loads(units.read_bytes()) if units else mapping.DEFAULT_UNITS
+    conninfo = resolve_dsn(dsn)
+    with progress_reporter() as progress:
+        report = importer.import_sqlite(
+            conninfo,
+            list(paths),
+            explicit=_explicit_tables(tables),
+            reject_file=reject_file,
+            batch_size=batch_size,
+            source_timezone=source_timezone,
+            units=unit_map,
+            progress=progress,
+        )
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    print_table(
+        ["source", "read", "inserted", "updated", "unchanged", "rejected"],
+        [[name, c.read, c.inserted, c.updated, c.unchanged, c.rejected]
+         for name, c in report.counts.items()],
+    )  # fmt: skip
+    if report.rejected:
+        message = f"{report.rejected} row(s) rejected; see {report.reject_file}"
+        if not accept_rejects:
+            raise PagbankPgError(message + " (pass --accept-rejects to accept them)")
+        click.echo(message, err=True)
 
 
 @main.command()

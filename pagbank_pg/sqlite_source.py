@@ -1,0 +1,193 @@
+"""PagBank's SQLite files: which tables they hold (recognised by their columns), read as one
+consistent snapshot, decoded into the values `mapping` takes. No PostgreSQL here."""
+
+import base64
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import PagbankPgError
+from .mapping import AGNO_JSON_COLUMNS, RejectedRow, has_markers
+
+KINDS = ("agent", "team", "memory", "sessions")
+
+# The columns that make a table one of our kinds (a table may have more).
+_REQUIRED = {
+    "agent": {"session_id", "user_id", "memory", "session_data", "created_at", "updated_at",
+              "agent_id", "agent_data"},
+    "team": {"session_id", "user_id", "memory", "session_data", "created_at", "updated_at",
+             "team_id", "team_data"},
+    "memory": {"id", "user_id", "memory", "created_at", "updated_at"},
+    "sessions": {"session_id", "user_id", "team_id", "created_at", "last_activity",
+                 "interaction_count", "session_context", "is_active", "metadata"},
+}  # fmt: skip
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped U+0000, not an escaped backslash
+
+
+class SourceError(PagbankPgError):
+    """A SQLite file or table cannot be read: not SQLite, missing, or lacking columns."""
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """One table of one SQLite file, and what kind of data it holds."""
+
+    path: Path
+    table: str
+    kind: str
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.name}:{self.table}"
+
+
+def kind_of(columns: set[str]) -> str | None:
+    """The kind a table's columns say it is (team before agent: team tables have both)."""
+    for kind in ("team", "agent", "sessions", "memory"):
+        if _REQUIRED[kind] <= columns:
+            return kind
+    return None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection; text comes back as bytes, decoded (and checked) by us."""
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        conn.text_factory = bytes
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise SourceError(f"{path}: not a readable SQLite database ({error})") from None
+    return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    quoted = table.replace('"', '""')
+    return tuple(row[1].decode() for row in conn.execute(f'PRAGMA table_info("{quoted}")'))
+
+
+def discover(
+    paths: list[Path], explicit: dict[tuple[str, str], str] | None = None
+) -> tuple[list[SourceTable], list[str]]:
+    """The tables of `paths` (files, or folders searched for *.db), and a note per thing
+    passed over. `explicit` maps (file name, table) to a kind, overriding recognition."""
+    explicit = explicit or {}
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(path.rglob("*.db")) if path.is_dir() else [path]
+    found, notes = [], []
+    for file in files:
+        conn = connect(file)
+        try:
+            names = [
+                row[0].decode()
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            if not names:
+                notes.append(f"{file}: no tables (an empty database)")
+            for table in names:
+                columns = _columns(conn, table)
+                kind = explicit.get((file.name, table)) or kind_of(set(columns))
+                if kind is None:
+                    notes.append(f"{file.name}:{table}: not recognised by its columns, skipped")
+                    continue
+                missing = _REQUIRED[kind] - set(columns)
+                if missing:
+                    raise SourceError(
+                        f"{file.name}:{table} is not a {kind} table: it lacks the columns "
+                        f"{', '.join(sorted(missing))}"
+                    )
+                found.append(SourceTable(file, table, kind, columns))
+        finally:
+            conn.close()
+    for (file_name, table), kind in explicit.items():
+        if not any(t.path.name == file_name and t.table == table for t in found):
+            raise SourceError(f"{file_name}:{table} (named with --table) was not found")
+        if kind not in KINDS:
+            raise SourceError(f"{file_name}:{table}: unknown kind {kind!r}; use one of {KINDS}")
+    return found, notes
+
+
+def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:
+    quoted = table.table.replace('"', '""')
+    return int(conn.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()[0])
+
+
+def read_rows(
+    conn: sqlite3.Connection, table: SourceTable, batch_size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The table's rows, `batch_size` at a time (call inside the file's read transaction)."""
+    quoted = table.table.replace('"', '""')
+    cursor = conn.execute(f'SELECT * FROM "{quoted}"')
+    while batch := cursor.fetchmany(batch_size):
+        yield batch
+
+
+def text(value: Any, column: str) -> Any:
+    """A TEXT value as str (raising RejectedRow on invalid UTF-8); other values as they are."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RejectedRow(f"{column} is not valid UTF-8 ({error})") from None
+    return value
+
+
+def json_value(value: Any, column: str) -> Any:
+    """A JSON TEXT value parsed (raising RejectedRow on bad JSON or a U+0000 inside)."""
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    if b"\\u0000" in raw and _JSON_NUL.search(raw):
+        raise RejectedRow(f"{column} holds a U+0000 character, which PostgreSQL cannot store")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise RejectedRow(f"{column} is not valid JSON ({error})") from None
+
+
+def agno_values(
+    table: SourceTable, values: tuple[Any, ...]
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """An Agno session row's values, JSON columns parsed, and the JSON columns that are NULL."""
+    raw: dict[str, Any] = {}
+    nulls: set[str] = set()
+    for column, value in zip(table.columns, values, strict=True):
+        if column in AGNO_JSON_COLUMNS:
+            if value is None:
+                nulls.add(column)
+                raw[column] = None
+                continue
+            encoded = value if isinstance(value, bytes) else str(value).encode()
+            if column == "memory" and has_markers(encoded):
+                raise RejectedRow("memory holds a marker reserved by the importer ($pagbank_...)")
+            raw[column] = json_value(value, column)
+        else:
+            raw[column] = text(value, column)
+    return raw, frozenset(nulls)
+
+
+def plain_values(table: SourceTable, values: tuple[Any, ...]) -> dict[str, Any]:
+    """A row's values with TEXT decoded (JSON left as text)."""
+    return {c: text(v, c) for c, v in zip(table.columns, values, strict=True)}
+
+
+def describe_row(table: SourceTable, values: tuple[Any, ...]) -> dict[str, Any]:
+    """A rejected row as JSON-safe values: text, or {"base64": …} for bytes that are not UTF-8."""
+    described = {}
+    for column, value in zip(table.columns, values, strict=True):
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                value = {"base64": base64.b64encode(value).decode()}
+        described[column] = value
+    return described

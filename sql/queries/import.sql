@@ -1,0 +1,152 @@
+-- Statements of `pagbank-pg import-sqlite` and `verify-import`: rows are COPied into
+-- temporary stage tables, then moved into the six tables by one set-based upsert per batch
+-- that writes only rows whose content changed (so a re-run changes nothing, and an import
+-- resumed after a crash ends as an uninterrupted one would).
+
+-- name: create_import_stages :exec
+-- Stage tables of this connection, emptied at each commit.
+DO $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS stage_agent_sessions
+        (LIKE agent_sessions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS stage_team_sessions
+        (LIKE team_sessions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS stage_user_memories
+        (LIKE user_memories INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS stage_user_sessions
+        (LIKE user_sessions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+END
+$$;
+
+-- name: copy_stage_agent_sessions :exec
+COPY stage_agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
+    created_at, updated_at, messages, agent_session_state, metadata) FROM STDIN (FORMAT BINARY);
+
+-- name: copy_stage_team_sessions :exec
+COPY stage_team_sessions (id, session_id, team_id, team_name, user_id, created_at, updated_at,
+    messages, team_session_state, metadata) FROM STDIN (FORMAT BINARY);
+
+-- name: copy_stage_user_memories :exec
+COPY stage_user_memories (id, user_id, memory, created_at, updated_at, metadata, memory_tags,
+    business_units, importance_score) FROM STDIN (FORMAT BINARY);
+
+-- name: copy_stage_user_sessions :exec
+COPY stage_user_sessions (session_id, user_id, team_id, created_at, last_activity,
+    interaction_count, session_context, is_active, metadata) FROM STDIN (FORMAT BINARY);
+
+-- name: upsert_staged_agent_sessions :one
+-- Move the staged agent sessions in; returns how many were inserted and updated.
+WITH moved AS (
+    INSERT INTO agent_sessions AS t (id, session_id, agent_id, agent_name, user_id,
+        business_unit, created_at, updated_at, messages, agent_session_state, metadata)
+    SELECT id, session_id, agent_id, agent_name, user_id, business_unit, created_at,
+        updated_at, messages, agent_session_state, metadata
+    FROM stage_agent_sessions
+    ON CONFLICT (session_id, agent_id) DO UPDATE
+    SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
+        business_unit = EXCLUDED.business_unit, created_at = EXCLUDED.created_at,
+        updated_at = EXCLUDED.updated_at, messages = EXCLUDED.messages,
+        agent_session_state = EXCLUDED.agent_session_state, metadata = EXCLUDED.metadata
+    WHERE (t.agent_name, t.user_id, t.business_unit, t.created_at, t.updated_at, t.messages,
+           t.agent_session_state, t.metadata)
+        IS DISTINCT FROM (EXCLUDED.agent_name, EXCLUDED.user_id, EXCLUDED.business_unit,
+           EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.messages,
+           EXCLUDED.agent_session_state, EXCLUDED.metadata)
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+FROM moved;
+
+-- name: upsert_staged_team_sessions :one
+-- Move the staged team sessions in; returns how many were inserted and updated.
+WITH moved AS (
+    INSERT INTO team_sessions AS t (id, session_id, team_id, team_name, user_id, created_at,
+        updated_at, messages, team_session_state, metadata)
+    SELECT id, session_id, team_id, team_name, user_id, created_at, updated_at, messages,
+        team_session_state, metadata
+    FROM stage_team_sessions
+    ON CONFLICT (session_id, team_id) DO UPDATE
+    SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
+        created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+        messages = EXCLUDED.messages, team_session_state = EXCLUDED.team_session_state,
+        metadata = EXCLUDED.metadata
+    WHERE (t.team_name, t.user_id, t.created_at, t.updated_at, t.messages,
+           t.team_session_state, t.metadata)
+        IS DISTINCT FROM (EXCLUDED.team_name, EXCLUDED.user_id, EXCLUDED.created_at,
+           EXCLUDED.updated_at, EXCLUDED.messages, EXCLUDED.team_session_state,
+           EXCLUDED.metadata)
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+FROM moved;
+
+-- name: upsert_staged_user_memories :one
+-- Move the staged memories in (their Agno ids kept); returns inserted and updated counts.
+-- importance_score and business_units are the app's own once imported: a re-import keeps them.
+WITH moved AS (
+    INSERT INTO user_memories AS t (id, user_id, memory, created_at, updated_at, metadata,
+        memory_tags, business_units, importance_score)
+    SELECT id, user_id, memory, created_at, updated_at, metadata, memory_tags,
+        business_units, importance_score
+    FROM stage_user_memories
+    ON CONFLICT (id) DO UPDATE
+    SET user_id = EXCLUDED.user_id, memory = EXCLUDED.memory,
+        created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+        metadata = EXCLUDED.metadata, memory_tags = EXCLUDED.memory_tags
+    WHERE (t.user_id, t.memory, t.created_at, t.updated_at, t.metadata, t.memory_tags)
+        IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.memory, EXCLUDED.created_at,
+           EXCLUDED.updated_at, EXCLUDED.metadata, EXCLUDED.memory_tags)
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+FROM moved;
+
+-- name: upsert_staged_user_sessions :one
+-- Move the staged PagBank sessions in; returns how many were inserted and updated.
+WITH moved AS (
+    INSERT INTO user_sessions AS t (session_id, user_id, team_id, created_at, last_activity,
+        interaction_count, session_context, is_active, metadata)
+    SELECT session_id, user_id, team_id, created_at, last_activity, interaction_count,
+        session_context, is_active, metadata
+    FROM stage_user_sessions
+    ON CONFLICT (session_id) DO UPDATE
+    SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id,
+        created_at = EXCLUDED.created_at, last_activity = EXCLUDED.last_activity,
+        interaction_count = EXCLUDED.interaction_count,
+        session_context = EXCLUDED.session_context, is_active = EXCLUDED.is_active,
+        metadata = EXCLUDED.metadata
+    WHERE (t.user_id, t.team_id, t.created_at, t.last_activity, t.interaction_count,
+           t.session_context, t.is_active, t.metadata)
+        IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.team_id, EXCLUDED.created_at,
+           EXCLUDED.last_activity, EXCLUDED.interaction_count, EXCLUDED.session_context,
+           EXCLUDED.is_active, EXCLUDED.metadata)
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+FROM moved;
+
+-- name: imported_agent_sessions :many
+-- The agent session rows imported from one source table, for the given session ids.
+SELECT * FROM agent_sessions
+WHERE session_id = ANY(:session_ids::text[])
+  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table
+  AND metadata -> 'agno' -> 'source' ->> 'file' = :source_file;
+
+-- name: imported_team_sessions :many
+-- The team session rows imported from one source table, for the given session ids.
+SELECT * FROM team_sessions
+WHERE session_id = ANY(:session_ids::text[])
+  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table
+  AND metadata -> 'agno' -> 'source' ->> 'file' = :source_file;
+
+-- name: imported_user_memories :many
+-- The memories with the given ids.
+SELECT * FROM user_memories WHERE id = ANY(:ids::uuid[]);
+
+-- name: imported_user_sessions :many
+-- The PagBank sessions with the given ids.
+SELECT * FROM user_sessions WHERE session_id = ANY(:session_ids::text[]);
