@@ -289,7 +289,7 @@ class LogProgress:
     def __call__(self, name: str, done: int, total: int) -> None:
         now = time.monotonic()
         started = self._started.setdefault(name, now)
-        if done == 0 or done < total and now - self._last.get(name, 0.0) < self.every:
+        if done == 0 or (done < total and now - self._last.get(name, 0.0) < self.every):
             return
         self._last[name] = now
         rate = done / (now - started) if now > started else 0.0
