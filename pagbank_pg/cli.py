@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 import orjson
 
-from . import embedded, importer, mapping, migrations
+from . import embedded, exporter, importer, mapping, migrations, verify
 from .console import print_table, progress_reporter
 from .db import Database
 from .errors import PagbankPgError
@@ -269,6 +269,57 @@ def import_sqlite(
         if not accept_rejects:
             raise PagbankPgError(message + " (pass --accept-rejects to accept them)")
         click.echo(message, err=True)
+
+
+@main.command("verify-import")
+@_dsn_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--table", "tables", multiple=True, metavar="FILE:TABLE=KIND")
+@click.option("--source-timezone", default=importer.DEFAULT_TIMEZONE, show_default=True)
+def verify_import(
+    dsn: str | None, paths: tuple[Path, ...], tables: tuple[str, ...], source_timezone: str
+) -> None:
+    """Compare each source table with PostgreSQL: row counts and every row's content."""
+    with progress_reporter() as progress:
+        checks = verify.verify_import(
+            resolve_dsn(dsn),
+            list(paths),
+            explicit=_explicit_tables(tables),
+            source_timezone=source_timezone,
+            progress=progress,
+        )
+    print_table(
+        ["source", "source rows", "identical", "different", "missing", "verdict"],
+        [[name, c.source_rows, c.identical, c.different, c.missing, "ok" if c.ok else "DIFFERS"]
+         for name, c in checks.items()],
+    )  # fmt: skip
+    for check in checks.values():
+        for example in check.examples:
+            click.echo(example, err=True)
+    bad = [name for name, check in checks.items() if not check.ok]
+    if bad:
+        raise PagbankPgError(
+            f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}; missing rows are in "
+            "the import's reject file, or were not imported yet: run import-sqlite"
+        )
+
+
+@main.command("export-sqlite")
+@_dsn_option
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--source-timezone", default=importer.DEFAULT_TIMEZONE, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace files already in OUTDIR.")
+def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite: bool) -> None:
+    """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""
+    with progress_reporter() as progress:
+        counts = exporter.export_sqlite(
+            resolve_dsn(dsn),
+            outdir,
+            source_timezone=source_timezone,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    print_table(["written to", "rows"], [[name, n] for name, n in counts.items()])
 
 
 @main.command()

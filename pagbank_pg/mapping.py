@@ -20,7 +20,7 @@ that gives back the source row's values; `RejectedRow` says why a row cannot be 
 
 import ast
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -321,15 +321,58 @@ def _route_groups(memory: Any, row_key: Any) -> dict[Any, list[int]]:
     return groups
 
 
-def agno_session(rows: list[Mapping[str, Any]], mode: str) -> tuple[dict[str, Any], set[str]]:
+def _referenced(compacted: Any) -> int:
+    """How many conversation messages the references of a compacted memory or run list cover."""
+    highest = -1
+    for refs in _ref_lists(compacted):
+        for ref in refs:
+            index = ref if isinstance(ref, int) else ref.get("h", -1)
+            highest = max(highest, index)
+    return highest + 1
+
+
+def _ref_lists(compacted: Any) -> Iterator[list[Any]]:
+    runs = compacted.get("runs") if isinstance(compacted, dict) else compacted
+    for run in runs if isinstance(runs, list) else []:
+        messages = run.get("messages") if isinstance(run, dict) else None
+        if isinstance(messages, dict) and REFS in messages:
+            yield messages[REFS]
+    legacy = compacted.get("messages") if isinstance(compacted, dict) else None
+    if isinstance(legacy, dict) and REFS in legacy:
+        yield legacy[REFS]
+
+
+def later_run(row: Mapping[str, Any], key: str, messages: list[Any]) -> dict[str, Any]:
+    """A run holding messages the app appended after the import (they are in no source run)."""
+    created = row["updated_at"] or row["created_at"]
+    return {
+        "run_id": str(uuid.uuid5(IDS, f"{row['id']}\x1f{len(row['messages'])}")),
+        key: row[key],
+        "session_id": row["session_id"],
+        "messages": messages,
+        "created_at": int(created.timestamp()) if created else None,
+    }
+
+
+def agno_session(rows: Sequence[Mapping[str, Any]], mode: str) -> tuple[dict[str, Any], set[str]]:
     """The inverse of `agno_session_rows`: from the rows of one source row (all of them, for a
-    split one), the source row's column values and the JSON columns that were SQL NULL."""
+    split one), the source row's column values and the JSON columns that were SQL NULL.
+    Messages appended to a row after its import come back as one more run at the end; a row
+    whose references no longer fit its messages raises RejectedRow."""
     key = "team_id" if mode == "team" else "agent_id"
     primary = next(r for r in rows if "row" in r["metadata"]["agno"])
     agno = primary["metadata"]["agno"]
     raw = dict(agno["row"])
-    conversation = primary["messages"]
     memory = raw.get("memory")
+    later: list[dict[str, Any]] = []
+    for row in rows:
+        compacted = memory if row is primary else row["metadata"]["agno"]["runs"]
+        covered = _referenced(compacted)
+        if covered > len(row["messages"]):
+            raise RejectedRow(f"session {row['session_id']}: its messages no longer match")
+        if covered < len(row["messages"]):
+            later.append(later_run(row, key, row["messages"][covered:]))
+    conversation = primary["messages"]
     if isinstance(memory, dict) and isinstance(memory.get("runs"), list):
         others = {
             r[key]: iter(_expand_runs(r["metadata"]["agno"]["runs"], r["messages"]))
@@ -340,7 +383,9 @@ def agno_session(rows: list[Mapping[str, Any]], mode: str) -> tuple[dict[str, An
             next(others[run[SPLIT]]) if isinstance(run, dict) and SPLIT in run else run
             for run in _expand_runs(memory["runs"], conversation)
         ]
-        memory = {**memory, "runs": runs}
+        memory = {**memory, "runs": runs + later}
+    elif later:
+        memory = {**memory, "runs": later} if isinstance(memory, dict) else {"runs": later}
     raw["memory"] = expand_memory(memory, conversation)
     if not agno.get("no_state"):
         raw["session_data"] = {

@@ -1,0 +1,158 @@
+"""`pagbank-pg verify-import`: per source table, how many rows PostgreSQL holds, and whether
+each restores to exactly the source row's values (JSON compared as values)."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+
+from . import mapping, sqlite_source
+from .exporter import restore
+from .importer import DEFAULT_TIMEZONE
+from .mapping import IDS, RejectedRow
+from .queries import load_queries
+from .sqlite_source import SourceTable
+
+BATCH = 1000
+
+
+@dataclass
+class Check:
+    """One source table's verdict."""
+
+    source_rows: int = 0
+    identical: int = 0
+    different: int = 0
+    missing: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.different == 0 and self.missing == 0
+
+
+def _source_values(table: SourceTable, values: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
+    """(key, values as the restore gives them back) of one source row."""
+    if table.kind in ("agent", "team"):
+        raw, json_nulls = sqlite_source.agno_values(table, values)
+        return raw["session_id"], {**raw, "$nulls": set(json_nulls)}
+    plain = sqlite_source.plain_values(table, values)
+    if table.kind == "memory":
+        plain["memory"] = mapping.parse_memory_literal(plain["memory"])
+        return plain["id"], plain
+    nulls: set[str] = set()
+    for column in ("session_context", "metadata"):
+        if plain[column] is None:
+            nulls.add(column)
+        else:
+            plain[column] = sqlite_source.json_value(plain[column], column)
+    return plain["session_id"], {**plain, "$nulls": nulls}
+
+
+def _memory_uuid(table: SourceTable, source_id: str) -> str:
+    try:
+        return str(uuid.UUID(source_id))
+    except ValueError:
+        return str(uuid.uuid5(IDS, f"{table.table}\x1f{source_id}"))
+
+
+def _fetch(
+    pg: psycopg.Connection[Any], table: SourceTable, keys: list[Any]
+) -> list[list[dict[str, Any]]]:
+    """The PostgreSQL rows of the given source keys, grouped per source row."""
+    queries = load_queries()
+    source = {"source_table": table.table, "source_file": table.path.name}
+    if table.kind in ("agent", "team"):
+        name = "imported_agent_sessions" if table.kind == "agent" else "imported_team_sessions"
+        query = queries[name]
+        rows = pg.execute(
+            query.compiled.sql, query.bind({"session_ids": keys, **source})
+        ).fetchall()
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(row["session_id"], []).append(row)
+        return list(groups.values())
+    if table.kind == "memory":
+        query = queries["imported_user_memories"]
+        ids = [_memory_uuid(table, k) for k in keys]
+        return [[row] for row in pg.execute(query.compiled.sql, query.bind({"ids": ids}))]
+    query = queries["imported_user_sessions"]
+    return [[row] for row in pg.execute(query.compiled.sql, query.bind({"session_ids": keys}))]
+
+
+def _restored(
+    table: SourceTable, group: list[dict[str, Any]], zone: ZoneInfo
+) -> tuple[Any, dict[str, Any]]:
+    ((_, _, values, nulls),) = list(restore(table.kind, group, zone))
+    if table.kind == "memory":
+        values = {**values, "memory": mapping.parse_memory_literal(values["memory"])}
+        return values["id"], values
+    key = values["session_id"]
+    return key, {**values, "$nulls": nulls}
+
+
+def verify_import(
+    conninfo: str,
+    paths: list[Path],
+    *,
+    explicit: dict[tuple[str, str], str] | None = None,
+    source_timezone: str = DEFAULT_TIMEZONE,
+    progress: Callable[[str, int, int], None] = lambda name, done, total: None,
+) -> dict[str, Check]:
+    """Compare every source row with what PostgreSQL restores of it."""
+    zone = ZoneInfo(source_timezone)
+    tables, _notes = sqlite_source.discover(paths, explicit)
+    checks: dict[str, Check] = {}
+    with psycopg.connect(conninfo, row_factory=dict_row) as pg:
+        for table in tables:
+            check = checks[table.name] = Check()
+            conn = sqlite_source.connect(table.path)
+            try:
+                conn.execute("BEGIN")
+                total = sqlite_source.count_rows(conn, table)
+                for batch in sqlite_source.read_rows(conn, table, BATCH):
+                    _check_batch(pg, table, batch, zone, check)
+                    progress(table.name, check.source_rows, total)
+            finally:
+                conn.close()
+    return checks
+
+
+def _check_batch(
+    pg: psycopg.Connection[Any],
+    table: SourceTable,
+    batch: list[tuple[Any, ...]],
+    zone: ZoneInfo,
+    check: Check,
+) -> None:
+    expected: dict[Any, dict[str, Any]] = {}
+    for values in batch:
+        check.source_rows += 1
+        try:
+            key, parsed = _source_values(table, values)
+        except RejectedRow:
+            check.missing += 1  # not importable: it is in the reject file, not in PostgreSQL
+            continue
+        expected[key] = parsed
+    found = {}
+    for group in _fetch(pg, table, list(expected)):
+        try:
+            key, restored = _restored(table, group, zone)
+        except (RejectedRow, KeyError, ValueError) as error:
+            key, restored = group[0].get("session_id", group[0].get("id")), {"$error": str(error)}
+        found[key] = restored
+    for key, parsed in expected.items():
+        if key not in found:
+            check.missing += 1
+        elif found[key] == parsed:
+            check.identical += 1
+        else:
+            check.different += 1
+            if len(check.examples) < 5:
+                columns = sorted(c for c in parsed if parsed.get(c) != found[key].get(c))
+                check.examples.append(f"{table.name} {key}: differs in {', '.join(columns)}")
