@@ -543,7 +543,9 @@ def _local_time(value: Any, column: str, zone: tzinfo, raw: dict[str, Any]) -> d
 
 
 def _render_local(value: datetime, zone: tzinfo) -> str:
-    return value.astimezone(zone).replace(tzinfo=None).isoformat()
+    # Through UTC, as PostgreSQL stores it: a local time that does not exist (skipped by a
+    # DST change) renders differently, and is then kept as text.
+    return value.astimezone(UTC).astimezone(zone).replace(tzinfo=None).isoformat()
 
 
 def pagbank_session_row(

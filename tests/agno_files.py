@@ -1,0 +1,127 @@
+"""SQLite files as PagBank's app leaves them, written by Agno 1.7's own SqliteStorage and
+SqliteMemoryDb (and by plain sqlite3 for PagBank's session manager, as its code does).
+
+Sessions are the real Agno sessions of the shared samples (written by Agno 1.7.12 running
+agents and a route-mode team), given new ids, users and texts, and stored again through
+Agno's storage classes."""
+
+import copy
+import json
+import random
+import sqlite3
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agno.memory.v2.db.schema import MemoryRow
+from agno.memory.v2.db.sqlite import SqliteMemoryDb
+from agno.memory.v2.schema import UserMemory
+from agno.storage.session.agent import AgentSession
+from agno.storage.session.team import TeamSession
+from agno.storage.sqlite import SqliteStorage
+
+from .conftest import REPO
+
+SAMPLES = REPO.parent / "shared" / "samples" / "agno-1.7"
+TEXTS = [
+    "Quero fazer um PIX de R$ 1.234,56 para a Conceição",
+    "Meu cartão foi bloqueado?! Não consigo comprar 😡",
+    'Ele disse "aspas" e \'apóstrofos\' e \\barras\\ e 100% de :param e $1 e %s',
+    "你好, ¿qué tal? Привет — emoji 👍🏽 e acentuação: ação, pão, útil",
+    "ISSO É INACEITÁVEL! QUERO FALAR COM UM HUMANO",
+    "linha 1\nlinha 2\ttab\r\nfim",
+]
+PAGBANK_SESSIONS_DDL = """CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY,
+user_id TEXT NOT NULL, team_id TEXT, created_at TEXT NOT NULL, last_activity TEXT NOT NULL,
+interaction_count INTEGER DEFAULT 0, session_context TEXT, is_active BOOLEAN DEFAULT 1,
+metadata TEXT)"""
+
+
+def sample_rows(table: str) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(SAMPLES / "pagbank.db")
+    conn.row_factory = sqlite3.Row
+    rows = []
+    for row in conn.execute(f"SELECT * FROM {table}"):
+        values = dict(row)
+        for column in ("memory", "session_data", "extra_data", "agent_data", "team_data"):
+            if column in values and values[column] is not None:
+                values[column] = json.loads(values[column])
+        rows.append(values)
+    conn.close()
+    return rows
+
+
+def _retext(value: Any, rng: random.Random) -> Any:
+    """The value with every message content replaced by one of TEXTS."""
+    if isinstance(value, dict):
+        out = {k: _retext(v, rng) for k, v in value.items()}
+        if isinstance(out.get("content"), str) and "role" in out:
+            out["content"] = rng.choice(TEXTS)
+        return out
+    if isinstance(value, list):
+        return [_retext(v, rng) for v in value]
+    return value
+
+
+def write_agno_files(folder: Path, sessions: int = 30, seed: int = 7) -> Path:
+    """A PagBank data/ folder; returns it."""
+    rng = random.Random(seed)
+    data = folder / "data"
+    (data / "memory").mkdir(parents=True, exist_ok=True)
+    agents = SqliteStorage(table_name="agent_sessions", db_file=str(data / "pagbank.db"), mode="agent")
+    teams = SqliteStorage(table_name="team_sessions", db_file=str(data / "pagbank.db"), mode="team")
+    agent_samples, team_samples = sample_rows("agent_sessions"), sample_rows("team_sessions")
+    for i in range(sessions):
+        session_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        user = f"user-{i % 7:04d}"
+        team = copy.deepcopy(team_samples[i % len(team_samples)])
+        team.update(session_id=session_id, user_id=user, memory=_retext(team["memory"], rng))
+        teams.upsert(TeamSession.from_dict(team))
+        agent = copy.deepcopy(agent_samples[i % len(agent_samples)])
+        agent.update(session_id=session_id, user_id=user, memory=_retext(agent["memory"], rng))
+        if agent.get("team_session_id"):
+            agent["team_session_id"] = session_id
+        agents.upsert(AgentSession.from_dict(agent))
+        if i % 3 == 0:  # a second write: updated_at set, as after a later run
+            agent["session_data"] = {**agent["session_data"], "session_name": f"sessão {i}"}
+            agents.upsert(AgentSession.from_dict(agent))
+    for name, path in (
+        ("pagbank_memories_dev", data / "memory" / "pagbank_memory_dev.db"),
+        ("ana_user_memories", data / "ana_memory.db"),
+    ):
+        memories = SqliteMemoryDb(table_name=name, db_file=str(path))
+        for i in range(sessions):
+            memory = UserMemory(
+                memory=rng.choice(TEXTS),
+                topics=rng.sample(["pix", "cartoes", "credito", "investimentos"], k=i % 3),
+                input=rng.choice(TEXTS) if i % 2 else None,
+                last_updated=datetime(2026, 11, 27, 15, 28, 52) + timedelta(seconds=i),
+            )
+            row = MemoryRow(id=str(uuid.UUID(int=rng.getrandbits(128))), user_id=f"user-{i % 7:04d}",
+                            memory=memory.to_dict())  # fmt: skip
+            memories.upsert_memory(row)
+    write_pagbank_sessions(data / "pagbank.db", sessions, rng)
+    return data
+
+
+def write_pagbank_sessions(path: Path, count: int, rng: random.Random) -> None:
+    """Rows as PagBank's session manager writes them: INSERT OR REPLACE, local naive times."""
+    conn = sqlite3.connect(path)
+    conn.execute(PAGBANK_SESSIONS_DDL)
+    for i in range(count):
+        created = datetime(2025, 7, 8, 17, 32, 30, 581638) + timedelta(hours=i * 7, seconds=i)
+        if i % 5 == 0:
+            created = created.replace(microsecond=0)  # isoformat() then has no fraction
+        if i == 1:
+            created = datetime(2018, 11, 4, 0, 30, 0, 1)  # a time skipped by Brazil's old DST
+        context = {"team_id": "cartoes", "message_length": i, "timestamp": created.isoformat(),
+                   "last_query": rng.choice(TEXTS)}  # fmt: skip
+        conn.execute(
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(uuid.UUID(int=rng.getrandbits(128))), f"user-{i % 7:04d}", "cartoes",
+             created.isoformat(), (created + timedelta(minutes=22)).isoformat(), i,
+             json.dumps(context), i % 2, json.dumps({"channel": "whatsapp"} if i % 4 else {})),
+        )  # fmt: skip
+    conn.commit()
+    conn.close()
