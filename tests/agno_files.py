@@ -27,7 +27,7 @@ SAMPLES = REPO.parent / "shared" / "samples" / "agno-1.7"
 TEXTS = [
     "Quero fazer um PIX de R$ 1.234,56 para a Conceição",
     "Meu cartão foi bloqueado?! Não consigo comprar 😡",
-    'Ele disse "aspas" e \'apóstrofos\' e \\barras\\ e 100% de :param e $1 e %s',
+    "Ele disse \"aspas\" e 'apóstrofos' e \\barras\\ e 100% de :param e $1 e %s",
     "你好, ¿qué tal? Привет — emoji 👍🏽 e acentuação: ação, pão, útil",
     "ISSO É INACEITÁVEL! QUERO FALAR COM UM HUMANO",
     "linha 1\nlinha 2\ttab\r\nfim",
@@ -69,7 +69,9 @@ def write_agno_files(folder: Path, sessions: int = 30, seed: int = 7) -> Path:
     rng = random.Random(seed)
     data = folder / "data"
     (data / "memory").mkdir(parents=True, exist_ok=True)
-    agents = SqliteStorage(table_name="agent_sessions", db_file=str(data / "pagbank.db"), mode="agent")
+    agents = SqliteStorage(
+        table_name="agent_sessions", db_file=str(data / "pagbank.db"), mode="agent"
+    )
     teams = SqliteStorage(table_name="team_sessions", db_file=str(data / "pagbank.db"), mode="team")
     agent_samples, team_samples = sample_rows("agent_sessions"), sample_rows("team_sessions")
     for i in range(sessions):
@@ -91,6 +93,7 @@ def write_agno_files(folder: Path, sessions: int = 30, seed: int = 7) -> Path:
         ("ana_user_memories", data / "ana_memory.db"),
     ):
         memories = SqliteMemoryDb(table_name=name, db_file=str(path))
+        memories.create()
         for i in range(sessions):
             memory = UserMemory(
                 memory=rng.choice(TEXTS),
@@ -98,8 +101,8 @@ def write_agno_files(folder: Path, sessions: int = 30, seed: int = 7) -> Path:
                 input=rng.choice(TEXTS) if i % 2 else None,
                 last_updated=datetime(2026, 11, 27, 15, 28, 52) + timedelta(seconds=i),
             )
-            row = MemoryRow(id=str(uuid.UUID(int=rng.getrandbits(128))), user_id=f"user-{i % 7:04d}",
-                            memory=memory.to_dict())  # fmt: skip
+            row_id = str(uuid.UUID(int=rng.getrandbits(128)))
+            row = MemoryRow(id=row_id, user_id=f"user-{i % 7:04d}", memory=memory.to_dict())
             memories.upsert_memory(row)
     write_pagbank_sessions(data / "pagbank.db", sessions, rng)
     return data
