@@ -6,11 +6,15 @@ batch that the database refuses is retried row by row, so one bad row is rejecte
 that cannot be mapped are skipped, counted and written to the reject file with their reason.
 """
 
+import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -26,6 +30,8 @@ from .queries import load_queries
 from .sqlite_source import SourceTable
 
 DEFAULT_BATCH = 2000
+DEFAULT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)
+_AHEAD = 4  # batches mapped ahead of the one being written
 DEFAULT_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times
 DEFAULT_REJECT_FILE = Path("pagbank-pg-rejects.jsonl")
 
@@ -118,6 +124,71 @@ class Rejects:
 Mapper = Callable[[tuple[Any, ...]], list[dict[str, Any]]]
 
 
+def _escape(text: bytes) -> bytes:
+    """A value for COPY's text format: backslash, newline, carriage return and tab escaped."""
+    return (
+        text.replace(b"\\", b"\\\\")
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\t", b"\\t")
+    )
+
+
+def _array(items: list[Any]) -> bytes:
+    quoted = (
+        b"NULL"
+        if item is None
+        else b'"' + str(item).encode().replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+        for item in items
+    )
+    return _escape(b"{" + b",".join(quoted) + b"}")
+
+
+# COPY text encoders by column type (JSON text from orjson holds no raw control characters).
+ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    "uuid": lambda v: str(v).encode(),
+    "text": lambda v: _escape(v.encode()),
+    "timestamptz": lambda v: v.isoformat().encode(),
+    "jsonb": lambda v: orjson.dumps(v).replace(b"\\", b"\\\\"),
+    "text[]": _array,
+    "float8": lambda v: repr(float(v)).encode(),
+    "int4": lambda v: str(int(v)).encode(),
+    "bool": lambda v: b"t" if v else b"f",
+}
+
+
+def encode_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:
+    """Target rows as lines of COPY's text format, in TARGETS' column order."""
+    _, columns, types = TARGETS[kind]
+    encoders = [ENCODERS[t] for t in types]
+    lines = []
+    for row in rows:
+        fields = [
+            b"\\N" if row[c] is None else encode(row[c])
+            for c, encode in zip(columns, encoders, strict=True)
+        ]
+        lines.append(b"\t".join(fields) + b"\n")
+    return b"".join(lines)
+
+
+Mapped = tuple[tuple[Any, ...], bytes | None, int, str | None]  # values, COPY lines, rows, reason
+
+
+def transform(
+    table: SourceTable, zone_name: str, units: Mapping[str, str], batch: list[tuple[Any, ...]]
+) -> list[Mapped]:
+    """Map and encode one batch of source rows (run in worker processes)."""
+    to_rows = mapper(table, ZoneInfo(zone_name), units)
+    out: list[Mapped] = []
+    for values in batch:
+        try:
+            rows = to_rows(values)
+            out.append((values, encode_rows(table.kind, rows), len(rows), None))
+        except RejectedRow as error:
+            out.append((values, None, 0, str(error)))
+    return out
+
+
 def mapper(
     table: SourceTable, zone: ZoneInfo, units: Mapping[str, str] = mapping.DEFAULT_UNITS
 ) -> Mapper:
@@ -157,37 +228,33 @@ class Loader:
         self.copy_sql = queries[f"copy_stage_{target[0]}"].compiled.sql
         self.upsert_sql = queries[f"upsert_staged_{target[0]}"].compiled.sql
 
-    def _write(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    def _write(self, lines: bytes) -> tuple[int, int]:
         with self.conn.cursor() as cursor:
             with cursor.copy(self.copy_sql) as copy:
-                copy.set_types(list(self.types))
-                for row in rows:
-                    copy.write_row([row[c] for c in self.columns])
+                copy.write(lines)
             result = cursor.execute(self.upsert_sql).fetchone()
         assert result is not None
         return int(result["inserted"]), int(result["updated"])
 
-    def load(
-        self, batch: list[tuple[tuple[Any, ...], list[dict[str, Any]]]], reject: Callable[..., None]
-    ) -> tuple[int, int, int]:
-        """Write a batch of (source values, target rows); (inserted, updated, rows written)."""
-        rows = [row for _, mapped in batch for row in mapped]
+    def load(self, batch: list[Mapped], reject: Callable[..., None]) -> tuple[int, int, int]:
+        """Write a batch of mapped source rows; (inserted, updated, target rows written)."""
+        good = [m for m in batch if m[1] is not None]
         try:
             with self.conn.transaction():
-                inserted, updated = self._write(rows)
-            return inserted, updated, len(rows)
+                inserted, updated = self._write(b"".join(m[1] or b"" for m in good))
+            return inserted, updated, sum(m[2] for m in good)
         except psycopg.Error:
             pass  # find the bad rows: one source row at a time
         inserted = updated = written = 0
-        for values, mapped in batch:
+        for values, lines, count, _ in good:
             try:
                 with self.conn.transaction():
-                    one_inserted, one_updated = self._write(mapped)
+                    one_inserted, one_updated = self._write(lines or b"")
             except psycopg.Error as error:
                 reject(values, f"refused by PostgreSQL: {' '.join(str(error).split())}")
                 continue
             inserted, updated, written = (
-                inserted + one_inserted, updated + one_updated, written + len(mapped)
+                inserted + one_inserted, updated + one_updated, written + count
             )  # fmt: skip
         return inserted, updated, written
 
@@ -214,8 +281,10 @@ def import_sqlite(
     source_timezone: str = DEFAULT_TIMEZONE,
     units: Mapping[str, str] = mapping.DEFAULT_UNITS,
     progress: Progress = lambda name, done, total: None,
+    processes: int = DEFAULT_PROCESSES,
 ) -> Report:
-    """Import every recognised table of `paths`; see the module's doc."""
+    """Import every recognised table of `paths`; see the module's doc. `processes` worker
+    processes map and encode rows while this one reads SQLite and writes PostgreSQL (0: none)."""
     zone = ZoneInfo(source_timezone)
     tables, notes = sqlite_source.discover(paths, explicit)
     report = Report(notes=notes)
@@ -223,6 +292,7 @@ def import_sqlite(
     by_file: dict[Path, list[SourceTable]] = {}
     for table in tables:
         by_file.setdefault(table.path, []).append(table)
+    workers = Pool(processes) if processes > 0 else None
     try:
         with _postgres(conninfo) as pg:
             for path, file_tables in by_file.items():
@@ -231,18 +301,40 @@ def import_sqlite(
                     source.execute("BEGIN")  # one snapshot for all the file's tables
                     for table in file_tables:
                         report.counts[table.name] = _import_table(
-                            source, pg, table, zone, units, batch_size, rejects, progress
+                            workers, source, pg, table, zone, units, batch_size, rejects, progress
                         )
                     source.execute("COMMIT")
                 finally:
                     source.close()
     finally:
         rejects.close()
+        if workers is not None:
+            workers.terminate()
     report.reject_file = reject_file if rejects.used else None
     return report
 
 
+def _pipeline(
+    workers: Pool | None,
+    work: Callable[[list[tuple[Any, ...]]], list[Mapped]],
+    batches: Iterator[list[tuple[Any, ...]]],
+) -> Iterator[list[Mapped]]:
+    """`work` applied to each batch, in order, by the worker processes (a few batches ahead,
+    so memory stays bounded while PostgreSQL writes the previous one)."""
+    if workers is None:
+        yield from map(work, batches)
+        return
+    pending: deque[AsyncResult[list[Mapped]]] = deque()
+    for batch in batches:
+        pending.append(workers.apply_async(work, (batch,)))
+        if len(pending) >= _AHEAD:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 def _import_table(
+    workers: Pool | None,
     source: sqlite3.Connection,
     pg: psycopg.Connection[Any],
     table: SourceTable,
@@ -254,7 +346,6 @@ def _import_table(
 ) -> Counts:
     counts = Counts()
     total = sqlite_source.count_rows(source, table)
-    to_rows = mapper(table, zone, units)
     loader = Loader(pg, table.kind)
 
     def reject(values: tuple[Any, ...], reason: str) -> None:
@@ -262,14 +353,12 @@ def _import_table(
         rejects.write(table, values, reason)
 
     progress(table.name, 0, total)
-    for raw_batch in sqlite_source.read_rows(source, table, batch_size):
-        batch = []
-        for values in raw_batch:
-            try:
-                batch.append((values, to_rows(values)))
-            except RejectedRow as error:
-                reject(values, str(error))
-        counts.read += len(raw_batch)
+    work = partial(transform, table, zone.key, dict(units))
+    for batch in _pipeline(workers, work, sqlite_source.read_rows(source, table, batch_size)):
+        for values, _, _, reason in batch:
+            if reason is not None:
+                reject(values, reason)
+        counts.read += len(batch)
         inserted, updated, written = loader.load(batch, reject)
         counts.inserted += inserted
         counts.updated += updated

@@ -19,20 +19,21 @@ END
 $$;
 
 -- name: copy_stage_agent_sessions :exec
+-- COPY's text format: the importer's worker processes encode the rows.
 COPY stage_agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
-    created_at, updated_at, messages, agent_session_state, metadata) FROM STDIN (FORMAT BINARY);
+    created_at, updated_at, messages, agent_session_state, metadata) FROM STDIN;
 
 -- name: copy_stage_team_sessions :exec
 COPY stage_team_sessions (id, session_id, team_id, team_name, user_id, created_at, updated_at,
-    messages, team_session_state, metadata) FROM STDIN (FORMAT BINARY);
+    messages, team_session_state, metadata) FROM STDIN;
 
 -- name: copy_stage_user_memories :exec
 COPY stage_user_memories (id, user_id, memory, created_at, updated_at, metadata, memory_tags,
-    business_units, importance_score) FROM STDIN (FORMAT BINARY);
+    business_units, importance_score) FROM STDIN;
 
 -- name: copy_stage_user_sessions :exec
 COPY stage_user_sessions (session_id, user_id, team_id, created_at, last_activity,
-    interaction_count, session_context, is_active, metadata) FROM STDIN (FORMAT BINARY);
+    interaction_count, session_context, is_active, metadata) FROM STDIN;
 
 -- name: upsert_staged_agent_sessions :one
 -- Move the staged agent sessions in; returns how many were inserted and updated.
