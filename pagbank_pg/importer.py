@@ -227,6 +227,10 @@ class Loader:
         self.columns, self.types = target[1], target[2]
         self.copy_sql = queries[f"copy_stage_{target[0]}"].compiled.sql
         self.upsert_sql = queries[f"upsert_staged_{target[0]}"].compiled.sql
+        self.direct_sql = queries[f"copy_{target[0]}"].compiled.sql
+        # New rows are COPied straight into the table, saving the stage, until a batch meets
+        # rows already there (a re-run, a catch-up): from then on every batch is upserted.
+        self.direct = True
 
     def _write(self, lines: bytes) -> tuple[int, int]:
         with self.conn.cursor() as cursor:
@@ -236,13 +240,27 @@ class Loader:
         assert result is not None
         return int(result["inserted"]), int(result["updated"])
 
+    def _insert(self, lines: bytes) -> None:
+        with self.conn.cursor() as cursor, cursor.copy(self.direct_sql) as copy:
+            copy.write(lines)
+
     def load(self, batch: list[Mapped], reject: Callable[..., None]) -> tuple[int, int, int]:
         """Write a batch of mapped source rows; (inserted, updated, target rows written)."""
         good = [m for m in batch if m[1] is not None]
+        written = sum(m[2] for m in good)
+        if self.direct:
+            try:
+                with self.conn.transaction():
+                    self._insert(b"".join(m[1] or b"" for m in good))
+                return written, 0, written
+            except psycopg.errors.UniqueViolation:
+                self.direct = False
+            except psycopg.Error:
+                pass  # a bad row: the upsert below finds it
         try:
             with self.conn.transaction():
                 inserted, updated = self._write(b"".join(m[1] or b"" for m in good))
-            return inserted, updated, sum(m[2] for m in good)
+            return inserted, updated, written
         except psycopg.Error:
             pass  # find the bad rows: one source row at a time
         inserted = updated = written = 0

@@ -35,6 +35,23 @@ COPY stage_user_memories (id, user_id, memory, created_at, updated_at, metadata,
 COPY stage_user_sessions (session_id, user_id, team_id, created_at, last_activity,
     interaction_count, session_context, is_active, metadata) FROM STDIN;
 
+-- name: copy_agent_sessions :exec
+-- Straight into the table: for batches of rows that are all new.
+COPY agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
+    created_at, updated_at, messages, agent_session_state, metadata) FROM STDIN;
+
+-- name: copy_team_sessions :exec
+COPY team_sessions (id, session_id, team_id, team_name, user_id, created_at, updated_at,
+    messages, team_session_state, metadata) FROM STDIN;
+
+-- name: copy_user_memories :exec
+COPY user_memories (id, user_id, memory, created_at, updated_at, metadata, memory_tags,
+    business_units, importance_score) FROM STDIN;
+
+-- name: copy_user_sessions :exec
+COPY user_sessions (session_id, user_id, team_id, created_at, last_activity,
+    interaction_count, session_context, is_active, metadata) FROM STDIN;
+
 -- name: upsert_staged_agent_sessions :one
 -- Move the staged agent sessions in; returns how many were inserted and updated.
 WITH moved AS (
