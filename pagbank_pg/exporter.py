@@ -22,7 +22,6 @@ from psycopg.rows import dict_row
 from . import mapping
 from .errors import PagbankPgError
 from .importer import DEFAULT_TIMEZONE
-from .mapping import RejectedRow
 from .queries import load_queries
 
 DEFAULT_FILE = "pagbank.db"
@@ -83,32 +82,6 @@ class ExportError(PagbankPgError):
 Restored = tuple[str, str, dict[str, Any], set[str]]  # file, table, values, SQL-NULL columns
 
 
-def _epoch(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value is not None else None
-
-
-def _synthesized_session(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """The Agno row of a session written only in PostgreSQL: its messages as one run."""
-    key = "team_id" if kind == "team" else "agent_id"
-    run = mapping.later_run(row, key, row["messages"] or [])
-    data = {"name": row[f"{kind}_name"], key: row[key]}
-    values = {
-        "session_id": row["session_id"],
-        "user_id": row["user_id"],
-        "memory": {"runs": [run]},
-        "session_data": {"session_state": row[f"{kind}_session_state"] or {}},
-        "extra_data": None,
-        "created_at": _epoch(row["created_at"]),
-        "updated_at": _epoch(row["updated_at"]),
-        "agent_id": row[key] if kind == "agent" else None,
-        "agent_data": data if kind == "agent" else None,
-        "team_session_id": None,
-    }
-    if kind == "team":
-        values.update(team_id=row[key], team_data=data)
-    return values
-
-
 def _source(row: Mapping[str, Any], kind: str) -> tuple[str, str]:
     agno = (row["metadata"] or {}).get("agno") if kind != "sessions" else None
     marker = (row["metadata"] or {}).get(mapping.IMPORT_KEY) if kind == "sessions" else None
@@ -122,7 +95,7 @@ def restore(kind: str, rows: list[dict[str, Any]], zone: tzinfo) -> Iterator[Res
     """The source rows of PostgreSQL rows (of one source row, for sessions), for export."""
     file, table = _source(rows[0], kind)
     if kind in ("agent", "team"):
-        values, nulls = _session(kind, rows)
+        values, nulls = mapping.session_from_rows(rows, kind)
         yield file, table, values, nulls
         return
     for row in rows:
@@ -134,30 +107,6 @@ def restore(kind: str, rows: list[dict[str, Any]], zone: tzinfo) -> Iterator[Res
         else:
             values, nulls = mapping.pagbank_session(row, zone)
             yield file, table, values, nulls
-
-
-def _session(kind: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], set[str]]:
-    """One Agno row from all the rows of a session id: the imported ones restored, the runs
-    of the others (agents that joined after the import, or rows written only here) added."""
-    key = "team_id" if kind == "team" else "agent_id"
-    imported = [r for r in rows if (r["metadata"] or {}).get("agno")]
-    values: dict[str, Any] | None = None
-    nulls: set[str] = set()
-    if imported:
-        try:
-            values, nulls = mapping.agno_session(imported, kind)
-        except (RejectedRow, KeyError, IndexError, StopIteration, TypeError):
-            imported = []  # no longer what was imported: rebuilt from its messages below
-    rest = [r for r in rows if r not in imported]
-    if values is None:
-        values, rest = _synthesized_session(rest[0], kind), rest[1:]
-    memory = values["memory"] if isinstance(values["memory"], dict) else {}
-    runs: list[Any] = memory["runs"] if isinstance(memory.get("runs"), list) else []
-    runs = runs + [mapping.later_run(row, key, row["messages"] or []) for row in rest]
-    if rest:
-        values["memory"] = {**memory, "runs": runs}
-        nulls.discard("memory")
-    return values, nulls
 
 
 def _synthesized_memory(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -404,6 +404,58 @@ def agno_session(rows: Sequence[Mapping[str, Any]], mode: str) -> tuple[dict[str
     return raw, set(agno.get("sql_null", ()))
 
 
+def _epoch_of(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def _synthesized_session(row: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The Agno row of a session written only in PostgreSQL: its messages as one run."""
+    key = "team_id" if kind == "team" else "agent_id"
+    run = later_run(row, key, row["messages"] or [])
+    data = {"name": row[f"{kind}_name"], key: row[key]}
+    values = {
+        "session_id": row["session_id"],
+        "user_id": row["user_id"],
+        "memory": {"runs": [run]},
+        "session_data": {"session_state": row[f"{kind}_session_state"] or {}},
+        "extra_data": None,
+        "created_at": _epoch_of(row["created_at"]),
+        "updated_at": _epoch_of(row["updated_at"]),
+        "agent_id": row[key] if kind == "agent" else None,
+        "agent_data": data if kind == "agent" else None,
+        "team_session_id": None,
+    }
+    if kind == "team":
+        values.update(team_id=row[key], team_data=data)
+    return values
+
+
+def session_from_rows(
+    rows: Sequence[Mapping[str, Any]], kind: str
+) -> tuple[dict[str, Any], set[str]]:
+    """One Agno row from all the rows of a session id: the imported ones restored, the runs
+    of the others (agents that joined after the import, or rows written only here) added."""
+    key = "team_id" if kind == "team" else "agent_id"
+    imported = [r for r in rows if (r["metadata"] or {}).get("agno")]
+    values: dict[str, Any] | None = None
+    nulls: set[str] = set()
+    if imported:
+        try:
+            values, nulls = agno_session(imported, kind)
+        except (RejectedRow, KeyError, IndexError, StopIteration, TypeError):
+            imported = []  # no longer what was imported: rebuilt from its messages below
+    rest = [r for r in rows if r not in imported]
+    if values is None:
+        values, rest = _synthesized_session(rest[0], kind), rest[1:]
+    memory = values["memory"] if isinstance(values["memory"], dict) else {}
+    runs: list[Any] = memory["runs"] if isinstance(memory.get("runs"), list) else []
+    runs = runs + [later_run(row, key, row["messages"] or []) for row in rest]
+    if rest:
+        values["memory"] = {**memory, "runs": runs}
+        nulls.discard("memory")
+    return values, nulls
+
+
 # --- Agno memories -------------------------------------------------------------------------------
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -501,22 +553,26 @@ def _render_db_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime(_DB_TIME) if value is not None else None
 
 
-def agno_memory(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The inverse of `agno_memory_row`: the memory row's values, `memory` as `str(dict)`."""
+def agno_memory_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The dict Agno keeps of a `user_memories` row written by `agno_memory_row`."""
     agno = row["metadata"]["agno"]
-    kept = agno.get("raw", {})
-    source_id = kept.get("id", str(row["id"]))
+    source_id = agno.get("raw", {}).get("id", str(row["id"]))
     values = {
         "memory": row["memory"],
         "topics": row["memory_tags"],
         "memory_id": source_id,
         **agno["rest"],
     }
-    literal = {k: values[k] for k in agno["keys"]}
+    return {k: values[k] for k in agno["keys"]}
+
+
+def agno_memory(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `agno_memory_row`: the memory row's values, `memory` as `str(dict)`."""
+    kept = row["metadata"]["agno"].get("raw", {})
     return {
-        "id": source_id,
+        "id": kept.get("id", str(row["id"])),
         "user_id": row["user_id"],
-        "memory": str(literal),
+        "memory": str(agno_memory_dict(row)),
         "created_at": kept.get("created_at", _render_db_time(row["created_at"])),
         "updated_at": kept.get("updated_at", _render_db_time(row["updated_at"])),
     }
