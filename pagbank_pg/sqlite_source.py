@@ -123,13 +123,25 @@ def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:
     return int(conn.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()[0])
 
 
+BATCH_BYTES = 4 << 20  # a batch ends at this many bytes of values, so memory stays flat
+
+
 def read_rows(
     conn: sqlite3.Connection, table: SourceTable, batch_size: int
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The table's rows, `batch_size` at a time (call inside the file's read transaction)."""
+    """The table's rows, at most `batch_size` rows or about BATCH_BYTES at a time (call inside
+    the file's read transaction)."""
     quoted = table.table.replace('"', '""')
     cursor = conn.execute(f'SELECT * FROM "{quoted}"')
-    while batch := cursor.fetchmany(batch_size):
+    batch: list[tuple[Any, ...]] = []
+    size = 0
+    for row in cursor:
+        batch.append(row)
+        size += sum(len(v) for v in row if isinstance(v, bytes))
+        if len(batch) >= batch_size or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
         yield batch
 
 
