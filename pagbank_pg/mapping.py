@@ -503,6 +503,14 @@ def _db_time(value: Any, column: str, raw: dict[str, Any]) -> datetime | None:
     return parsed
 
 
+def memory_id(table: str, source_id: str) -> uuid.UUID:
+    """The `user_memories.id` of an Agno memory id: itself when a UUID, else derived from it."""
+    try:
+        return uuid.UUID(source_id)
+    except ValueError:
+        return uuid.uuid5(IDS, f"{table}\x1f{source_id}")
+
+
 def agno_memory_row(raw: Mapping[str, Any], source: Source) -> dict[str, Any]:
     """The `user_memories` row of an Agno memory row (id, user_id, memory, timestamps)."""
     literal = parse_memory_literal(raw.get("memory"))
@@ -510,12 +518,9 @@ def agno_memory_row(raw: Mapping[str, Any], source: Source) -> dict[str, Any]:
     user_id = _text(raw.get("user_id"), "user_id", required=True)
     kept: dict[str, Any] = {}
     source_id = _text(raw.get("id"), "id", required=True)
-    try:
-        row_id = uuid.UUID(source_id)
-        if str(row_id) != source_id:
-            kept["id"] = source_id
-    except ValueError:
-        row_id, kept["id"] = uuid.uuid5(IDS, f"{source.table}\x1f{source_id}"), source_id
+    row_id = memory_id(source.table, source_id)
+    if str(row_id) != source_id:
+        kept["id"] = source_id
     created_at = _db_time(raw.get("created_at"), "created_at", kept)
     updated_at = _db_time(raw.get("updated_at"), "updated_at", kept)
     topics = literal.get("topics")

@@ -1,7 +1,6 @@
 """`pagbank-pg verify-import`: per source table, how many rows PostgreSQL holds, and whether
 each restores to exactly the source row's values (JSON compared as values)."""
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from psycopg.rows import dict_row
 from . import mapping, sqlite_source
 from .exporter import restore
 from .importer import DEFAULT_TIMEZONE
-from .mapping import IDS, RejectedRow
+from .mapping import RejectedRow
 from .queries import load_queries
 from .sqlite_source import SourceTable
 
@@ -54,13 +53,6 @@ def _source_values(table: SourceTable, values: tuple[Any, ...]) -> tuple[Any, di
     return plain["session_id"], {**plain, "$nulls": nulls}
 
 
-def _memory_uuid(table: SourceTable, source_id: str) -> str:
-    try:
-        return str(uuid.UUID(source_id))
-    except ValueError:
-        return str(uuid.uuid5(IDS, f"{table.table}\x1f{source_id}"))
-
-
 def _fetch(
     pg: psycopg.Connection[Any], table: SourceTable, keys: list[Any]
 ) -> list[list[dict[str, Any]]]:
@@ -79,7 +71,7 @@ def _fetch(
         return list(groups.values())
     if table.kind == "memory":
         query = queries["imported_user_memories"]
-        ids = [_memory_uuid(table, k) for k in keys]
+        ids = [str(mapping.memory_id(table.table, k)) for k in keys]
         return [[row] for row in pg.execute(query.compiled.sql, query.bind({"ids": ids}))]
     query = queries["imported_user_sessions"]
     return [[row] for row in pg.execute(query.compiled.sql, query.bind({"session_ids": keys}))]

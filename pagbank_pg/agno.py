@@ -1,0 +1,424 @@
+"""Agno 1.7 on the plan's tables (extra `agno`): what PagBank's app plugs in where it used
+SqliteStorage and SqliteMemoryDb.
+
+* `PostgresStorage`: Agno's `Storage` (agent and team mode) over `agent_sessions` /
+  `team_sessions`. Rows are written by the importer's mapping, so they look exactly like
+  imported ones; an agent session holding runs of several agents (route-mode specialists
+  sharing one storage) is kept as one row per `(session_id, agent_id)` and read back whole,
+  as Agno's own storage would give it.
+* `PostgresMemoryDb`: memory v2's `MemoryDb` over `user_memories`.
+* `PostgresSessionManager`: PagBank's session manager over `user_sessions`.
+* `DualWriteStorage`, `DualWriteMemoryDb`: write to two stores, read from one (the cutover).
+* `PostgresManager`: one pool, and all of the above from it.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from agno.memory.v2.db.base import MemoryDb
+from agno.memory.v2.db.schema import MemoryRow
+from agno.storage.base import Storage
+from agno.storage.session.agent import AgentSession
+from agno.storage.session.team import TeamSession
+
+from . import mapping
+from .db import Database
+from .errors import ConfigurationError
+from .exporter import DEFAULT_FILE, DEFAULT_TABLES
+
+logger = logging.getLogger("pagbank_pg.agno")
+Mode = Literal["agent", "team", "workflow", "workflow_v2"]
+DEFAULT_SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager default
+
+_COLUMNS = {  # the columns of Agno's own SQLite tables, per mode
+    "agent": ("session_id", "user_id", "memory", "session_data", "extra_data", "created_at",
+              "updated_at", "agent_id", "agent_data", "team_session_id"),
+    "team": ("session_id", "user_id", "memory", "session_data", "extra_data", "created_at",
+             "updated_at", "team_id", "team_data", "team_session_id"),
+}  # fmt: skip
+
+
+def _require_table(db: Database, table: str) -> None:
+    if not db.queries.table_exists(table_name=table):
+        raise ConfigurationError(f"table {table} does not exist; run: pagbank-pg migrate")
+
+
+class PostgresStorage(Storage):  # type: ignore[misc]
+    """Agno's Storage over `agent_sessions` (mode "agent") or `team_sessions` (mode "team")."""
+
+    def __init__(
+        self,
+        mode: Mode = "agent",
+        *,
+        db: Database | None = None,
+        db_url: str | None = None,
+        units: Mapping[str, str] = mapping.DEFAULT_UNITS,
+    ) -> None:
+        super().__init__(mode)
+        self.db = db if db is not None else Database.connect(db_url)
+        self.units = units
+
+    def _kind(self) -> str:
+        if self.mode not in _COLUMNS:
+            raise ConfigurationError(
+                f"PostgresStorage stores agent and team sessions, not {self.mode}"
+            )
+        return str(self.mode)
+
+    def _query(self, name: str) -> Callable[..., Any]:
+        return getattr(self.db.queries, name.format(kind=self._kind()))  # type: ignore[no-any-return]
+
+    def _session(self, rows: list[dict[str, Any]]) -> AgentSession | TeamSession | None:
+        values, _ = mapping.session_from_rows(rows, self._kind())
+        cls = TeamSession if self._kind() == "team" else AgentSession
+        return cls.from_dict(values)
+
+    def create(self) -> None:
+        """Check that the schema is there (it is made by `pagbank-pg migrate`, not by Agno)."""
+        _require_table(self.db, f"{self._kind()}_sessions")
+
+    def upgrade_schema(self) -> None:
+        """Nothing to do: the schema is versioned by the project's migrations."""
+        self.create()
+
+    def read(
+        self, session_id: str, user_id: str | None = None
+    ) -> AgentSession | TeamSession | None:
+        rows = self._query("{kind}_sessions_of_session")(session_id=session_id)
+        if user_id:
+            rows = [r for r in rows if r["user_id"] == user_id]
+        return self._session(rows) if rows else None
+
+    def _ids(self, user_id: str | None, entity_id: str | None, limit: int | None) -> list[str]:
+        key = f"{self._kind()}_id"
+        found = self._query("{kind}_session_ids")(user_id=user_id, **{key: entity_id}, limit=limit)
+        return [row["session_id"] for row in found]
+
+    def _sessions(self, ids: list[str]) -> list[AgentSession | TeamSession]:
+        rows = self._query("{kind}_session_rows")(session_ids=ids)
+        by_id: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        for row in rows:
+            by_id[row["session_id"]].append(row)
+        sessions = [self._session(group) for group in by_id.values() if group]
+        return [s for s in sessions if s is not None]
+
+    def get_all_session_ids(
+        self, user_id: str | None = None, entity_id: str | None = None
+    ) -> list[str]:
+        return self._ids(user_id, entity_id, None)
+
+    def get_all_sessions(
+        self, user_id: str | None = None, entity_id: str | None = None
+    ) -> list[AgentSession | TeamSession]:
+        return self._sessions(self._ids(user_id, entity_id, None))
+
+    def get_recent_sessions(
+        self, user_id: str | None = None, entity_id: str | None = None, limit: int | None = 2
+    ) -> list[AgentSession | TeamSession]:
+        return self._sessions(self._ids(user_id, entity_id, limit))
+
+    def upsert(self, session: AgentSession | TeamSession) -> AgentSession | TeamSession | None:
+        kind = self._kind()
+        given = session.to_dict()
+        values = {column: given.get(column) for column in _COLUMNS[kind]}
+        now = int(time.time())  # the database sets the stored timestamps
+        values.update(created_at=values["created_at"] or now, updated_at=now)
+        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
+        rows = mapping.agno_session_rows(
+            values, kind, source, unit_of=lambda a: mapping.business_unit_of(a, self.units)
+        )
+        save = f"save_{kind}_session_row"
+        with self.db.transaction() as tx:
+            for row in rows:
+                params = getattr(tx.queries, save).params
+                getattr(tx.queries, save)(**{p: row[p] for p in params})
+        return self.read(session.session_id)
+
+    def delete_session(self, session_id: str | None = None) -> None:
+        if session_id is not None:
+            self._query("delete_{kind}_session_rows")(session_id=session_id)
+
+    def drop(self) -> None:
+        """Delete every session of this mode (the shared table itself stays)."""
+        self._query("delete_all_{kind}_sessions")()
+
+
+def _memory_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    if (row["metadata"] or {}).get("agno"):
+        return mapping.agno_memory_dict(row)
+    return {
+        "memory_id": str(row["id"]),
+        "memory": row["memory"],
+        "topics": row["memory_tags"] or [],
+    }
+
+
+class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
+    """Agno memory v2's MemoryDb over `user_memories`."""
+
+    def __init__(self, *, db: Database | None = None, db_url: str | None = None) -> None:
+        self.db = db if db is not None else Database.connect(db_url)
+        self.source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
+
+    def create(self) -> None:
+        _require_table(self.db, "user_memories")
+
+    def table_exists(self) -> bool:
+        return bool(self.db.queries.table_exists(table_name="user_memories"))
+
+    def _id(self, memory_id: str) -> uuid.UUID:
+        return mapping.memory_id(self.source.table, memory_id)
+
+    def memory_exists(self, memory: MemoryRow) -> bool:
+        return self.db.queries.get_memory(id=self._id(str(memory.id))) is not None
+
+    def read_memories(
+        self, user_id: str | None = None, limit: int | None = None, sort: str | None = None
+    ) -> list[MemoryRow]:
+        query = (
+            self.db.queries.agno_memories_oldest
+            if sort == "asc"
+            else self.db.queries.agno_memories_newest
+        )
+        rows = query(user_id=user_id, limit=limit)
+        return [
+            MemoryRow(
+                id=_memory_dict(row).get("memory_id", str(row["id"])),
+                user_id=row["user_id"],
+                memory=_memory_dict(row),
+                last_updated=row["updated_at"] or row["created_at"],
+            )
+            for row in rows
+        ]
+
+    def upsert_memory(self, memory: MemoryRow) -> MemoryRow | None:
+        raw = {
+            "id": memory.id,
+            "user_id": memory.user_id or "default",  # Agno's own user id when none is given
+            "memory": str(memory.memory),
+            "created_at": None,
+            "updated_at": None,
+        }
+        row = mapping.agno_memory_row(raw, self.source)
+        query = self.db.queries.save_agno_memory
+        query(**{p: row[p] for p in query.params})
+        return memory
+
+    def delete_memory(self, memory_id: str) -> None:
+        self.db.queries.delete_memory(id=self._id(memory_id))
+
+    def drop_table(self) -> None:
+        """Delete every memory (the shared table itself stays)."""
+        self.db.queries.delete_all_memories()
+
+    def clear(self) -> bool:
+        self.db.queries.delete_all_memories()
+        return True
+
+
+class PostgresSessionManager:
+    """PagBank's session manager over `user_sessions`: sessions expire after a period of
+    inactivity (120 minutes by default); every interaction touches its session."""
+
+    def __init__(
+        self, db: Database, session_timeout_minutes: int = DEFAULT_SESSION_TIMEOUT_MINUTES
+    ):
+        self.db = db
+        self.timeout_minutes = session_timeout_minutes
+
+    def create_session(
+        self,
+        user_id: str,
+        team_id: str | None = None,
+        session_id: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        row = self.db.queries.create_user_session(
+            session_id=session_id or str(uuid.uuid4()),
+            user_id=user_id,
+            team_id=team_id,
+            session_context=context,
+            metadata=None,
+        )
+        assert row is not None
+        return row
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        """The session, or None when it does not exist or is no longer active."""
+        row = self.db.queries.get_user_session(session_id=session_id)
+        return row if row is not None and row["is_active"] else None
+
+    def touch(
+        self, session_id: str, context: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Record one interaction, merging `context` into the session's context."""
+        return self.db.queries.touch_user_session(session_id=session_id, context=context or {})
+
+    def end_session(self, session_id: str) -> dict[str, Any] | None:
+        return self.db.queries.deactivate_user_session(session_id=session_id)
+
+    def cleanup_expired_sessions(self) -> int:
+        """Deactivate the sessions idle for longer than the timeout; returns how many."""
+        return self.db.queries.expire_user_sessions(timeout_minutes=self.timeout_minutes)
+
+    def get_active_sessions(self, user_id: str) -> list[dict[str, Any]]:
+        return self.db.queries.active_sessions_of_user(user_id=user_id)
+
+    def get_statistics(self) -> dict[str, Any]:
+        stats = self.db.queries.user_session_stats()
+        assert stats is not None
+        return stats
+
+
+def _mirror(action: str, call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except Exception:  # the store that is read stays right; the mirror is reported
+        logger.exception("dual write: %s failed on the store that is not read", action)
+
+
+class DualWriteStorage(Storage):  # type: ignore[misc]
+    """Writes every session to two storages and reads from one (`read_from`): the cutover's
+    dual write. A failure on the store that is not read is logged, not raised."""
+
+    def __init__(
+        self,
+        postgres: Storage,
+        sqlite: Storage,
+        read_from: Literal["postgres", "sqlite"] = "postgres",
+    ) -> None:
+        super().__init__(postgres.mode)
+        self.primary, self.mirror = (
+            (postgres, sqlite) if read_from == "postgres" else (sqlite, postgres)
+        )
+
+    @property
+    def mode(self) -> Mode:
+        return self.primary.mode  # type: ignore[no-any-return]
+
+    @mode.setter
+    def mode(self, value: Mode) -> None:
+        self.primary.mode = value
+        self.mirror.mode = value
+
+    def create(self) -> None:
+        self.primary.create()
+        _mirror("create", self.mirror.create)
+
+    def upgrade_schema(self) -> None:
+        self.primary.upgrade_schema()
+        _mirror("upgrade_schema", self.mirror.upgrade_schema)
+
+    def read(self, session_id: str, user_id: str | None = None) -> Any:
+        return self.primary.read(session_id, user_id)
+
+    def get_all_session_ids(
+        self, user_id: str | None = None, entity_id: str | None = None
+    ) -> list[str]:
+        return self.primary.get_all_session_ids(user_id, entity_id)  # type: ignore[no-any-return]
+
+    def get_all_sessions(self, user_id: str | None = None, entity_id: str | None = None) -> Any:
+        return self.primary.get_all_sessions(user_id, entity_id)
+
+    def get_recent_sessions(
+        self, user_id: str | None = None, entity_id: str | None = None, limit: int | None = 2
+    ) -> Any:
+        return self.primary.get_recent_sessions(user_id, entity_id, limit)
+
+    def upsert(self, session: Any) -> Any:
+        saved = self.primary.upsert(session)
+        _mirror("upsert", lambda: self.mirror.upsert(session))
+        return saved
+
+    def delete_session(self, session_id: str | None = None) -> None:
+        self.primary.delete_session(session_id)
+        _mirror("delete_session", lambda: self.mirror.delete_session(session_id))
+
+    def drop(self) -> None:
+        self.primary.drop()
+        _mirror("drop", self.mirror.drop)
+
+
+class DualWriteMemoryDb(MemoryDb):  # type: ignore[misc]
+    """Writes every memory to two memory DBs and reads from one (`read_from`)."""
+
+    def __init__(
+        self,
+        postgres: MemoryDb,
+        sqlite: MemoryDb,
+        read_from: Literal["postgres", "sqlite"] = "postgres",
+    ) -> None:
+        self.primary, self.mirror = (
+            (postgres, sqlite) if read_from == "postgres" else (sqlite, postgres)
+        )
+
+    def create(self) -> None:
+        self.primary.create()
+        _mirror("create", self.mirror.create)
+
+    def table_exists(self) -> bool:
+        return bool(self.primary.table_exists())
+
+    def memory_exists(self, memory: MemoryRow) -> bool:
+        return bool(self.primary.memory_exists(memory))
+
+    def read_memories(
+        self, user_id: str | None = None, limit: int | None = None, sort: str | None = None
+    ) -> list[MemoryRow]:
+        return self.primary.read_memories(user_id, limit, sort)  # type: ignore[no-any-return]
+
+    def upsert_memory(self, memory: MemoryRow) -> MemoryRow | None:
+        saved = self.primary.upsert_memory(memory)
+        _mirror("upsert_memory", lambda: self.mirror.upsert_memory(memory))
+        return saved
+
+    def delete_memory(self, memory_id: str) -> None:
+        self.primary.delete_memory(memory_id)
+        _mirror("delete_memory", lambda: self.mirror.delete_memory(memory_id))
+
+    def drop_table(self) -> None:
+        self.primary.drop_table()
+        _mirror("drop_table", self.mirror.drop_table)
+
+    def clear(self) -> bool:
+        cleared = bool(self.primary.clear())
+        _mirror("clear", self.mirror.clear)
+        return cleared
+
+
+class PostgresManager:
+    """One connection pool and everything PagBank's app needs from it (the plan's Phase 1)."""
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        *,
+        session_timeout_minutes: int = DEFAULT_SESSION_TIMEOUT_MINUTES,
+        **pool_options: Any,
+    ) -> None:
+        self.db = Database.connect(db_url, **pool_options)
+        self.session_timeout_minutes = session_timeout_minutes
+
+    def get_team_storage(self) -> PostgresStorage:
+        return PostgresStorage("team", db=self.db)
+
+    def get_agent_storage(self) -> PostgresStorage:
+        return PostgresStorage("agent", db=self.db)
+
+    def get_memory_db(self) -> PostgresMemoryDb:
+        return PostgresMemoryDb(db=self.db)
+
+    def get_session_manager(self) -> PostgresSessionManager:
+        return PostgresSessionManager(self.db, self.session_timeout_minutes)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "PostgresManager":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
