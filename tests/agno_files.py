@@ -23,7 +23,7 @@ from agno.storage.sqlite import SqliteStorage
 
 from .conftest import REPO
 
-SAMPLES = REPO.parent / "shared" / "samples" / "agno-1.7"
+SAMPLES = REPO / "tests" / "data" / "agno-1.7"  # written by Agno 1.7.12 (shared/samples)
 TEXTS = [
     "Quero fazer um PIX de R$ 1.234,56 para a Conceição",
     "Meu cartão foi bloqueado?! Não consigo comprar 😡",

@@ -33,7 +33,9 @@ ALTER TABLE agent_sessions VALIDATE CONSTRAINT agent_sessions_messages_array;
 CREATE OR REPLACE FUNCTION escalation_history_resolve_once() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF OLD.resolved_at IS NOT NULL AND NEW.resolved_at IS DISTINCT FROM OLD.resolved_at THEN
+    -- Any write of resolved_at once it is set, even of the same instant: two resolutions
+    -- in transactions that started in the same microsecond carry the same now().
+    IF OLD.resolved_at IS NOT NULL THEN
         RAISE EXCEPTION 'escalation % is already resolved (at %)', OLD.ticket_id, OLD.resolved_at
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'an escalation is resolved once; open a new ticket instead';
@@ -43,7 +45,7 @@ END
 $$;
 
 COMMENT ON FUNCTION escalation_history_resolve_once() IS
-    'Trigger function: an escalation''s resolved_at, once set, cannot change.';
+    'Trigger function: an escalation''s resolved_at, once set, cannot be written again.';
 
 CREATE TRIGGER escalation_history_resolve_once
     BEFORE UPDATE OF resolved_at ON escalation_history
