@@ -168,6 +168,8 @@ def test_a_route_mode_team_keeps_one_row_per_specialist(
     assert agent_rows["cartoes"]["business_unit"] == "cartoes"
     pix_users = [m["content"] for m in agent_rows["pix"]["messages"] if m["role"] == "user"]
     assert pix_users[0].startswith("Quero fazer um PIX") and "E o PIX de novo?" in pix_users[-1]
+    # history reached the specialist's model: its second turn saw its first
+    assert agent_rows["pix"]["messages"][-1]["content"] == "Entendi: E o PIX de novo? (vi 2)"
     card_users = [m["content"] for m in agent_rows["cartoes"]["messages"] if m["role"] == "user"]
     assert len(card_users) == 1 and "Meu cartão foi bloqueado" in card_users[0]
     # Agno still reads one session holding every specialist's runs, in order
@@ -188,6 +190,43 @@ async def test_async_runs(manager: PostgresManager, db_dsn: str) -> None:
     )
     assert answer.content == "Entendi: Segunda (vi 2)"
     assert len(rows(db_dsn, "agent_sessions")[0]["messages"]) == 4
+
+
+def route_team(team_storage: Any, agent_storage: Any) -> Team:
+    return Team(
+        name="Ana - PagBank Assistant",
+        team_id="ana-routing",
+        mode="route",
+        model=EchoModel(id="router-1"),
+        members=[agent(agent_storage, "pix"), agent(agent_storage, "cartoes")],
+        storage=team_storage,
+    )
+
+
+def test_the_team_answers_as_it_does_on_agnos_own_sqlite_storage(
+    manager: PostgresManager, tmp_path: Path
+) -> None:
+    turns = ["Quero fazer um PIX", "Meu cartão foi bloqueado", "E o PIX de novo?", "E o cartão?"]
+    file = str(tmp_path / "pagbank.db")
+    on_sqlite = route_team(
+        SqliteStorage(table_name="team_sessions", db_file=file),
+        SqliteStorage(table_name="agent_sessions", db_file=file),
+    )
+    on_postgres = route_team(manager.get_team_storage(), manager.get_agent_storage())
+    answers = {
+        name: [team.run(turn, session_id="t-1", user_id="u-1").content for turn in turns]
+        for name, team in (("sqlite", on_sqlite), ("postgres", on_postgres))
+    }
+    assert answers["postgres"] == answers["sqlite"]
+    assert answers["postgres"][-1].endswith("(vi 2)")  # history came back from PostgreSQL
+
+
+async def test_async_route_mode_team(manager: PostgresManager, db_dsn: str) -> None:
+    team = route_team(manager.get_team_storage(), manager.get_agent_storage())
+    await team.arun("Quero fazer um PIX", session_id="t-a", user_id="u-1")
+    await team.arun("Meu cartão sumiu", session_id="t-a", user_id="u-1")
+    assert {r["agent_id"] for r in rows(db_dsn, "agent_sessions")} == {"pix", "cartoes"}
+    assert len(rows(db_dsn, "team_sessions")) == 1
 
 
 def test_memory_db(manager: PostgresManager, db_dsn: str) -> None:
