@@ -38,3 +38,32 @@ def bench_dsn(bench_server: str) -> Iterator[str]:
     yield dsn
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="the full profile: 100k and 1M rows, longer runs (the quick one: 10k and 100k)",
+    )
+
+
+@pytest.fixture(scope="session")
+def full(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--full")) or bool(os.environ.get("PAGBANK_PG_BENCH_FULL"))
+
+
+def fresh_database(server: str, migrate: bool = True) -> Iterator[str]:
+    """A new database on the benchmark server (migrated), dropped afterwards."""
+    import uuid
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = make_conninfo(server, dbname=name)
+    if migrate:
+        migrations.apply(dsn)
+    yield dsn
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -2,13 +2,12 @@
 rows/s and peak resident memory of each.
 
     pytest bench/test_import_speed.py --benchmark-only            # 20,000 sessions
-    PAGBANK_PG_BENCH_FULL=1 pytest bench/test_import_speed.py ... # 200,000 sessions
+    pytest bench/test_import_speed.py --benchmark-only --full     # 200,000 sessions
 
 pgloader runs as the import issue asks: `prefetch rows = 1000` (it runs out of heap on real
 Agno rows at its default), JSON cast to jsonb. It only copies the rows; import-sqlite maps
 them (conversation, route-mode split, metadata) and upserts."""
 
-import os
 import resource
 import shutil
 import sqlite3
@@ -16,24 +15,27 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
-from pagbank_pg import migrations
 from tests.agno_files import write_agno_files
 
-SESSIONS = 200_000 if os.environ.get("PAGBANK_PG_BENCH_FULL") else 20_000
+from .conftest import fresh_database
 
 
 @pytest.fixture(scope="module")
-def agno_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An agent_sessions table of SESSIONS rows: Agno-written sessions, repeated under new ids."""
+def sessions(full: bool) -> int:
+    return 200_000 if full else 20_000
+
+
+@pytest.fixture(scope="module")
+def agno_file(tmp_path_factory: pytest.TempPathFactory, sessions: int) -> Path:
+    """An agent_sessions table of `sessions` rows: Agno-written sessions under new ids."""
     data = write_agno_files(tmp_path_factory.mktemp("agno"), sessions=70)
     big = tmp_path_factory.mktemp("big") / "pagbank.db"
     conn = sqlite3.connect(big)
@@ -46,24 +48,12 @@ def agno_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     columns = ", ".join(r[1] for r in conn.execute("PRAGMA src.table_info(agent_sessions)"))
     rows = conn.execute(f"SELECT {columns} FROM src.agent_sessions").fetchall()
     marks = ", ".join("?" for _ in rows[0])
-    for start in range(0, SESSIONS, len(rows)):
-        batch = [(str(uuid.uuid4()), *row[1:]) for row in rows[: SESSIONS - start]]
+    for start in range(0, sessions, len(rows)):
+        batch = [(str(uuid.uuid4()), *row[1:]) for row in rows[: sessions - start]]
         conn.executemany(f"INSERT INTO agent_sessions VALUES ({marks})", batch)
     conn.commit()
     conn.close()
     return big
-
-
-def fresh(server: str, migrate: bool) -> Iterator[str]:
-    name = f"bench_import_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = make_conninfo(server, dbname=name)
-    if migrate:
-        migrations.apply(dsn)
-    yield dsn
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def timed(args: list[str]) -> tuple[float, int]:
@@ -102,8 +92,10 @@ def count(dsn: str, table: str) -> int:
 
 
 @pytest.mark.benchmark(group="import")
-def test_import_sqlite(benchmark: Any, bench_server: str, agno_file: Path, tmp_path: Path) -> None:
-    for dsn in fresh(bench_server, migrate=True):
+def test_import_sqlite(
+    benchmark: Any, bench_server: str, agno_file: Path, sessions: int, tmp_path: Path
+) -> None:
+    for dsn in fresh_database(bench_server, migrate=True):
         args = [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(agno_file), "--dsn", dsn,
                 "--reject-file", str(tmp_path / "rejects.jsonl")]  # fmt: skip
         seconds, peak = benchmark.pedantic(timed, args=(args,), rounds=1, iterations=1)
@@ -111,14 +103,16 @@ def test_import_sqlite(benchmark: Any, bench_server: str, agno_file: Path, tmp_p
             sources = conn.execute(
                 "SELECT count(DISTINCT session_id) FROM agent_sessions"
             ).fetchone()[0]
-        assert sources == SESSIONS
-        record(benchmark, SESSIONS, seconds, peak)
+        assert sources == sessions
+        record(benchmark, sessions, seconds, peak)
 
 
 @pytest.mark.benchmark(group="import")
 @pytest.mark.skipif(shutil.which("pgloader") is None, reason="pgloader is not installed")
-def test_pgloader(benchmark: Any, bench_server: str, agno_file: Path, tmp_path: Path) -> None:
-    for dsn in fresh(bench_server, migrate=False):
+def test_pgloader(
+    benchmark: Any, bench_server: str, agno_file: Path, sessions: int, tmp_path: Path
+) -> None:
+    for dsn in fresh_database(bench_server, migrate=False):
         command = tmp_path / "load.pgloader"
         command.write_text(
             f"LOAD DATABASE FROM sqlite://{agno_file} INTO {pgloader_url(dsn)}\n"
@@ -126,5 +120,5 @@ def test_pgloader(benchmark: Any, bench_server: str, agno_file: Path, tmp_path: 
             "prefetch rows = 1000\nCAST type json to jsonb drop typemod;\n"
         )
         seconds, peak = benchmark.pedantic(timed, args=(["pgloader", str(command)],), rounds=1)
-        assert count(dsn, "agent_sessions") == SESSIONS
-        record(benchmark, SESSIONS, seconds, peak)
+        assert count(dsn, "agent_sessions") == sessions
+        record(benchmark, sessions, seconds, peak)
