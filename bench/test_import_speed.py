@@ -8,7 +8,6 @@ pgloader runs as the import issue asks: `prefetch rows = 1000` (it runs out of h
 Agno rows at its default), JSON cast to jsonb. It only copies the rows; import-sqlite maps
 them (conversation, route-mode split, metadata) and upserts."""
 
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 from psycopg import sql
@@ -57,12 +57,22 @@ def agno_file(tmp_path_factory: pytest.TempPathFactory, sessions: int) -> Path:
 
 
 def timed(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident kB of a command (its largest process)."""
+    """Wall seconds and peak resident kB of a command: its whole process tree (worker
+    processes included), sampled every 50 ms."""
     started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    process = psutil.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
     seconds = time.perf_counter() - started
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out, err = process.communicate()
+    assert process.returncode == 0, out[-2000:] + err[-2000:]
+    return seconds, peak // 1024
 
 
 def pgloader_url(dsn: str) -> str:
