@@ -650,7 +650,7 @@ class _MemoriesOfUser(_Query, Protocol):
 
 
 class _MemoriesWithAnyTag(_Query, Protocol):
-    """Memories carrying at least one of the tags (GIN: &&), newest first. (many; user_memories.sql:42)"""
+    """Memories carrying at least one of the tags (GIN: &&), newest first. The matches are found (many; user_memories.sql:42)"""
 
     def __call__(self, *, tags: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -658,7 +658,7 @@ class _MemoriesWithAnyTag(_Query, Protocol):
 
 
 class _MemoriesWithAllTags(_Query, Protocol):
-    """Memories carrying every one of the tags (GIN: @>), newest first. (many; user_memories.sql:49)"""
+    """Memories carrying every one of the tags (GIN: @>), newest first; found first, as above. (many; user_memories.sql:51)"""
 
     def __call__(self, *, tags: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -666,7 +666,7 @@ class _MemoriesWithAllTags(_Query, Protocol):
 
 
 class _MemoriesOfBusinessUnit(_Query, Protocol):
-    """Memories that concern a business unit, newest first. (many; user_memories.sql:56)"""
+    """Memories that concern a business unit, newest first. (many; user_memories.sql:58)"""
 
     def __call__(self, *, business_unit: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -674,7 +674,7 @@ class _MemoriesOfBusinessUnit(_Query, Protocol):
 
 
 class _TopMemoriesOfUser(_Query, Protocol):
-    """A user's most important memories, ties newest first. (many; user_memories.sql:63)"""
+    """A user's most important memories, ties newest first. (many; user_memories.sql:65)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -682,7 +682,7 @@ class _TopMemoriesOfUser(_Query, Protocol):
 
 
 class _MemoriesCreatedBetween(_Query, Protocol):
-    """Memories created in [since, until), oldest first. (many; user_memories.sql:70)"""
+    """Memories created in [since, until), oldest first. (many; user_memories.sql:72)"""
 
     def __call__(self, *, since: Any, until: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1474,7 +1474,7 @@ class _AsyncMemoriesOfUser(_Query, Protocol):
 
 
 class _AsyncMemoriesWithAnyTag(_Query, Protocol):
-    """Memories carrying at least one of the tags (GIN: &&), newest first. (many; user_memories.sql:42)"""
+    """Memories carrying at least one of the tags (GIN: &&), newest first. The matches are found (many; user_memories.sql:42)"""
 
     async def __call__(self, *, tags: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1482,7 +1482,7 @@ class _AsyncMemoriesWithAnyTag(_Query, Protocol):
 
 
 class _AsyncMemoriesWithAllTags(_Query, Protocol):
-    """Memories carrying every one of the tags (GIN: @>), newest first. (many; user_memories.sql:49)"""
+    """Memories carrying every one of the tags (GIN: @>), newest first; found first, as above. (many; user_memories.sql:51)"""
 
     async def __call__(self, *, tags: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1490,7 +1490,7 @@ class _AsyncMemoriesWithAllTags(_Query, Protocol):
 
 
 class _AsyncMemoriesOfBusinessUnit(_Query, Protocol):
-    """Memories that concern a business unit, newest first. (many; user_memories.sql:56)"""
+    """Memories that concern a business unit, newest first. (many; user_memories.sql:58)"""
 
     async def __call__(self, *, business_unit: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1498,7 +1498,7 @@ class _AsyncMemoriesOfBusinessUnit(_Query, Protocol):
 
 
 class _AsyncTopMemoriesOfUser(_Query, Protocol):
-    """A user's most important memories, ties newest first. (many; user_memories.sql:63)"""
+    """A user's most important memories, ties newest first. (many; user_memories.sql:65)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1506,7 +1506,7 @@ class _AsyncTopMemoriesOfUser(_Query, Protocol):
 
 
 class _AsyncMemoriesCreatedBetween(_Query, Protocol):
-    """Memories created in [since, until), oldest first. (many; user_memories.sql:70)"""
+    """Memories created in [since, until), oldest first. (many; user_memories.sql:72)"""
 
     async def __call__(self, *, since: Any, until: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
