@@ -487,8 +487,11 @@ def parse_memory_literal(text: Any) -> dict[str, Any]:
 _DB_TIME = "%Y-%m-%d %H:%M:%S"
 
 
-def _db_time(value: Any, column: str, raw: dict[str, Any]) -> datetime | None:
-    """A SQLite CURRENT_TIMESTAMP text (UTC); kept as text in `raw` unless it renders back."""
+def _parse_time(
+    value: Any, column: str, zone: tzinfo, render: Callable[[datetime], str], raw: dict[str, Any]
+) -> datetime | None:
+    """A timestamp text, naive ones read in `zone`; kept as text in `raw` unless `render`
+    gives it back exactly (as PostgreSQL returns it: through UTC)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -497,10 +500,15 @@ def _db_time(value: Any, column: str, raw: dict[str, Any]) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RejectedRow(f"{column} is not a timestamp: {value!r:.60}") from None
-    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    if parsed.strftime(_DB_TIME) != value:
+    aware = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+    if render(aware) != value:
         raw[column] = value
-    return parsed
+    return aware
+
+
+def _db_time(value: Any, column: str, raw: dict[str, Any]) -> datetime | None:
+    """A SQLite CURRENT_TIMESTAMP text (UTC)."""
+    return _parse_time(value, column, UTC, _render_db_time_strict, raw)
 
 
 def memory_id(table: str, source_id: str) -> uuid.UUID:
@@ -554,8 +562,12 @@ def agno_memory_row(raw: Mapping[str, Any], source: Source) -> dict[str, Any]:
     }
 
 
+def _render_db_time_strict(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_DB_TIME)
+
+
 def _render_db_time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime(_DB_TIME) if value is not None else None
+    return _render_db_time_strict(value) if value is not None else None
 
 
 def agno_memory_dict(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -589,18 +601,7 @@ IMPORT_KEY = "_pagbank_import"  # our key inside user_sessions.metadata
 
 
 def _local_time(value: Any, column: str, zone: tzinfo, raw: dict[str, Any]) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RejectedRow(f"{column} is not a timestamp text: {value!r:.60}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise RejectedRow(f"{column} is not a timestamp: {value!r:.60}") from None
-    aware = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
-    if _render_local(aware, zone) != value:
-        raw[column] = value
-    return aware
+    return _parse_time(value, column, zone, lambda t: _render_local(t, zone), raw)
 
 
 def _render_local(value: datetime, zone: tzinfo) -> str:
