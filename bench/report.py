@@ -177,11 +177,11 @@ def query_layer_section(benchmarks: list[dict[str, Any]]) -> list[str]:
             f"({(n / r - 1) * 100:+.1f}%).", ""]  # fmt: skip
 
 
-def main(path: str) -> None:
+def main(path: str, out: Path = HERE) -> None:
     data = json.loads(Path(path).read_text())
     benchmarks = data["benchmarks"]
-    charts = HERE / "charts"
-    charts.mkdir(exist_ok=True)
+    charts = out / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
     machine = data.get("machine_info", {})
     cpu = machine.get("cpu", {})
     lines = ["# Benchmark report", "",
@@ -192,9 +192,12 @@ def main(path: str) -> None:
     for section in (index_section(benchmarks, charts), concurrency_section(benchmarks, charts),
                     memory_section(benchmarks), import_section(benchmarks), query_layer_section(benchmarks)):  # fmt: skip
         lines += section
-    (HERE / "REPORT.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {HERE / 'REPORT.md'} and {charts}/")
+    (out / "REPORT.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'REPORT.md'} and {charts}/")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else str(HERE / "results.json"))
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else str(HERE / "results.json"),
+        Path(sys.argv[2]) if len(sys.argv) > 2 else HERE,
+    )
