@@ -16,10 +16,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 
 from .calls import QueryNamespace, fetches, query_error, shape
-from .errors import ConnectionFailed, PoolTimeout, QueryError
+from .errors import ConfigurationError, ConnectionFailed, PoolTimeout, QueryError
 from .queries import Queries, Query, load_queries
 from .query_types import PackageQueries
-from .settings import describe, error_line, pool_settings, resolve_dsn
+from .settings import connection_failed, describe, error_line, pool_settings, resolve_dsn
 
 STREAM_BATCH = 1000  # rows a streaming read fetches from the server at a time
 
@@ -41,10 +41,27 @@ def not_connected(conninfo: str, timeout: float) -> ConnectionFailed:
         reason = f"no connection within {timeout:g}s"
     except psycopg.Error as error:
         reason = error_line(error)
-    return ConnectionFailed(
-        f"could not connect to {describe(conninfo)}: {reason}; check that the server runs "
-        "and that the dsn or DATABASE_URL names it"
-    )
+    return connection_failed(conninfo, reason)
+
+
+@contextmanager
+def direct_connection(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
+    """One connection outside any pool, for bulk work (import, export, verify): dict rows, a
+    clear error when the server cannot be reached or the schema is not migrated."""
+    try:
+        conn = psycopg.connect(conninfo, row_factory=dict_row)
+    except psycopg.OperationalError as error:
+        raise connection_failed(conninfo, error_line(error)) from None
+    with conn:
+        query = load_queries()["table_exists"]
+        for table in ("agent_sessions", "user_memories"):
+            found = conn.execute(query.compiled.sql, query.bind({"table_name": table})).fetchone()
+            if not (found and found["present"]):
+                raise ConfigurationError(
+                    f"{describe(conninfo)} has no table {table}; run: pagbank-pg migrate"
+                )
+        conn.commit()
+        yield conn
 
 
 def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any]) -> Any:

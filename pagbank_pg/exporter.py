@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
-from psycopg.rows import dict_row
-
 from . import mapping
+from .db import direct_connection
 from .errors import PagbankPgError
 from .importer import DEFAULT_TIMEZONE
 from .queries import load_queries
@@ -205,7 +203,7 @@ def export_sqlite(
     writer = _Writer(scratch)
     queries = load_queries()
     try:
-        with psycopg.connect(conninfo, row_factory=dict_row) as pg:
+        with direct_connection(conninfo) as pg:
             for kind, query_name in EXPORTS.items():
                 query = queries[query_name]
                 total = pg.execute(queries[f"count_{query_name}"].compiled.sql).fetchone()

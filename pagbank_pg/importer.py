@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps
 
 from . import mapping, sqlite_source
+from .db import direct_connection
 from .mapping import RejectedRow, Source
 from .queries import load_queries
 from .sqlite_source import SourceTable
@@ -279,7 +279,7 @@ class Loader:
 
 @contextmanager
 def _postgres(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+    with direct_connection(conninfo) as conn:
         set_json_dumps(orjson.dumps, conn)
         conn.execute(load_queries()["create_import_stages"].compiled.sql)
         conn.commit()

@@ -23,9 +23,9 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
 from yoyo.exceptions import LockTimeout
 
-from .errors import ConnectionFailed, MigrationError, MigrationLockTimeout
+from .errors import MigrationError, MigrationLockTimeout
 from .paths import MIGRATIONS_DIR
-from .settings import describe, error_line
+from .settings import connection_failed, error_line
 
 LOCK_TIMEOUT_ENV = "PAGBANK_PG_MIGRATE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finish
@@ -106,10 +106,7 @@ def _connect(conninfo: str, lock_wait: float | None) -> _Backend:
         )
         backend.init_database()
     except psycopg.OperationalError as error:
-        raise ConnectionFailed(
-            f"could not connect to {describe(conninfo)}: {error_line(error)}; "
-            "check that the server runs and that --dsn or DATABASE_URL names it"
-        ) from None
+        raise connection_failed(conninfo, error_line(error)) from None
     return backend
 
 

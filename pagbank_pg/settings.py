@@ -10,7 +10,7 @@ import re
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ConnectionFailed
 
 DATABASE_URL_ENV = "DATABASE_URL"
 
@@ -51,6 +51,14 @@ def describe(conninfo: str) -> str:
     user = params.get("user") or os.environ.get("PGUSER") or "(default user)"
     dbname = params.get("dbname") or "(default database)"
     return f"{user}@{host}:{port}/{dbname}"
+
+
+def connection_failed(conninfo: str, reason: str) -> ConnectionFailed:
+    """The error for a server that could not be reached or refused the login."""
+    return ConnectionFailed(
+        f"could not connect to {describe(conninfo)}: {reason}; "
+        "check that the server runs and that --dsn or DATABASE_URL names it"
+    )
 
 
 def resolve_dsn(dsn: str | None = None) -> str:

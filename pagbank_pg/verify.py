@@ -8,9 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
 
 from . import mapping, sqlite_source
+from .db import direct_connection
 from .exporter import restore
 from .importer import DEFAULT_TIMEZONE
 from .mapping import RejectedRow
@@ -100,7 +100,7 @@ def verify_import(
     zone = ZoneInfo(source_timezone)
     tables, _notes = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
-    with psycopg.connect(conninfo, row_factory=dict_row) as pg:
+    with direct_connection(conninfo) as pg:
         for table in tables:
             check = checks[table.name] = Check()
             conn = sqlite_source.connect(table.path)

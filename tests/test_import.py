@@ -311,3 +311,21 @@ def test_killed_import_resumes_to_the_same_end(
         )
         assert whole.returncode == 0, whole.stderr
         assert table_contents(db_dsn) == table_contents(reference_dsn)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["import-sqlite", str(SAMPLES)], ["verify-import", str(SAMPLES)], ["export-sqlite", "out"]],
+    ids=["import", "verify", "export"],
+)
+def test_bulk_commands_say_what_to_do_without_a_schema_or_a_server(
+    empty_dsn: str, tmp_path: Path, command: list[str]
+) -> None:
+    args = [a if a != "out" else str(tmp_path / "out") for a in command]
+    code, _, err = run(*args, "--dsn", empty_dsn)
+    assert code == 1 and "Traceback" not in err
+    assert err.endswith("has no table agent_sessions; run: pagbank-pg migrate\n")
+    code, _, err = run(*args, "--dsn", "postgresql://ai:secret@127.0.0.1:1/ai")
+    assert code == 1 and "secret" not in err
+    assert err.startswith("pagbank-pg: error: could not connect to ai@127.0.0.1:1/ai: ")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -102,4 +102,4 @@ DELETE FROM user_memories;
 
 -- name: table_exists :scalar
 -- Whether a table of the plan exists (the schema is migrated).
-SELECT to_regclass(:table_name) IS NOT NULL;
+SELECT to_regclass(:table_name) IS NOT NULL AS present;
