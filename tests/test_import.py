@@ -329,3 +329,32 @@ def test_bulk_commands_say_what_to_do_without_a_schema_or_a_server(
     assert code == 1 and "secret" not in err
     assert err.startswith("pagbank-pg: error: could not connect to ai@127.0.0.1:1/ai: ")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_file_in_use_by_the_app_is_read_as_one_snapshot(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(agno_data, data)
+    app = sqlite3.connect(data / "pagbank.db", isolation_level=None)
+    app.execute("PRAGMA journal_mode = WAL")
+    app.execute("BEGIN IMMEDIATE")  # the app is in the middle of writing a session
+    app.execute("UPDATE agent_sessions SET user_id = 'changed' WHERE rowid = 1")
+    app.execute(
+        "INSERT INTO agent_sessions (session_id, user_id, memory, created_at, agent_id) "
+        "SELECT 'uncommitted', user_id, memory, created_at, agent_id FROM agent_sessions LIMIT 1"
+    )
+    code, _, err = run(
+        "import-sqlite", str(data / "pagbank.db"), "--dsn", db_dsn,
+        "--reject-file", str(tmp_path / "r.jsonl"),
+    )  # fmt: skip
+    app.execute("COMMIT")  # the writer was never blocked
+    app.close()
+    assert code == 0, err
+    with psycopg.connect(db_dsn) as conn:
+        users = {r[0] for r in conn.execute("SELECT user_id FROM agent_sessions")}
+        sessions = conn.execute(
+            "SELECT count(*) FROM agent_sessions WHERE session_id = 'uncommitted'"
+        )
+        assert sessions.fetchone() == (0,)
+    assert "changed" not in users
