@@ -28,10 +28,10 @@ from . import mapping
 from .db import Database
 from .errors import ConfigurationError
 from .exporter import DEFAULT_FILE, DEFAULT_TABLES
+from .settings import SESSION_TIMEOUT_MINUTES
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
-DEFAULT_SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager default
 
 _COLUMNS = {  # the columns of Agno's own SQLite tables, per mode
     "agent": ("session_id", "user_id", "memory", "session_data", "extra_data", "created_at",
@@ -223,9 +223,7 @@ class PostgresSessionManager:
     """PagBank's session manager over `user_sessions`: sessions expire after a period of
     inactivity (120 minutes by default); every interaction touches its session."""
 
-    def __init__(
-        self, db: Database, session_timeout_minutes: int = DEFAULT_SESSION_TIMEOUT_MINUTES
-    ):
+    def __init__(self, db: Database, session_timeout_minutes: int = SESSION_TIMEOUT_MINUTES):
         self.db = db
         self.timeout_minutes = session_timeout_minutes
 
@@ -396,7 +394,7 @@ class PostgresManager:
         self,
         db_url: str | None = None,
         *,
-        session_timeout_minutes: int = DEFAULT_SESSION_TIMEOUT_MINUTES,
+        session_timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
         **pool_options: Any,
     ) -> None:
         self.db = Database.connect(db_url, **pool_options)

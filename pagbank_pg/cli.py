@@ -20,11 +20,10 @@ from .console import print_table, progress_reporter
 from .db import Database
 from .errors import PagbankPgError
 from .queries import load_queries
-from .settings import describe, resolve_dsn
+from .settings import SESSION_TIMEOUT_MINUTES, describe, resolve_dsn
 from .stubs import render
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager default
 
 
 def _dsn_option(command: F) -> F:
@@ -177,7 +176,7 @@ def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
 @click.option(
     "--timeout-minutes",
     type=click.IntRange(min=1),
-    default=DEFAULT_SESSION_TIMEOUT_MINUTES,
+    default=SESSION_TIMEOUT_MINUTES,
     show_default=True,
     help="Deactivate sessions idle for longer than this.",
 )

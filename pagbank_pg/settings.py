@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from .errors import ConfigurationError, ConnectionFailed
 
 DATABASE_URL_ENV = "DATABASE_URL"
+SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire after this
 
 # `postgresql+psycopg://`, `postgres+psycopg2://`…: SQLAlchemy names a driver after a `+`.
 _SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+\w+://", re.IGNORECASE)
