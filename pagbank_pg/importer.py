@@ -281,6 +281,7 @@ class Loader:
 def _postgres(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
     with direct_connection(conninfo) as conn:
         set_json_dumps(orjson.dumps, conn)
+        conn.execute(load_queries()["prefer_lz4"].compiled.sql)
         conn.execute(load_queries()["create_import_stages"].compiled.sql)
         conn.commit()
         yield conn

@@ -345,8 +345,16 @@ class _CountExportUserSessions(_Query, Protocol):
     def stream(self) -> Iterator[dict[str, Any]]: ...
 
 
+class _PreferLz4(_Query, Protocol):
+    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:6)"""
+
+    def __call__(self) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class _CreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:6)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:19)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -354,7 +362,7 @@ class _CreateImportStages(_Query, Protocol):
 
 
 class _CopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (exec; import.sql:21)"""
+    """COPY's text format: the importer's worker processes encode the rows. (exec; import.sql:34)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -362,7 +370,7 @@ class _CopyStageAgentSessions(_Query, Protocol):
 
 
 class _CopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :exec (exec; import.sql:26)"""
+    """copy_stage_team_sessions :exec (exec; import.sql:39)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -370,7 +378,7 @@ class _CopyStageTeamSessions(_Query, Protocol):
 
 
 class _CopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :exec (exec; import.sql:30)"""
+    """copy_stage_user_memories :exec (exec; import.sql:43)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -378,7 +386,7 @@ class _CopyStageUserMemories(_Query, Protocol):
 
 
 class _CopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :exec (exec; import.sql:34)"""
+    """copy_stage_user_sessions :exec (exec; import.sql:47)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -386,7 +394,7 @@ class _CopyStageUserSessions(_Query, Protocol):
 
 
 class _CopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (exec; import.sql:38)"""
+    """Straight into the table: for batches of rows that are all new. (exec; import.sql:51)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -394,7 +402,7 @@ class _CopyAgentSessions(_Query, Protocol):
 
 
 class _CopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :exec (exec; import.sql:43)"""
+    """copy_team_sessions :exec (exec; import.sql:56)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -402,7 +410,7 @@ class _CopyTeamSessions(_Query, Protocol):
 
 
 class _CopyUserMemories(_Query, Protocol):
-    """copy_user_memories :exec (exec; import.sql:47)"""
+    """copy_user_memories :exec (exec; import.sql:60)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -410,7 +418,7 @@ class _CopyUserMemories(_Query, Protocol):
 
 
 class _CopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :exec (exec; import.sql:51)"""
+    """copy_user_sessions :exec (exec; import.sql:64)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -418,7 +426,7 @@ class _CopyUserSessions(_Query, Protocol):
 
 
 class _UpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:55)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:68)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -426,7 +434,7 @@ class _UpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _UpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:79)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:92)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -434,7 +442,7 @@ class _UpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _UpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:103)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:116)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -442,7 +450,7 @@ class _UpsertStagedUserMemories(_Query, Protocol):
 
 
 class _UpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:125)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:138)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -450,7 +458,7 @@ class _UpsertStagedUserSessions(_Query, Protocol):
 
 
 class _ImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:150)"""
+    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:163)"""
 
     def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -458,7 +466,7 @@ class _ImportedAgentSessions(_Query, Protocol):
 
 
 class _ImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:157)"""
+    """The team session rows imported from one source table, for the given session ids. (many; import.sql:170)"""
 
     def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -466,7 +474,7 @@ class _ImportedTeamSessions(_Query, Protocol):
 
 
 class _ImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:164)"""
+    """The memories with the given ids. (many; import.sql:177)"""
 
     def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -474,7 +482,7 @@ class _ImportedUserMemories(_Query, Protocol):
 
 
 class _ImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:168)"""
+    """The PagBank sessions with the given ids. (many; import.sql:181)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -789,6 +797,7 @@ class PackageQueries(Protocol):
     count_export_user_memories: _CountExportUserMemories
     export_user_sessions: _ExportUserSessions
     count_export_user_sessions: _CountExportUserSessions
+    prefer_lz4: _PreferLz4
     create_import_stages: _CreateImportStages
     copy_stage_agent_sessions: _CopyStageAgentSessions
     copy_stage_team_sessions: _CopyStageTeamSessions
@@ -1169,8 +1178,16 @@ class _AsyncCountExportUserSessions(_Query, Protocol):
     def stream(self) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AsyncPreferLz4(_Query, Protocol):
+    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:6)"""
+
+    async def __call__(self) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _AsyncCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:6)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:19)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1178,7 +1195,7 @@ class _AsyncCreateImportStages(_Query, Protocol):
 
 
 class _AsyncCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (exec; import.sql:21)"""
+    """COPY's text format: the importer's worker processes encode the rows. (exec; import.sql:34)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1186,7 +1203,7 @@ class _AsyncCopyStageAgentSessions(_Query, Protocol):
 
 
 class _AsyncCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :exec (exec; import.sql:26)"""
+    """copy_stage_team_sessions :exec (exec; import.sql:39)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1194,7 +1211,7 @@ class _AsyncCopyStageTeamSessions(_Query, Protocol):
 
 
 class _AsyncCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :exec (exec; import.sql:30)"""
+    """copy_stage_user_memories :exec (exec; import.sql:43)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1202,7 +1219,7 @@ class _AsyncCopyStageUserMemories(_Query, Protocol):
 
 
 class _AsyncCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :exec (exec; import.sql:34)"""
+    """copy_stage_user_sessions :exec (exec; import.sql:47)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1210,7 +1227,7 @@ class _AsyncCopyStageUserSessions(_Query, Protocol):
 
 
 class _AsyncCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (exec; import.sql:38)"""
+    """Straight into the table: for batches of rows that are all new. (exec; import.sql:51)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1218,7 +1235,7 @@ class _AsyncCopyAgentSessions(_Query, Protocol):
 
 
 class _AsyncCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :exec (exec; import.sql:43)"""
+    """copy_team_sessions :exec (exec; import.sql:56)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1226,7 +1243,7 @@ class _AsyncCopyTeamSessions(_Query, Protocol):
 
 
 class _AsyncCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :exec (exec; import.sql:47)"""
+    """copy_user_memories :exec (exec; import.sql:60)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1234,7 +1251,7 @@ class _AsyncCopyUserMemories(_Query, Protocol):
 
 
 class _AsyncCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :exec (exec; import.sql:51)"""
+    """copy_user_sessions :exec (exec; import.sql:64)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1242,7 +1259,7 @@ class _AsyncCopyUserSessions(_Query, Protocol):
 
 
 class _AsyncUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:55)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:68)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1250,7 +1267,7 @@ class _AsyncUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _AsyncUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:79)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:92)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1258,7 +1275,7 @@ class _AsyncUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _AsyncUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:103)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:116)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1266,7 +1283,7 @@ class _AsyncUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _AsyncUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:125)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:138)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1274,7 +1291,7 @@ class _AsyncUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _AsyncImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:150)"""
+    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:163)"""
 
     async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1282,7 +1299,7 @@ class _AsyncImportedAgentSessions(_Query, Protocol):
 
 
 class _AsyncImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:157)"""
+    """The team session rows imported from one source table, for the given session ids. (many; import.sql:170)"""
 
     async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1290,7 +1307,7 @@ class _AsyncImportedTeamSessions(_Query, Protocol):
 
 
 class _AsyncImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:164)"""
+    """The memories with the given ids. (many; import.sql:177)"""
 
     async def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1298,7 +1315,7 @@ class _AsyncImportedUserMemories(_Query, Protocol):
 
 
 class _AsyncImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:168)"""
+    """The PagBank sessions with the given ids. (many; import.sql:181)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1613,6 +1630,7 @@ class AsyncPackageQueries(Protocol):
     count_export_user_memories: _AsyncCountExportUserMemories
     export_user_sessions: _AsyncExportUserSessions
     count_export_user_sessions: _AsyncCountExportUserSessions
+    prefer_lz4: _AsyncPreferLz4
     create_import_stages: _AsyncCreateImportStages
     copy_stage_agent_sessions: _AsyncCopyStageAgentSessions
     copy_stage_team_sessions: _AsyncCopyStageTeamSessions
