@@ -29,9 +29,26 @@ def configure(conn: psycopg.Connection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
 
 
-def pool_kwargs() -> dict[str, Any]:
-    """Connection arguments of every pooled connection."""
-    return {"autocommit": True, "row_factory": dict_row}
+def pool_arguments(
+    dsn: str | None,
+    min_size: int | None,
+    max_size: int | None,
+    timeout: float | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """What the sync and async pools are opened with: the resolved connection string, sizes
+    and timeout (arguments, else environment, else defaults) and the connections' settings."""
+    min_size, max_size, timeout = pool_settings(min_size, max_size, timeout)
+    return {
+        "conninfo": resolve_dsn(dsn),
+        "min_size": min_size,
+        "max_size": max_size,
+        "timeout": timeout,
+        "open": False,
+        "kwargs": {"autocommit": True, "row_factory": dict_row},
+        "name": "pagbank-pg",
+        **options,
+    }
 
 
 def not_connected(conninfo: str, timeout: float) -> ConnectionFailed:
@@ -175,27 +192,16 @@ class Database:
         Pool sizes and the timeout (seconds, for opening and for borrowing a connection) come
         from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
         """
-        conninfo = resolve_dsn(dsn)
-        min_size, max_size, timeout = pool_settings(min_size, max_size, timeout)
-        queries = queries if queries is not None else load_queries()
+        args = pool_arguments(dsn, min_size, max_size, timeout, pool_options)
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            conninfo,
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
-            open=False,
-            kwargs=pool_kwargs(),
-            configure=configure,
-            check=psycopg_pool.ConnectionPool.check_connection,
-            name="pagbank-pg",
-            **pool_options,
+            **args, configure=configure, check=psycopg_pool.ConnectionPool.check_connection
         )
         try:
-            pool.open(wait=True, timeout=timeout)
+            pool.open(wait=True, timeout=args["timeout"])
         except psycopg_pool.PoolTimeout:
             pool.close()
-            raise not_connected(conninfo, timeout) from None
-        return cls(pool, queries)
+            raise not_connected(args["conninfo"], args["timeout"]) from None
+        return cls(pool, queries if queries is not None else load_queries())
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

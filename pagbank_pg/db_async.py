@@ -10,11 +10,10 @@ import psycopg_pool
 from psycopg.types.json import set_json_loads
 
 from .calls import QueryNamespace, fetches, query_error, shape
-from .db import STREAM_BATCH, not_connected, pool_kwargs
+from .db import STREAM_BATCH, not_connected, pool_arguments
 from .errors import PoolTimeout, QueryError
 from .queries import Queries, Query, load_queries
 from .query_types import AsyncPackageQueries
-from .settings import pool_settings, resolve_dsn
 
 
 async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -133,27 +132,16 @@ class AsyncDatabase:
     ) -> "AsyncDatabase":
         """Open a pool as `Database.connect` does and wait for it (`AsyncDatabase.connect`
         is the same as an `async with` context manager)."""
-        conninfo = resolve_dsn(dsn)
-        min_size, max_size, timeout = pool_settings(min_size, max_size, timeout)
-        queries = queries if queries is not None else load_queries()
+        args = pool_arguments(dsn, min_size, max_size, timeout, pool_options)
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-            conninfo,
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
-            open=False,
-            kwargs=pool_kwargs(),
-            configure=configure,
-            check=psycopg_pool.AsyncConnectionPool.check_connection,
-            name="pagbank-pg",
-            **pool_options,
+            **args, configure=configure, check=psycopg_pool.AsyncConnectionPool.check_connection
         )
         try:
-            await pool.open(wait=True, timeout=timeout)
+            await pool.open(wait=True, timeout=args["timeout"])
         except psycopg_pool.PoolTimeout:
             await pool.close()
-            raise not_connected(conninfo, timeout) from None
-        return cls(pool, queries)
+            raise not_connected(args["conninfo"], args["timeout"]) from None
+        return cls(pool, queries if queries is not None else load_queries())
 
     @classmethod
     @asynccontextmanager

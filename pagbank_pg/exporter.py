@@ -116,15 +116,12 @@ def _synthesized_memory(row: Mapping[str, Any]) -> dict[str, Any]:
         "last_updated": updated.astimezone(UTC).replace(tzinfo=None).isoformat(),
     }
 
-    def render(value: datetime | None) -> str | None:
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else None
-
     return {
         "id": str(row["id"]),
         "user_id": row["user_id"],
         "memory": str(literal),
-        "created_at": render(row["created_at"]),
-        "updated_at": render(row["updated_at"]),
+        "created_at": mapping.render_db_time(row["created_at"]),
+        "updated_at": mapping.render_db_time(row["updated_at"]),
     }
 
 

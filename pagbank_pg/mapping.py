@@ -566,7 +566,8 @@ def _render_db_time_strict(value: datetime) -> str:
     return value.astimezone(UTC).strftime(_DB_TIME)
 
 
-def _render_db_time(value: datetime | None) -> str | None:
+def render_db_time(value: datetime | None) -> str | None:
+    """A timestamp as SQLite's CURRENT_TIMESTAMP text (UTC), or None."""
     return _render_db_time_strict(value) if value is not None else None
 
 
@@ -590,8 +591,8 @@ def agno_memory(row: Mapping[str, Any]) -> dict[str, Any]:
         "id": kept.get("id", str(row["id"])),
         "user_id": row["user_id"],
         "memory": str(agno_memory_dict(row)),
-        "created_at": kept.get("created_at", _render_db_time(row["created_at"])),
-        "updated_at": kept.get("updated_at", _render_db_time(row["updated_at"])),
+        "created_at": kept.get("created_at", render_db_time(row["created_at"])),
+        "updated_at": kept.get("updated_at", render_db_time(row["updated_at"])),
     }
 
 

@@ -13,6 +13,7 @@ row, or None), `:exec` (nothing), `:execrows` (the affected row count). Rows are
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -241,8 +242,19 @@ class Queries(Mapping[str, Query]):
 
 
 def load_queries(path: str | Path | None = None) -> Queries:
-    """Load the `.sql` files of a folder (sorted by name), or one file; default: the package's."""
-    source = Path(path) if path is not None else QUERIES_DIR
+    """Load the `.sql` files of a folder (sorted by name), or one file; default: the package's
+    (read and compiled once per process: they are part of the installed package)."""
+    if path is None:
+        return _package_queries()
+    return _load(Path(path))
+
+
+@cache
+def _package_queries() -> Queries:
+    return _load(QUERIES_DIR)
+
+
+def _load(source: Path) -> Queries:
     if source.is_dir():
         files = sorted(source.glob("*.sql"))
     elif source.is_file():
