@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pagbank_pg import migrations
+from pagbank_pg.schema import migrations
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
 """pagbank-pg: the PostgreSQL data layer of PagBank's multi-agent assistant."""
 
-from .db import Database, Transaction
-from .db_async import AsyncDatabase, AsyncTransaction
+from .conninfo import resolve_dsn
 from .errors import (
     ConfigurationError,
     ConnectionFailed,
     EmbeddedServerError,
+    ExportError,
+    InvalidRecord,
     MigrationError,
     MigrationLockTimeout,
     PagbankPgError,
@@ -13,9 +14,18 @@ from .errors import (
     QueryArgumentError,
     QueryError,
     QueryLoadError,
+    RejectedRow,
+    SourceError,
 )
-from .queries import Queries, Query, load_queries
-from .settings import resolve_dsn
+from .query import (
+    AsyncDatabase,
+    AsyncTransaction,
+    Database,
+    Queries,
+    Query,
+    Transaction,
+    load_queries,
+)
 
 __all__ = [
     "AsyncDatabase",
@@ -24,6 +34,8 @@ __all__ = [
     "ConnectionFailed",
     "Database",
     "EmbeddedServerError",
+    "ExportError",
+    "InvalidRecord",
     "MigrationError",
     "MigrationLockTimeout",
     "PagbankPgError",
@@ -33,6 +45,8 @@ __all__ = [
     "QueryArgumentError",
     "QueryError",
     "QueryLoadError",
+    "RejectedRow",
+    "SourceError",
     "Transaction",
     "load_queries",
     "resolve_dsn",

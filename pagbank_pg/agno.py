@@ -12,11 +12,12 @@ SqliteStorage and SqliteMemoryDb.
 * `PostgresManager`: one pool, and all of the above from it.
 """
 
+import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, cast
 
 from agno.memory.v2.db.base import MemoryDb
 from agno.memory.v2.db.schema import MemoryRow
@@ -24,26 +25,50 @@ from agno.storage.base import Storage
 from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
-from . import mapping
-from .db import Database
-from .errors import ConfigurationError
-from .exporter import DEFAULT_FILE, DEFAULT_TABLES
-from .settings import SESSION_TIMEOUT_MINUTES
+from .config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
+from .errors import ConfigurationError, InvalidRecord, RejectedRow
+from .query import Database, internal_queries, require_tables
+from .query.types import AgnoQueries, SchemaQueries
+from .transfer import mapping
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
 
-_COLUMNS = {  # the columns of Agno's own SQLite tables, per mode
-    "agent": ("session_id", "user_id", "memory", "session_data", "extra_data", "created_at",
-              "updated_at", "agent_id", "agent_data", "team_session_id"),
-    "team": ("session_id", "user_id", "memory", "session_data", "extra_data", "created_at",
-             "updated_at", "team_id", "team_data", "team_session_id"),
-}  # fmt: skip
+# The fields of Agno's own session records, per mode: what an upsert takes from a session.
+_FIELDS = {
+    "agent": tuple(f.name for f in dataclasses.fields(AgentSession)),
+    "team": tuple(f.name for f in dataclasses.fields(TeamSession)),
+}
+
+
+def _agno(db: Database) -> AgnoQueries:
+    return cast(AgnoQueries, db.bind(internal_queries("agno")))
 
 
 def _require_table(db: Database, table: str) -> None:
-    if not db.queries.table_exists(table_name=table):
-        raise ConfigurationError(f"table {table} does not exist; run: pagbank-pg migrate")
+    checks = cast(SchemaQueries, db.bind(internal_queries("schema")))
+    require_tables(checks, "the database", table)
+
+
+class _Statements(NamedTuple):
+    """The statements of one mode (agent or team) of the storage."""
+
+    of_session: Callable[..., list[dict[str, Any]]]
+    rows: Callable[..., list[dict[str, Any]]]
+    delete: Callable[..., int]
+    delete_all: Callable[..., int]
+
+
+def _statements(db: Database, agno: AgnoQueries, kind: str) -> _Statements:
+    if kind == "team":
+        return _Statements(
+            agno.team_sessions_of_session, agno.team_session_rows,
+            agno.delete_team_session_rows, agno.delete_all_team_sessions,
+        )  # fmt: skip
+    return _Statements(
+        db.queries.agent_sessions_of_session, agno.agent_session_rows,
+        agno.delete_agent_session_rows, agno.delete_all_agent_sessions,
+    )  # fmt: skip
 
 
 class PostgresStorage(Storage):  # type: ignore[misc]
@@ -59,17 +84,18 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     ) -> None:
         super().__init__(mode)
         self.db = db if db is not None else Database.connect(db_url)
+        self.agno = _agno(self.db)
         self.units = units
 
     def _kind(self) -> str:
-        if self.mode not in _COLUMNS:
+        if self.mode not in _FIELDS:
             raise ConfigurationError(
                 f"PostgresStorage stores agent and team sessions, not {self.mode}"
             )
         return str(self.mode)
 
-    def _query(self, name: str) -> Callable[..., Any]:
-        return getattr(self.db.queries, name.format(kind=self._kind()))  # type: ignore[no-any-return]
+    def _statements(self) -> _Statements:
+        return _statements(self.db, self.agno, self._kind())
 
     def _session(self, rows: list[dict[str, Any]]) -> AgentSession | TeamSession | None:
         values, _ = mapping.session_from_rows(rows, self._kind())
@@ -87,18 +113,20 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     def read(
         self, session_id: str, user_id: str | None = None
     ) -> AgentSession | TeamSession | None:
-        rows = self._query("{kind}_sessions_of_session")(session_id=session_id)
+        rows = self._statements().of_session(session_id=session_id)
         if user_id:
             rows = [r for r in rows if r["user_id"] == user_id]
         return self._session(rows) if rows else None
 
     def _ids(self, user_id: str | None, entity_id: str | None, limit: int | None) -> list[str]:
-        key = f"{self._kind()}_id"
-        found = self._query("{kind}_session_ids")(user_id=user_id, **{key: entity_id}, limit=limit)
+        if self._kind() == "team":
+            found = self.agno.team_session_ids(user_id=user_id, team_id=entity_id, limit=limit)
+        else:
+            found = self.agno.agent_session_ids(user_id=user_id, agent_id=entity_id, limit=limit)
         return [row["session_id"] for row in found]
 
     def _sessions(self, ids: list[str]) -> list[AgentSession | TeamSession]:
-        rows = self._query("{kind}_session_rows")(session_ids=ids)
+        rows = self._statements().rows(session_ids=ids)
         by_id: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         for row in rows:
             by_id[row["session_id"]].append(row)
@@ -123,27 +151,32 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     def upsert(self, session: AgentSession | TeamSession) -> AgentSession | TeamSession | None:
         kind = self._kind()
         given = session.to_dict()
-        values = {column: given.get(column) for column in _COLUMNS[kind]}
+        values = {column: given.get(column) for column in _FIELDS[kind]}
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values["created_at"] or now, updated_at=now)
         source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
-        rows = mapping.agno_session_rows(
-            values, kind, source, unit_of=lambda a: mapping.business_unit_of(a, self.units)
-        )
-        save = f"save_{kind}_session_row"
+        try:
+            rows = mapping.agno_session_rows(
+                values, kind, source, unit_of=lambda a: mapping.business_unit_of(a, self.units)
+            )
+        except RejectedRow as error:
+            raise InvalidRecord(
+                f"session {session.session_id!r} cannot be stored: {error}"
+            ) from None
         with self.db.transaction() as tx:
+            agno = cast(AgnoQueries, tx.bind(internal_queries("agno")))
+            save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
             for row in rows:
-                params = getattr(tx.queries, save).params
-                getattr(tx.queries, save)(**{p: row[p] for p in params})
+                save(**{p: row[p] for p in save.params})
         return self.read(session.session_id)
 
     def delete_session(self, session_id: str | None = None) -> None:
         if session_id is not None:
-            self._query("delete_{kind}_session_rows")(session_id=session_id)
+            self._statements().delete(session_id=session_id)
 
     def drop(self) -> None:
         """Delete every session of this mode (the shared table itself stays)."""
-        self._query("delete_all_{kind}_sessions")()
+        self._statements().delete_all()
 
 
 def _memory_dict(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,13 +194,15 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
 
     def __init__(self, *, db: Database | None = None, db_url: str | None = None) -> None:
         self.db = db if db is not None else Database.connect(db_url)
+        self.agno = _agno(self.db)
         self.source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
 
     def create(self) -> None:
         _require_table(self.db, "user_memories")
 
     def table_exists(self) -> bool:
-        return bool(self.db.queries.table_exists(table_name="user_memories"))
+        checks = cast(SchemaQueries, self.db.bind(internal_queries("schema")))
+        return bool(checks.table_exists(table_name="user_memories"))
 
     def _id(self, memory_id: str) -> uuid.UUID:
         return mapping.memory_id(self.source.table, memory_id)
@@ -178,11 +213,7 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
     def read_memories(
         self, user_id: str | None = None, limit: int | None = None, sort: str | None = None
     ) -> list[MemoryRow]:
-        query = (
-            self.db.queries.agno_memories_oldest
-            if sort == "asc"
-            else self.db.queries.agno_memories_newest
-        )
+        query = self.agno.agno_memories_oldest if sort == "asc" else self.agno.agno_memories_newest
         rows = query(user_id=user_id, limit=limit)
         return [
             MemoryRow(
@@ -202,8 +233,11 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
             "created_at": None,
             "updated_at": None,
         }
-        row = mapping.agno_memory_row(raw, self.source)
-        query = self.db.queries.save_agno_memory
+        try:
+            row = mapping.agno_memory_row(raw, self.source)
+        except RejectedRow as error:
+            raise InvalidRecord(f"memory {memory.id!r} cannot be stored: {error}") from None
+        query = self.agno.save_agno_memory
         query(**{p: row[p] for p in query.params})
         return memory
 
@@ -212,10 +246,10 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
 
     def drop_table(self) -> None:
         """Delete every memory (the shared table itself stays)."""
-        self.db.queries.delete_all_memories()
+        self.agno.delete_all_memories()
 
     def clear(self) -> bool:
-        self.db.queries.delete_all_memories()
+        self.agno.delete_all_memories()
         return True
 
 

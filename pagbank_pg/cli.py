@@ -6,7 +6,7 @@ one line on stderr saying what failed and what to do.
 """
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,14 +14,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import orjson
+from rich.console import Console
+from rich.table import Table
 
-from . import embedded, exporter, importer, mapping, migrations, verify
-from .console import print_table, progress_reporter
-from .db import Database
+from . import config
+from .conninfo import describe, resolve_dsn
 from .errors import PagbankPgError
-from .queries import load_queries
-from .settings import SESSION_TIMEOUT_MINUTES, describe, resolve_dsn
-from .stubs import render
+from .query import Database, load_queries
+from .query.stubs import render, render_package
+from .schema import embedded, migrations
+from .transfer import exporter, importer, mapping, verify
+from .transfer.progress import progress_reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +42,7 @@ def _migrations_option(command: F) -> F:
         "--migrations",
         "migrations_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        envvar="PAGBANK_PG_MIGRATIONS",
+        envvar=config.MIGRATIONS_ENV,
         help="Folder of yoyo .sql migrations (default: the package's own).",
     )(command)
 
@@ -58,6 +61,16 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 def main() -> None:
     """PostgreSQL data layer of PagBank's multi-agent assistant."""
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table on stdout; numbers right-aligned with thousands separators."""
+    table = Table(*headers, box=None, pad_edge=False)
+    for column in table.columns[1:]:
+        column.justify = "right"
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    Console(width=200).print(table)
 
 
 @main.command()
@@ -176,7 +189,7 @@ def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
 @click.option(
     "--timeout-minutes",
     type=click.IntRange(min=1),
-    default=SESSION_TIMEOUT_MINUTES,
+    default=config.SESSION_TIMEOUT_MINUTES,
     show_default=True,
     help="Deactivate sessions idle for longer than this.",
 )
@@ -211,13 +224,13 @@ def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], str]:
 @click.option(
     "--reject-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=importer.DEFAULT_REJECT_FILE,
+    default=config.REJECT_FILE,
     show_default=True,
     help="Where rejected rows go, one JSON object a line (written only when needed).",
 )
 @click.option(
     "--source-timezone",
-    default=importer.DEFAULT_TIMEZONE,
+    default=config.SOURCE_TIMEZONE,
     show_default=True,
     help="Zone of the naive timestamps of PagBank's sessions table.",
 )
@@ -226,7 +239,7 @@ def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file mapping agent ids (or words in them) to business units.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=importer.DEFAULT_BATCH)
+@click.option("--batch-size", type=click.IntRange(min=1), default=config.IMPORT_BATCH)
 @click.option("--accept-rejects", is_flag=True, help="Exit 0 even when rows were rejected.")
 def import_sqlite(
     dsn: str | None,
@@ -274,7 +287,7 @@ def import_sqlite(
 @_dsn_option
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--table", "tables", multiple=True, metavar="FILE:TABLE=KIND")
-@click.option("--source-timezone", default=importer.DEFAULT_TIMEZONE, show_default=True)
+@click.option("--source-timezone", default=config.SOURCE_TIMEZONE, show_default=True)
 def verify_import(
     dsn: str | None, paths: tuple[Path, ...], tables: tuple[str, ...], source_timezone: str
 ) -> None:
@@ -306,7 +319,7 @@ def verify_import(
 @main.command("export-sqlite")
 @_dsn_option
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--source-timezone", default=importer.DEFAULT_TIMEZONE, show_default=True)
+@click.option("--source-timezone", default=config.SOURCE_TIMEZONE, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace files already in OUTDIR.")
 def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite: bool) -> None:
     """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""
@@ -329,10 +342,13 @@ def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite
     help="Folder or file of named queries (default: the package's own).",
 )
 @click.option("--name", default="Queries", show_default=True, help="Name of the Protocol.")
+@click.option(
+    "--package", is_flag=True, help="The package's own types.py: every namespace of its queries."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
-def stubs(queries_path: Path | None, name: str, out: Path | None) -> None:
+def stubs(queries_path: Path | None, name: str, package: bool, out: Path | None) -> None:
     """Write typing Protocols of named queries (for editors and mypy)."""
-    text = render(load_queries(queries_path), name)
+    text = render_package() if package else render(load_queries(queries_path), name)
     if out is None:
         click.echo(text, nl=False)
     else:

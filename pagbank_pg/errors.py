@@ -1,7 +1,12 @@
 """The errors this package raises: one hierarchy under `PagbankPgError`.
 
 Messages say what happened, to which object, and what to do. They never carry a password.
+`PoolTimeout` and `ConnectionFailed` also derive from psycopg's own classes, so `except`
+clauses written for psycopg keep working.
 """
+
+import psycopg
+import psycopg_pool
 
 
 class PagbankPgError(Exception):
@@ -12,7 +17,7 @@ class ConfigurationError(PagbankPgError):
     """No usable database location: a malformed URL, or neither a URL nor the embedded server."""
 
 
-class ConnectionFailed(PagbankPgError):
+class ConnectionFailed(PagbankPgError, psycopg.OperationalError):
     """The database server could not be reached, or refused the login."""
 
 
@@ -44,5 +49,21 @@ class QueryError(PagbankPgError):
         self.sqlstate = sqlstate
 
 
-class PoolTimeout(PagbankPgError):
+class PoolTimeout(PagbankPgError, psycopg_pool.PoolTimeout):
     """No pooled connection became free within the pool's timeout."""
+
+
+class SourceError(PagbankPgError):
+    """A SQLite file or table cannot be read: not SQLite, missing, or lacking columns."""
+
+
+class RejectedRow(PagbankPgError, ValueError):
+    """A source row that cannot be mapped; the message says why (it goes to the reject file)."""
+
+
+class ExportError(PagbankPgError):
+    """The export could not be written; nothing was left in the output folder."""
+
+
+class InvalidRecord(PagbankPgError, ValueError):
+    """A session or memory handed to the Agno storage cannot be stored; the message says why."""

@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pagbank_pg import migrations
+from pagbank_pg.schema import migrations
 
 TEST_DSN_ENV = "PAGBANK_PG_TEST_DSN"
 REPO = Path(__file__).resolve().parent.parent

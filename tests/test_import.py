@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from pagbank_pg.cli import main
-from pagbank_pg.exporter import DDL
+from pagbank_pg.transfer.exporter import DDL
 
 from .agno_files import SAMPLES, write_agno_files
 

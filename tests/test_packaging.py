@@ -33,7 +33,7 @@ def test_wheel_installed_in_a_fresh_venv_outside_the_repo_migrates(
     assert out.splitlines()[:4] == APPLIED_LINES
     assert snapshot(empty_dsn) == snapshot(db_dsn)
     where = sh(
-        bin_dir / "python", "-c", "import pagbank_pg.paths as p; print(p.MIGRATIONS_DIR)", cwd=work
+        bin_dir / "python", "-c", "import pagbank_pg.config as p; print(p.MIGRATIONS_DIR)", cwd=work
     )
     assert where.strip().startswith(str(tmp_path / "venv"))
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pagbank_pg import QueryArgumentError, QueryLoadError, load_queries
-from pagbank_pg.queries import compile_sql, parse_queries
+from pagbank_pg.query.loader import compile_sql, parse_queries
 
 HERE = Path(__file__).parent
 

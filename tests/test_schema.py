@@ -6,7 +6,7 @@ our migration files.
 
 import psycopg
 
-from pagbank_pg import migrations
+from pagbank_pg.schema import migrations
 
 from .catalog import snapshot
 from .conftest import MIGRATION_IDS

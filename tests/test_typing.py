@@ -6,19 +6,17 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import pagbank_pg.query_types
+import pagbank_pg.query.types
 from pagbank_pg.cli import main
-from pagbank_pg.queries import load_queries
-from pagbank_pg.stubs import render
+from pagbank_pg.query.stubs import render_package
 
 from .conftest import REPO
 
 
 def test_query_types_are_up_to_date_with_the_sql() -> None:
-    generated = Path(pagbank_pg.query_types.__file__).read_text(encoding="utf-8")
-    assert generated == render(load_queries(), "PackageQueries"), (
-        "sql/queries changed: run pagbank-pg stubs --name PackageQueries "
-        "--out pagbank_pg/query_types.py"
+    generated = Path(pagbank_pg.query.types.__file__).read_text(encoding="utf-8")
+    assert generated == render_package(), (
+        "sql/queries changed: run pagbank-pg stubs --package --out pagbank_pg/query/types.py"
     )
 
 

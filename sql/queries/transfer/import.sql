@@ -31,37 +31,37 @@ BEGIN
 END
 $$;
 
--- name: copy_stage_agent_sessions :exec
+-- name: copy_stage_agent_sessions :copy
 -- COPY's text format: the importer's worker processes encode the rows.
 COPY stage_agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
     created_at, updated_at, messages, agent_session_state, metadata) FROM STDIN;
 
--- name: copy_stage_team_sessions :exec
+-- name: copy_stage_team_sessions :copy
 COPY stage_team_sessions (id, session_id, team_id, team_name, user_id, created_at, updated_at,
     messages, team_session_state, metadata) FROM STDIN;
 
--- name: copy_stage_user_memories :exec
+-- name: copy_stage_user_memories :copy
 COPY stage_user_memories (id, user_id, memory, created_at, updated_at, metadata, memory_tags,
     business_units, importance_score) FROM STDIN;
 
--- name: copy_stage_user_sessions :exec
+-- name: copy_stage_user_sessions :copy
 COPY stage_user_sessions (session_id, user_id, team_id, created_at, last_activity,
     interaction_count, session_context, is_active, metadata) FROM STDIN;
 
--- name: copy_agent_sessions :exec
+-- name: copy_agent_sessions :copy
 -- Straight into the table: for batches of rows that are all new.
 COPY agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
     created_at, updated_at, messages, agent_session_state, metadata) FROM STDIN;
 
--- name: copy_team_sessions :exec
+-- name: copy_team_sessions :copy
 COPY team_sessions (id, session_id, team_id, team_name, user_id, created_at, updated_at,
     messages, team_session_state, metadata) FROM STDIN;
 
--- name: copy_user_memories :exec
+-- name: copy_user_memories :copy
 COPY user_memories (id, user_id, memory, created_at, updated_at, metadata, memory_tags,
     business_units, importance_score) FROM STDIN;
 
--- name: copy_user_sessions :exec
+-- name: copy_user_sessions :copy
 COPY user_sessions (session_id, user_id, team_id, created_at, last_activity,
     interaction_count, session_context, is_active, metadata) FROM STDIN;
 

@@ -11,26 +11,13 @@ from typing import Any
 
 import orjson
 
-from .errors import PagbankPgError
-from .mapping import AGNO_JSON_COLUMNS, RejectedRow, has_markers
+from ..config import BATCH_BYTES
+from ..errors import RejectedRow, SourceError
+from .mapping import AGNO_JSON_COLUMNS, has_markers
+from .tables import SOURCE_COLUMNS, required_columns
 
-KINDS = ("agent", "team", "memory", "sessions")
-
-# The columns that make a table one of our kinds (a table may have more).
-_REQUIRED = {
-    "agent": {"session_id", "user_id", "memory", "session_data", "created_at", "updated_at",
-              "agent_id", "agent_data"},
-    "team": {"session_id", "user_id", "memory", "session_data", "created_at", "updated_at",
-             "team_id", "team_data"},
-    "memory": {"id", "user_id", "memory", "created_at", "updated_at"},
-    "sessions": {"session_id", "user_id", "team_id", "created_at", "last_activity",
-                 "interaction_count", "session_context", "is_active", "metadata"},
-}  # fmt: skip
+KINDS = tuple(SOURCE_COLUMNS)
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped U+0000, not an escaped backslash
-
-
-class SourceError(PagbankPgError):
-    """A SQLite file or table cannot be read: not SQLite, missing, or lacking columns."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,7 @@ class SourceTable:
 def kind_of(columns: set[str]) -> str | None:
     """The kind a table's columns say it is (team before agent: team tables have both)."""
     for kind in ("team", "agent", "sessions", "memory"):
-        if _REQUIRED[kind] <= columns:
+        if required_columns(kind) <= columns:
             return kind
     return None
 
@@ -101,7 +88,7 @@ def discover(
                 if kind is None:
                     notes.append(f"{file.name}:{table}: not recognised by its columns, skipped")
                     continue
-                missing = _REQUIRED[kind] - set(columns)
+                missing = required_columns(kind) - set(columns)
                 if missing:
                     raise SourceError(
                         f"{file.name}:{table} is not a {kind} table: it lacks the columns "
@@ -121,9 +108,6 @@ def discover(
 def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:
     quoted = table.table.replace('"', '""')
     return int(conn.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()[0])
-
-
-BATCH_BYTES = 4 << 20  # a batch ends at this many bytes of values, so memory stays flat
 
 
 def read_rows(

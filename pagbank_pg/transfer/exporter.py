@@ -9,26 +9,19 @@ agent_sessions, sessions, pagbank_memories).
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable, Iterator
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from ..config import EXPORT_BATCH, SOURCE_TIMEZONE
+from ..errors import ExportError
+from ..query import Transaction, direct_connection, internal_queries
+from ..query.types import TransferQueries
 from . import mapping
-from .db import direct_connection
-from .errors import PagbankPgError
-from .importer import DEFAULT_TIMEZONE
-from .queries import load_queries
+from .restore import Restored, restore, source_of
 
-DEFAULT_FILE = "pagbank.db"
-DEFAULT_TABLES = {
-    "agent": "agent_sessions",
-    "team": "team_sessions",
-    "memory": "pagbank_memories",
-    "sessions": "sessions",
-}
 # The DDL Agno 1.7 (SqliteStorage, SqliteMemoryDb) and PagBank's session manager use.
 DDL = {
     "agent": """CREATE TABLE "{t}" (
@@ -65,63 +58,16 @@ JSON_COLUMNS = {
     "memory": (),
     "sessions": ("session_context", "metadata"),
 }
-EXPORTS = {  # kind: the named query streaming its PostgreSQL rows, grouped by source
-    "agent": "export_agent_sessions",
-    "team": "export_team_sessions",
-    "memory": "export_user_memories",
-    "sessions": "export_user_sessions",
-}
 
 
-class ExportError(PagbankPgError):
-    """The export could not be written; nothing was left in the output folder."""
-
-
-Restored = tuple[str, str, dict[str, Any], set[str]]  # file, table, values, SQL-NULL columns
-
-
-def _source(row: Mapping[str, Any], kind: str) -> tuple[str, str]:
-    agno = (row["metadata"] or {}).get("agno") if kind != "sessions" else None
-    marker = (row["metadata"] or {}).get(mapping.IMPORT_KEY) if kind == "sessions" else None
-    found = (agno or {}).get("source") or marker
-    if found:
-        return str(found["file"]), str(found["table"])
-    return DEFAULT_FILE, DEFAULT_TABLES[kind]
-
-
-def restore(kind: str, rows: list[dict[str, Any]], zone: tzinfo) -> Iterator[Restored]:
-    """The source rows of PostgreSQL rows (of one source row, for sessions), for export."""
-    file, table = _source(rows[0], kind)
-    if kind in ("agent", "team"):
-        values, nulls = mapping.session_from_rows(rows, kind)
-        yield file, table, values, nulls
-        return
-    for row in rows:
-        if kind == "memory":
-            if (row["metadata"] or {}).get("agno"):
-                yield file, table, mapping.agno_memory(row), set()
-            else:
-                yield file, table, _synthesized_memory(row), set()
-        else:
-            values, nulls = mapping.pagbank_session(row, zone)
-            yield file, table, values, nulls
-
-
-def _synthesized_memory(row: Mapping[str, Any]) -> dict[str, Any]:
-    updated = row["updated_at"] or row["created_at"] or datetime.now(UTC)
-    literal = {
-        "memory_id": str(row["id"]),
-        "memory": row["memory"],
-        "topics": row["memory_tags"] or [],
-        "last_updated": updated.astimezone(UTC).replace(tzinfo=None).isoformat(),
-    }
-
+def _exports(queries: TransferQueries) -> dict[str, tuple[Any, Any]]:
+    """Per kind: the statement counting its PostgreSQL rows, and the one streaming them
+    grouped by source."""
     return {
-        "id": str(row["id"]),
-        "user_id": row["user_id"],
-        "memory": str(literal),
-        "created_at": mapping.render_db_time(row["created_at"]),
-        "updated_at": mapping.render_db_time(row["updated_at"]),
+        "agent": (queries.count_export_agent_sessions, queries.export_agent_sessions),
+        "team": (queries.count_export_team_sessions, queries.export_team_sessions),
+        "memory": (queries.count_export_user_memories, queries.export_user_memories),
+        "sessions": (queries.count_export_user_sessions, queries.export_user_sessions),
     }
 
 
@@ -131,7 +77,7 @@ def _groups(kind: str, rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str
         for row in rows:
             yield [row]
         return
-    for _, group in groupby(rows, key=lambda r: (_source(r, kind), r["session_id"])):
+    for _, group in groupby(rows, key=lambda r: (source_of(r, kind), r["session_id"])):
         yield list(group)
 
 
@@ -152,9 +98,8 @@ class _Writer:
         self.tables: dict[tuple[str, str], list[str]] = {}
         self.counts: dict[str, int] = {}
 
-    def write(
-        self, kind: str, file: str, table: str, values: dict[str, Any], nulls: set[str]
-    ) -> None:
+    def write(self, kind: str, restored: Restored) -> None:
+        file, table, values, nulls = restored
         conn = self.files.get(file)
         if conn is None:
             conn = self.files[file] = sqlite3.connect(self.scratch / Path(file).name)
@@ -185,7 +130,7 @@ def export_sqlite(
     conninfo: str,
     outdir: Path,
     *,
-    source_timezone: str = DEFAULT_TIMEZONE,
+    source_timezone: str = SOURCE_TIMEZONE,
     overwrite: bool = False,
     progress: Callable[[str, int, int], None] = lambda name, done, total: None,
 ) -> dict[str, int]:
@@ -198,21 +143,18 @@ def export_sqlite(
             leftover.unlink()
     scratch.mkdir(exist_ok=True)
     writer = _Writer(scratch)
-    queries = load_queries()
     try:
         with direct_connection(conninfo) as pg:
-            for kind, query_name in EXPORTS.items():
-                query = queries[query_name]
-                total = pg.execute(queries[f"count_{query_name}"].compiled.sql).fetchone()
+            queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
+            for kind, (count, export) in _exports(queries).items():
+                total = count()
                 done = 0
-                with pg.transaction(), pg.cursor(name=f"export_{kind}") as cursor:
-                    cursor.itersize = 2000
-                    cursor.execute(query.compiled.sql)
-                    for group in _groups(kind, iter(cursor)):
-                        for file, table, values, nulls in restore(kind, group, zone):
-                            writer.write(kind, file, table, values, nulls)
+                with pg.transaction():
+                    for group in _groups(kind, export.stream()):
+                        for row in restore(kind, group, zone):
+                            writer.write(kind, row)
                         done += len(group)
-                        if done % 2000 < len(group):
+                        if done % EXPORT_BATCH < len(group):
                             progress(kind, done, int(total["n"]) if total else done)
                 progress(kind, done, done)
         writer.close()

@@ -1,4 +1,4 @@
-"""Where the database is: `--dsn` > `DATABASE_URL` > the embedded server.
+"""Connection strings: where the database is, `--dsn` > `DATABASE_URL` > the embedded server.
 
 Accepted forms: libpq URLs (`postgresql://…`, `postgres://…`), SQLAlchemy-style URLs
 (`postgresql+psycopg://…`, as in the migration plan) and libpq `key=value` strings.
@@ -10,10 +10,8 @@ import re
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from . import config
 from .errors import ConfigurationError, ConnectionFailed
-
-DATABASE_URL_ENV = "DATABASE_URL"
-SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire after this
 
 # `postgresql+psycopg://`, `postgres+psycopg2://`…: SQLAlchemy names a driver after a `+`.
 _SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+\w+://", re.IGNORECASE)
@@ -62,30 +60,21 @@ def connection_failed(conninfo: str, reason: str) -> ConnectionFailed:
     )
 
 
+def not_connected(conninfo: str, timeout: float) -> ConnectionFailed:
+    """The error for a pool that could not open, with the server's own reason when it has one."""
+    try:
+        psycopg.connect(conninfo, connect_timeout=max(1, int(timeout))).close()
+        reason = f"no connection within {timeout:g}s"
+    except psycopg.Error as error:
+        reason = error_line(error)
+    return connection_failed(conninfo, reason)
+
+
 def resolve_dsn(dsn: str | None = None) -> str:
     """The connection string to use: `dsn`, else `DATABASE_URL`, else the embedded server's."""
-    chosen = dsn or os.environ.get(DATABASE_URL_ENV)
+    chosen = dsn or config.database_url()
     if chosen:
         return to_conninfo(chosen)
-    from . import embedded
+    from .schema import embedded  # the default server, started on demand (extra `embedded`)
 
     return embedded.ensure_running()
-
-
-POOL_MIN_SIZE_ENV = "PAGBANK_PG_POOL_MIN_SIZE"
-POOL_MAX_SIZE_ENV = "PAGBANK_PG_POOL_MAX_SIZE"
-POOL_TIMEOUT_ENV = "PAGBANK_PG_POOL_TIMEOUT"
-
-
-def pool_settings(
-    min_size: int | None, max_size: int | None, timeout: float | None
-) -> tuple[int, int, float]:
-    """(min_size, max_size, timeout): the arguments given, else the environment, else 1, 10, 30."""
-    env = os.environ
-    try:
-        chosen_min = min_size if min_size is not None else int(env.get(POOL_MIN_SIZE_ENV, 1))
-        chosen_max = max_size if max_size is not None else int(env.get(POOL_MAX_SIZE_ENV, 10))
-        chosen_timeout = timeout if timeout is not None else float(env.get(POOL_TIMEOUT_ENV, 30))
-    except ValueError as error:
-        raise ConfigurationError(f"invalid pool setting in the environment: {error}") from None
-    return chosen_min, max(chosen_max, chosen_min), chosen_timeout

@@ -99,7 +99,3 @@ LIMIT :limit;
 -- name: delete_all_memories :execrows
 -- Empty user_memories (Agno's MemoryDb.clear).
 DELETE FROM user_memories;
-
--- name: table_exists :scalar
--- Whether a table of the plan exists (the schema is migrated).
-SELECT to_regclass(:table_name) IS NOT NULL AS present;

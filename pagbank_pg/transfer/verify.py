@@ -1,23 +1,20 @@
 """`pagbank-pg verify-import`: per source table, how many rows PostgreSQL holds, and whether
 each restores to exactly the source row's values (JSON compared as values)."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import psycopg
-
-from . import mapping, sqlite_source
-from .db import direct_connection
-from .exporter import restore
-from .importer import DEFAULT_TIMEZONE
-from .mapping import RejectedRow
-from .queries import load_queries
-from .sqlite_source import SourceTable
-
-BATCH = 1000
+from ..config import SOURCE_TIMEZONE, VERIFY_BATCH
+from ..errors import RejectedRow
+from ..query import Transaction, direct_connection, internal_queries
+from ..query.types import TransferQueries
+from . import mapping
+from . import source as sqlite_source
+from .progress import Progress
+from .restore import restore
+from .source import SourceTable
 
 
 @dataclass
@@ -54,38 +51,35 @@ def _source_values(table: SourceTable, values: tuple[Any, ...]) -> tuple[Any, di
 
 
 def _fetch(
-    pg: psycopg.Connection[Any], table: SourceTable, keys: list[Any]
+    queries: TransferQueries, table: SourceTable, keys: list[Any]
 ) -> list[list[dict[str, Any]]]:
     """The PostgreSQL rows of the given source keys, grouped per source row."""
-    queries = load_queries()
     source = {"source_table": table.table, "source_file": table.path.name}
     if table.kind in ("agent", "team"):
-        name = "imported_agent_sessions" if table.kind == "agent" else "imported_team_sessions"
-        query = queries[name]
-        rows = pg.execute(
-            query.compiled.sql, query.bind({"session_ids": keys, **source})
-        ).fetchall()
+        imported = (
+            queries.imported_agent_sessions
+            if table.kind == "agent"
+            else queries.imported_team_sessions
+        )
         groups: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
+        for row in imported(session_ids=keys, **source):
             groups.setdefault(row["session_id"], []).append(row)
         return list(groups.values())
     if table.kind == "memory":
-        query = queries["imported_user_memories"]
         ids = [str(mapping.memory_id(table.table, k)) for k in keys]
-        return [[row] for row in pg.execute(query.compiled.sql, query.bind({"ids": ids}))]
-    query = queries["imported_user_sessions"]
-    return [[row] for row in pg.execute(query.compiled.sql, query.bind({"session_ids": keys}))]
+        return [[row] for row in queries.imported_user_memories(ids=ids)]
+    return [[row] for row in queries.imported_user_sessions(session_ids=keys)]
 
 
 def _restored(
     table: SourceTable, group: list[dict[str, Any]], zone: ZoneInfo
 ) -> tuple[Any, dict[str, Any]]:
-    ((_, _, values, nulls),) = list(restore(table.kind, group, zone))
+    (restored,) = list(restore(table.kind, group, zone))
+    values = restored.values
     if table.kind == "memory":
         values = {**values, "memory": mapping.parse_memory_literal(values["memory"])}
         return values["id"], values
-    key = values["session_id"]
-    return key, {**values, "$nulls": nulls}
+    return values["session_id"], {**values, "$nulls": restored.nulls}
 
 
 def verify_import(
@@ -93,22 +87,23 @@ def verify_import(
     paths: list[Path],
     *,
     explicit: dict[tuple[str, str], str] | None = None,
-    source_timezone: str = DEFAULT_TIMEZONE,
-    progress: Callable[[str, int, int], None] = lambda name, done, total: None,
+    source_timezone: str = SOURCE_TIMEZONE,
+    progress: Progress = lambda name, done, total: None,
 ) -> dict[str, Check]:
     """Compare every source row with what PostgreSQL restores of it."""
     zone = ZoneInfo(source_timezone)
     tables, _notes = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
     with direct_connection(conninfo) as pg:
+        queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
         for table in tables:
             check = checks[table.name] = Check()
             conn = sqlite_source.connect(table.path)
             try:
                 conn.execute("BEGIN")
                 total = sqlite_source.count_rows(conn, table)
-                for batch in sqlite_source.read_rows(conn, table, BATCH):
-                    _check_batch(pg, table, batch, zone, check)
+                for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
+                    _check_batch(queries, table, batch, zone, check)
                     progress(table.name, check.source_rows, total)
             finally:
                 conn.close()
@@ -116,7 +111,7 @@ def verify_import(
 
 
 def _check_batch(
-    pg: psycopg.Connection[Any],
+    queries: TransferQueries,
     table: SourceTable,
     batch: list[tuple[Any, ...]],
     zone: ZoneInfo,
@@ -132,7 +127,7 @@ def _check_batch(
             continue
         expected[key] = parsed
     found = {}
-    for group in _fetch(pg, table, list(expected)):
+    for group in _fetch(queries, table, list(expected)):
         try:
             key, restored = _restored(table, group, zone)
         except (RejectedRow, KeyError, ValueError) as error:

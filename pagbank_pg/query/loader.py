@@ -7,7 +7,12 @@ Pure functions without I/O but for `load_queries`, which reads the files. The sy
     SELECT * FROM user_sessions WHERE session_id = :session_id;
 
 Kinds: `:one` (a row or None), `:many` (a list of rows), `:scalar` (first column of the first
-row, or None), `:exec` (nothing), `:execrows` (the affected row count). Rows are dicts.
+row, or None), `:exec` (nothing), `:execrows` (the affected row count), `:copy` (a `COPY …
+FROM STDIN` fed the bytes given as the call's one positional argument; the row count). Rows
+are dicts.
+
+The `.sql` files at the top of `sql/queries` are the public namespace (`db.queries`); each
+sub-folder is the namespace of one internal area (`internal_queries("transfer")`).
 """
 
 import re
@@ -20,10 +25,10 @@ from typing import Any
 import orjson
 from psycopg.types.json import Jsonb
 
-from .errors import QueryArgumentError, QueryLoadError
-from .paths import QUERIES_DIR
+from ..config import QUERIES_DIR
+from ..errors import QueryArgumentError, QueryLoadError
 
-KINDS = ("one", "many", "scalar", "exec", "execrows")
+KINDS = ("one", "many", "scalar", "exec", "execrows", "copy")
 
 # `-- name: snake_name :kind`, the header that opens a statement.
 _HEADER = re.compile(r"^--\s*name:\s*(?P<name>\S+)(?:\s+:(?P<kind>\S+))?\s*$")
@@ -252,6 +257,13 @@ def load_queries(path: str | Path | None = None) -> Queries:
 @cache
 def _package_queries() -> Queries:
     return _load(QUERIES_DIR)
+
+
+@cache
+def internal_queries(area: str) -> Queries:
+    """The statements of one internal area of the package (a sub-folder of `sql/queries`),
+    read and compiled once per process; they are not part of `db.queries`."""
+    return _load(QUERIES_DIR / area)
 
 
 def _load(source: Path) -> Queries:

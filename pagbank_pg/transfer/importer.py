@@ -6,9 +6,7 @@ batch that the database refuses is retried row by row, so one bad row is rejecte
 that cannot be mapped are skipped, counted and written to the reject file with their reason.
 """
 
-import os
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,56 +14,26 @@ from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps
 
-from . import mapping, sqlite_source
-from .db import direct_connection
-from .mapping import RejectedRow, Source
-from .queries import load_queries
-from .sqlite_source import SourceTable
+from .. import config
+from ..errors import QueryError, RejectedRow
+from ..query import Transaction, direct_connection, internal_queries
+from ..query.types import TransferQueries
+from . import mapping
+from . import source as sqlite_source
+from .mapping import Source
+from .progress import Progress
+from .source import SourceTable
+from .tables import TARGETS, check_copy
 
-DEFAULT_BATCH = 2000
-DEFAULT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)
 _AHEAD = 4  # batches mapped ahead of the one being written
-DEFAULT_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times
-DEFAULT_REJECT_FILE = Path("pagbank-pg-rejects.jsonl")
-
-# Per kind: target table, COPY columns (in order) and their types.
-TARGETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "agent": (
-        "agent_sessions",
-        ("id", "session_id", "agent_id", "agent_name", "user_id", "business_unit",
-         "created_at", "updated_at", "messages", "agent_session_state", "metadata"),
-        ("uuid", "text", "text", "text", "text", "text", "timestamptz", "timestamptz",
-         "jsonb", "jsonb", "jsonb"),
-    ),
-    "team": (
-        "team_sessions",
-        ("id", "session_id", "team_id", "team_name", "user_id", "created_at", "updated_at",
-         "messages", "team_session_state", "metadata"),
-        ("uuid", "text", "text", "text", "text", "timestamptz", "timestamptz", "jsonb",
-         "jsonb", "jsonb"),
-    ),
-    "memory": (
-        "user_memories",
-        ("id", "user_id", "memory", "created_at", "updated_at", "metadata", "memory_tags",
-         "business_units", "importance_score"),
-        ("uuid", "text", "text", "timestamptz", "timestamptz", "jsonb", "text[]", "text[]",
-         "float8"),
-    ),
-    "sessions": (
-        "user_sessions",
-        ("session_id", "user_id", "team_id", "created_at", "last_activity",
-         "interaction_count", "session_context", "is_active", "metadata"),
-        ("text", "text", "text", "timestamptz", "timestamptz", "int4", "jsonb", "bool",
-         "jsonb"),
-    ),
-}  # fmt: skip
+_REFUSED = (QueryError, psycopg.Error)  # what a batch's statements or its commit raise
 
 
 @dataclass
@@ -159,19 +127,25 @@ ENCODERS: dict[str, Callable[[Any], bytes]] = {
 
 def encode_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:
     """Target rows as lines of COPY's text format, in TARGETS' column order."""
-    _, columns, types = TARGETS[kind]
-    encoders = [ENCODERS[t] for t in types]
+    target = TARGETS[kind]
+    encoders = [ENCODERS[t] for t in target.types]
     lines = []
     for row in rows:
         fields = [
             b"\\N" if row[c] is None else encode(row[c])
-            for c, encode in zip(columns, encoders, strict=True)
+            for c, encode in zip(target.columns, encoders, strict=True)
         ]
         lines.append(b"\t".join(fields) + b"\n")
     return b"".join(lines)
 
 
-Mapped = tuple[tuple[Any, ...], bytes | None, int, str | None]  # values, COPY lines, rows, reason
+class Mapped(NamedTuple):
+    """One source row, mapped: its COPY lines and target row count, or why it was rejected."""
+
+    values: tuple[Any, ...]
+    lines: bytes | None
+    rows: int
+    reason: str | None
 
 
 def transform(
@@ -183,9 +157,9 @@ def transform(
     for values in batch:
         try:
             rows = to_rows(values)
-            out.append((values, encode_rows(table.kind, rows), len(rows), None))
+            out.append(Mapped(values, encode_rows(table.kind, rows), len(rows), None))
         except RejectedRow as error:
-            out.append((values, None, 0, str(error)))
+            out.append(Mapped(values, None, 0, str(error)))
     return out
 
 
@@ -220,59 +194,63 @@ class Loader:
     """Writes mapped rows of one kind through a stage table, one transaction per batch."""
 
     def __init__(self, conn: psycopg.Connection[Any], kind: str) -> None:
-        queries = load_queries()
         self.conn = conn
         self.kind = kind
-        target = TARGETS[kind]
-        self.columns, self.types = target[1], target[2]
-        self.copy_sql = queries[f"copy_stage_{target[0]}"].compiled.sql
-        self.upsert_sql = queries[f"upsert_staged_{target[0]}"].compiled.sql
-        self.direct_sql = queries[f"copy_{target[0]}"].compiled.sql
+        queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
+        table = TARGETS[kind].table
+        statements = {
+            "agent_sessions": (queries.copy_stage_agent_sessions, queries.copy_agent_sessions,
+                               queries.upsert_staged_agent_sessions),
+            "team_sessions": (queries.copy_stage_team_sessions, queries.copy_team_sessions,
+                              queries.upsert_staged_team_sessions),
+            "user_memories": (queries.copy_stage_user_memories, queries.copy_user_memories,
+                              queries.upsert_staged_user_memories),
+            "user_sessions": (queries.copy_stage_user_sessions, queries.copy_user_sessions,
+                              queries.upsert_staged_user_sessions),
+        }  # fmt: skip
+        self.copy_stage, self.copy_direct, self.upsert_staged = statements[table]
+        for copy in (self.copy_stage, self.copy_direct):
+            check_copy(copy, TARGETS[kind])
         # New rows are COPied straight into the table, saving the stage, until a batch meets
         # rows already there (a re-run, a catch-up): from then on every batch is upserted.
         self.direct = True
 
     def _write(self, lines: bytes) -> tuple[int, int]:
-        with self.conn.cursor() as cursor:
-            with cursor.copy(self.copy_sql) as copy:
-                copy.write(lines)
-            result = cursor.execute(self.upsert_sql).fetchone()
+        self.copy_stage(lines)
+        result = self.upsert_staged()
         assert result is not None
         return int(result["inserted"]), int(result["updated"])
 
-    def _insert(self, lines: bytes) -> None:
-        with self.conn.cursor() as cursor, cursor.copy(self.direct_sql) as copy:
-            copy.write(lines)
-
     def load(self, batch: list[Mapped], reject: Callable[..., None]) -> tuple[int, int, int]:
         """Write a batch of mapped source rows; (inserted, updated, target rows written)."""
-        good = [m for m in batch if m[1] is not None]
-        written = sum(m[2] for m in good)
+        good = [m for m in batch if m.lines is not None]
+        written = sum(m.rows for m in good)
+        lines = b"".join(m.lines or b"" for m in good)
         if self.direct:
             try:
                 with self.conn.transaction():
-                    self._insert(b"".join(m[1] or b"" for m in good))
+                    self.copy_direct(lines)
                 return written, 0, written
-            except psycopg.errors.UniqueViolation:
-                self.direct = False
-            except psycopg.Error:
-                pass  # a bad row: the upsert below finds it
+            except _REFUSED as error:
+                if getattr(error, "sqlstate", None) == "23505":  # unique_violation
+                    self.direct = False  # rows already there
+                # else a bad row: the upsert below finds it
         try:
             with self.conn.transaction():
-                inserted, updated = self._write(b"".join(m[1] or b"" for m in good))
+                inserted, updated = self._write(lines)
             return inserted, updated, written
-        except psycopg.Error:
+        except _REFUSED:
             pass  # find the bad rows: one source row at a time
         inserted = updated = written = 0
-        for values, lines, count, _ in good:
+        for one in good:
             try:
                 with self.conn.transaction():
-                    one_inserted, one_updated = self._write(lines or b"")
-            except psycopg.Error as error:
-                reject(values, f"refused by PostgreSQL: {' '.join(str(error).split())}")
+                    one_inserted, one_updated = self._write(one.lines or b"")
+            except _REFUSED as error:
+                reject(one.values, f"refused by PostgreSQL: {' '.join(str(error).split())}")
                 continue
             inserted, updated, written = (
-                inserted + one_inserted, updated + one_updated, written + count
+                inserted + one_inserted, updated + one_updated, written + one.rows
             )  # fmt: skip
         return inserted, updated, written
 
@@ -281,13 +259,11 @@ class Loader:
 def _postgres(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
     with direct_connection(conninfo) as conn:
         set_json_dumps(orjson.dumps, conn)
-        conn.execute(load_queries()["prefer_lz4"].compiled.sql)
-        conn.execute(load_queries()["create_import_stages"].compiled.sql)
+        queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
+        queries.prefer_lz4()
+        queries.create_import_stages()
         conn.commit()
         yield conn
-
-
-Progress = Callable[[str, int, int], None]  # (table name, rows done, rows in all)
 
 
 def import_sqlite(
@@ -295,12 +271,12 @@ def import_sqlite(
     paths: list[Path],
     *,
     explicit: dict[tuple[str, str], str] | None = None,
-    reject_file: Path = DEFAULT_REJECT_FILE,
-    batch_size: int = DEFAULT_BATCH,
-    source_timezone: str = DEFAULT_TIMEZONE,
+    reject_file: Path = config.REJECT_FILE,
+    batch_size: int = config.IMPORT_BATCH,
+    source_timezone: str = config.SOURCE_TIMEZONE,
     units: Mapping[str, str] = mapping.DEFAULT_UNITS,
     progress: Progress = lambda name, done, total: None,
-    processes: int = DEFAULT_PROCESSES,
+    processes: int = config.IMPORT_PROCESSES,
 ) -> Report:
     """Import every recognised table of `paths`; see the module's doc. `processes` worker
     processes map and encode rows while this one reads SQLite and writes PostgreSQL (0: none)."""
@@ -374,9 +350,9 @@ def _import_table(
     progress(table.name, 0, total)
     work = partial(transform, table, zone.key, dict(units))
     for batch in _pipeline(workers, work, sqlite_source.read_rows(source, table, batch_size)):
-        for values, _, _, reason in batch:
-            if reason is not None:
-                reject(values, reason)
+        for mapped in batch:
+            if mapped.reason is not None:
+                reject(mapped.values, mapped.reason)
         counts.read += len(batch)
         inserted, updated, written = loader.load(batch, reject)
         counts.inserted += inserted
@@ -384,21 +360,3 @@ def _import_table(
         counts.unchanged += written - inserted - updated
         progress(table.name, counts.read, total)
     return counts
-
-
-class LogProgress:
-    """Progress as plain log lines, at most one per table every `every` seconds."""
-
-    def __init__(self, write: Callable[[str], None], every: float = 5.0) -> None:
-        self.write, self.every = write, every
-        self._started: dict[str, float] = {}
-        self._last: dict[str, float] = {}
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        started = self._started.setdefault(name, now)
-        if done == 0 or (done < total and now - self._last.get(name, 0.0) < self.every):
-            return
-        self._last[name] = now
-        rate = done / (now - started) if now > started else 0.0
-        self.write(f"{name}: {done:,}/{total:,} rows ({rate:,.0f} rows/s)")

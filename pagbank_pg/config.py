@@ -1,0 +1,112 @@
+"""Every setting of the package: the environment variables it reads, the defaults it falls
+back to, and where its SQL files are. Nothing else in the package reads `os.environ`."""
+
+import os
+from pathlib import Path
+
+from .errors import ConfigurationError
+
+# --- where the database is ----------------------------------------------------------------------
+
+DATABASE_URL_ENV = "DATABASE_URL"
+HOME_ENV = "PAGBANK_PG_HOME"  # the embedded server's folder (default ./.pagbank-pg)
+DEFAULT_HOME = ".pagbank-pg"
+
+
+def database_url() -> str | None:
+    """`DATABASE_URL`, or None when it is unset or empty."""
+    return os.environ.get(DATABASE_URL_ENV) or None
+
+
+def embedded_home() -> Path:
+    """The folder holding the embedded server's data: `$PAGBANK_PG_HOME` or `./.pagbank-pg`."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
+
+
+# --- where the SQL files are ---------------------------------------------------------------------
+# An installed wheel carries them inside the package (`pagbank_pg/sql`, force-included at build
+# time); a source checkout (or an editable install) has them at the top of the repository.
+
+_PACKAGE = Path(__file__).resolve().parent
+SQL_DIR = _PACKAGE / "sql" if (_PACKAGE / "sql").is_dir() else _PACKAGE.parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+QUERIES_DIR = SQL_DIR / "queries"  # the public namespace; its sub-folders are internal areas
+MIGRATIONS_ENV = "PAGBANK_PG_MIGRATIONS"  # another folder of migrations, for the CLI
+
+# --- pools and calls ----------------------------------------------------------------------------
+
+POOL_MIN_SIZE_ENV = "PAGBANK_PG_POOL_MIN_SIZE"
+POOL_MAX_SIZE_ENV = "PAGBANK_PG_POOL_MAX_SIZE"
+POOL_TIMEOUT_ENV = "PAGBANK_PG_POOL_TIMEOUT"
+DEFAULT_POOL_MIN_SIZE = 1
+DEFAULT_POOL_MAX_SIZE = 10
+DEFAULT_POOL_TIMEOUT = 30.0  # seconds, for opening a pool and for borrowing a connection
+STREAM_BATCH = 1000  # rows a streaming read fetches from the server at a time
+
+
+def pool_settings(
+    min_size: int | None, max_size: int | None, timeout: float | None
+) -> tuple[int, int, float]:
+    """(min_size, max_size, timeout): the arguments given, else the environment, else the
+    defaults (1, 10, 30)."""
+    env = os.environ
+    try:
+        chosen_min = (
+            min_size
+            if min_size is not None
+            else int(env.get(POOL_MIN_SIZE_ENV, DEFAULT_POOL_MIN_SIZE))
+        )
+        chosen_max = (
+            max_size
+            if max_size is not None
+            else int(env.get(POOL_MAX_SIZE_ENV, DEFAULT_POOL_MAX_SIZE))
+        )
+        chosen_timeout = (
+            timeout
+            if timeout is not None
+            else float(env.get(POOL_TIMEOUT_ENV, DEFAULT_POOL_TIMEOUT))
+        )
+    except ValueError as error:
+        raise ConfigurationError(f"invalid pool setting in the environment: {error}") from None
+    return chosen_min, max(chosen_max, chosen_min), chosen_timeout  # fmt: skip
+
+
+# --- migrations ---------------------------------------------------------------------------------
+
+LOCK_TIMEOUT_ENV = "PAGBANK_PG_MIGRATE_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finish
+
+
+def lock_timeout(given: float | None) -> float:
+    """Seconds a migrate waits for the migration lock: `given`, else the environment."""
+    if given:
+        return given
+    try:
+        return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+    except ValueError as error:
+        raise ConfigurationError(f"invalid {LOCK_TIMEOUT_ENV}: {error}") from None
+
+
+# --- PagBank's app ------------------------------------------------------------------------------
+
+SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire after this
+SOURCE_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times
+
+# Where rows written only in PostgreSQL go on export (and what the Agno storage records as
+# their source): Agno's own default file and table names.
+DEFAULT_FILE = "pagbank.db"
+DEFAULT_TABLES = {
+    "agent": "agent_sessions",
+    "team": "team_sessions",
+    "memory": "pagbank_memories",
+    "sessions": "sessions",
+}
+
+# --- import, export, verify ---------------------------------------------------------------------
+
+IMPORT_BATCH = 2000  # source rows a batch holds at most
+BATCH_BYTES = 4 << 20  # ... and about this many bytes of values, so memory stays flat
+IMPORT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)  # worker processes mapping rows
+REJECT_FILE = Path("pagbank-pg-rejects.jsonl")
+VERIFY_BATCH = 1000
+EXPORT_BATCH = 2000

@@ -1,0 +1,199 @@
+"""What the sync and async databases share: binding a query to a runner, shaping results,
+naming the query in errors, the pool's arguments. Pure: no I/O here; `database.py` and
+`database_async.py` add only the calls that do I/O, the same names, one with `await`.
+"""
+
+import inspect
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..config import pool_settings
+from ..conninfo import error_line, redact
+from ..errors import PoolTimeout, QueryError
+from .loader import Queries, Query
+
+
+def shape(query: Query, rows: list[dict[str, Any]] | None, rowcount: int) -> Any:
+    """The result of a call of `query`, from the rows it returned and its row count."""
+    if query.kind == "many":
+        return rows or []
+    if query.kind == "one":
+        return rows[0] if rows else None
+    if query.kind == "scalar":
+        return next(iter(rows[0].values())) if rows else None
+    if query.kind in ("execrows", "copy"):
+        return rowcount
+    return None
+
+
+def fetches(query: Query) -> bool:
+    """Whether a call of `query` reads rows back."""
+    return query.kind in ("one", "many", "scalar")
+
+
+def query_error(query: Query, error: psycopg.Error) -> QueryError:
+    """`error`, raised by the database inside `query`, as a QueryError naming the query."""
+    reason = error.diag.message_primary or error_line(error)
+    if error.diag.message_detail:
+        reason += f" ({error.diag.message_detail})"
+    if error.sqlstate == "42P01":  # undefined_table
+        reason += "; is the schema migrated? run: pagbank-pg migrate"
+    return QueryError(f"query {query.where} failed: {redact(reason)}", error.sqlstate)
+
+
+@contextmanager
+def translated(query: Query) -> Iterator[None]:
+    """Database errors raised inside the block, as a QueryError naming `query`."""
+    try:
+        yield
+    except psycopg.Error as error:
+        raise query_error(query, error) from error
+
+
+def needs_transaction(query: Query, opener: str) -> QueryError:
+    """The error of `.stream()` called outside a transaction (`opener`: `with` or `async with`)."""
+    return QueryError(
+        f"query {query.where}: stream() reads through a server-side cursor and needs a "
+        f"transaction: {opener} db.transaction() as tx: tx.queries.{query.name}.stream(...)"
+    )
+
+
+def pool_timeout(timeout: float, max_size: int) -> PoolTimeout:
+    """The error of a pool that had no free connection in time."""
+    return PoolTimeout(
+        f"no pooled connection became free within {timeout:g}s "
+        f"(max_size {max_size}); raise the pool's max_size or timeout"
+    )
+
+
+_cursor_numbers = itertools.count(1)
+
+
+def cursor_name(query: Query) -> str:
+    """A server-side cursor name for a stream of `query`, unique within the process."""
+    return f"stream_{query.name}_{next(_cursor_numbers)}"
+
+
+def pool_arguments(
+    conninfo: str,
+    min_size: int | None,
+    max_size: int | None,
+    timeout: float | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """What the sync and async pools are opened with: the connection string, sizes and
+    timeout (arguments, else environment, else defaults) and the connections' settings."""
+    min_size, max_size, timeout = pool_settings(min_size, max_size, timeout)
+    return {
+        "conninfo": conninfo,
+        "min_size": min_size,
+        "max_size": max_size,
+        "timeout": timeout,
+        "open": False,
+        "kwargs": {"autocommit": True, "row_factory": dict_row},
+        "name": "pagbank-pg",
+        **options,
+    }
+
+
+def bind(query: Query, runner: Any) -> Callable[..., Any]:
+    """A function calling `query` through `runner`, with the query's signature and doc.
+
+    The function also carries `.many(rows)`, `.stream(**params)` and the query's attributes
+    (`name`, `kind`, `params`, `sql`, `doc`, `file`, `line`), so `help()` and
+    `inspect.signature()` describe the statement. A `:copy` query takes the data to copy as
+    its one positional argument.
+    """
+
+    def run(**params: Any) -> Any:
+        return runner.run(query, params)
+
+    def copy(data: bytes, /, **params: Any) -> Any:
+        return runner.copy(query, params, data)
+
+    call: Any = copy if query.kind == "copy" else run
+    leading = (
+        [inspect.Parameter("data", inspect.Parameter.POSITIONAL_ONLY)]
+        if query.kind == "copy"
+        else []
+    )
+
+    call.__name__ = call.__qualname__ = query.name
+    call.__doc__ = f"{query.doc}\n\n:{query.kind}  {query.file}:{query.line}\n\n{query.sql}"
+    call.__signature__ = inspect.Signature(
+        leading + [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY) for p in query.params]
+    )
+    for attribute in ("name", "kind", "params", "sql", "doc", "file", "line"):
+        setattr(call, attribute, getattr(query, attribute))
+    call.query = query
+    call.many = lambda rows: runner.run_many(query, rows)
+    call.stream = lambda **params: runner.stream(query, params)
+    return call  # type: ignore[no-any-return]
+
+
+class QueryNamespace:
+    """`db.queries`: every named query as a method, bound to one way of running it."""
+
+    def __init__(self, queries: Queries, runner: Any) -> None:
+        self._queries = queries
+        self._runner = runner
+        self._bound: dict[str, Callable[..., Any]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        bound = self._bound.get(name)
+        if bound is None:
+            if name not in self._queries:
+                raise AttributeError(
+                    f"no query named {name!r}; known: {', '.join(sorted(self._queries))}"
+                )
+            bound = self._bound[name] = bind(self._queries[name], self._runner)
+        return bound
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._queries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._queries)
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+    def __repr__(self) -> str:
+        return f"<queries: {', '.join(self._queries)}>"
+
+
+class TransactionBase:
+    """One connection, one transaction: calls through `tx.queries` share both."""
+
+    def __init__(self, conn: Any, queries: Queries, runner: Any) -> None:
+        self.connection = conn
+        self._runner = runner
+        self._namespace = QueryNamespace(queries, runner)
+
+    def bind(self, queries: Queries) -> Any:
+        """Another set of statements (an internal area's) run on this transaction."""
+        return QueryNamespace(queries, self._runner)
+
+
+class DatabaseBase:
+    """Named statements over a psycopg pool (`db.pool`); calls run through `runner`."""
+
+    def __init__(self, pool: Any, queries: Queries, runner: Any) -> None:
+        self.pool = pool
+        self._queries = queries
+        self._runner = runner
+        self._namespace = QueryNamespace(queries, runner)
+
+    def bind(self, queries: Queries) -> Any:
+        """Another set of statements (an internal area's) run through this database's pool."""
+        return QueryNamespace(queries, self._runner)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.pool.name} {len(self._queries)} queries>"

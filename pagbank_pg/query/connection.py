@@ -1,0 +1,36 @@
+"""The one connection of bulk work (import, export, verify), outside any pool."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..conninfo import connection_failed, describe, error_line
+from ..errors import ConfigurationError
+from .database import Transaction
+from .loader import internal_queries
+from .types import SchemaQueries
+
+
+def require_tables(queries: SchemaQueries, where: str, *tables: str) -> None:
+    """Raise ConfigurationError naming `where` unless every table exists (a migrated schema)."""
+    for table in tables:
+        if not queries.table_exists(table_name=table):
+            raise ConfigurationError(f"{where} has no table {table}; run: pagbank-pg migrate")
+
+
+@contextmanager
+def direct_connection(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
+    """One connection outside any pool, for bulk work (import, export, verify): dict rows, a
+    clear error when the server cannot be reached or the schema is not migrated."""
+    try:
+        conn = psycopg.connect(conninfo, row_factory=dict_row)
+    except psycopg.OperationalError as error:
+        raise connection_failed(conninfo, error_line(error)) from None
+    with conn:
+        checks = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
+        require_tables(checks, describe(conninfo), "agent_sessions", "user_memories")
+        conn.commit()
+        yield conn

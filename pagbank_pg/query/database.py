@@ -1,0 +1,173 @@
+"""`Database`: the named statements of `sql/queries`, run through a psycopg connection pool.
+
+A call outside `transaction()` runs alone, in autocommit, as a prepared statement on a pooled
+connection; inside, all calls share one connection and commit together. `database_async.py`
+is its twin with `await`; what they share is in `base.py`.
+"""
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, cast
+
+import orjson
+import psycopg
+import psycopg_pool
+from psycopg.types.json import set_json_loads
+
+from ..config import STREAM_BATCH
+from ..conninfo import not_connected, resolve_dsn
+from .base import (
+    DatabaseBase,
+    TransactionBase,
+    cursor_name,
+    fetches,
+    needs_transaction,
+    pool_arguments,
+    pool_timeout,
+    shape,
+    translated,
+)
+from .loader import Queries, Query, load_queries
+from .types import PackageQueries
+
+
+def configure(conn: psycopg.Connection[Any]) -> None:
+    """Set up a new pooled connection: JSON read with orjson."""
+    set_json_loads(orjson.loads, conn)
+
+
+def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any]) -> Any:
+    with translated(query):
+        cursor = conn.execute(query.compiled.sql, bound, prepare=True)
+        return shape(query, cursor.fetchall() if fetches(query) else None, cursor.rowcount)
+
+
+def _execute_many(conn: psycopg.Connection[Any], query: Query, rows: list[dict[str, Any]]) -> int:
+    with translated(query), conn.cursor() as cursor:
+        cursor.executemany(query.compiled.sql, rows)
+        return cursor.rowcount
+
+
+class _PoolRunner:
+    """Runs each call alone on a connection borrowed from the pool."""
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg_pool.PoolTimeout:
+            raise pool_timeout(self.pool.timeout, self.pool.max_size) from None
+
+    def run(self, query: Query, params: Mapping[str, Any]) -> Any:
+        bound = query.bind(params)  # a bad call fails before a connection is borrowed
+        with self.connection() as conn:
+            return _execute(conn, query, bound)
+
+    def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        bound = [query.bind(row) for row in rows]
+        with self.connection() as conn, conn.transaction():
+            return _execute_many(conn, query, bound)
+
+    def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        raise needs_transaction(query, "with")
+
+    def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
+        with self.connection() as conn, conn.transaction():
+            return _ConnectionRunner(conn).copy(query, params, data)
+
+
+class _ConnectionRunner:
+    """Runs calls on one connection (a transaction's, or any the caller holds)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def run(self, query: Query, params: Mapping[str, Any]) -> Any:
+        return _execute(self.conn, query, query.bind(params))
+
+    def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        return _execute_many(self.conn, query, [query.bind(row) for row in rows])
+
+    def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        bound = query.bind(params)
+        with translated(query), self.conn.cursor(name=cursor_name(query)) as cursor:
+            cursor.itersize = STREAM_BATCH
+            cursor.execute(query.compiled.sql, bound)
+            yield from cursor
+
+    def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
+        bound = query.bind(params)
+        with translated(query), self.conn.cursor() as cursor:
+            with cursor.copy(query.compiled.sql, bound or None) as copy:
+                copy.write(data)
+            return cursor.rowcount
+
+
+class Transaction(TransactionBase):
+    """One connection, one transaction: `tx.queries.<name>(…)` calls share both. Also the way
+    to run named statements on a connection held outside any pool: `Transaction(conn)`."""
+
+    def __init__(self, conn: psycopg.Connection[Any], queries: Queries | None = None) -> None:
+        chosen = queries if queries is not None else load_queries()
+        super().__init__(conn, chosen, _ConnectionRunner(conn))
+        self.queries = cast(PackageQueries, self._namespace)
+
+
+class Database(DatabaseBase):
+    """Named statements over a psycopg `ConnectionPool` (`db.pool`).
+
+    `Database.open(dsn)` (or its alias `connect`) gives an open database; `with` closes it.
+    """
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool[Any], queries: Queries) -> None:
+        super().__init__(pool, queries, _PoolRunner(pool))
+        self.pool: psycopg_pool.ConnectionPool[Any] = pool
+        self.queries = cast(PackageQueries, self._namespace)
+
+    @classmethod
+    def open(
+        cls,
+        dsn: str | None = None,
+        *,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        timeout: float | None = None,
+        queries: Queries | None = None,
+        **pool_options: Any,
+    ) -> "Database":
+        """Open a pool on `dsn` (default: DATABASE_URL, else the embedded server) and wait for it.
+
+        Pool sizes and the timeout (seconds, for opening and for borrowing a connection) come
+        from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
+        """
+        args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
+        pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+            **args, configure=configure, check=psycopg_pool.ConnectionPool.check_connection
+        )
+        try:
+            pool.open(wait=True, timeout=args["timeout"])
+        except psycopg_pool.PoolTimeout:
+            pool.close()
+            raise not_connected(args["conninfo"], args["timeout"]) from None
+        return cls(pool, queries if queries is not None else load_queries())
+
+    connect = open
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One connection and one transaction: committed on exit, rolled back on an exception."""
+        with self._runner.connection() as conn, conn.transaction():
+            yield Transaction(conn, self._queries)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

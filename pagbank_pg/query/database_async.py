@@ -1,0 +1,219 @@
+"""`AsyncDatabase`: `database.py`'s twin over psycopg's `AsyncConnectionPool`; the same names,
+awaited. What they share is in `base.py`."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import orjson
+import psycopg
+import psycopg_pool
+from psycopg.types.json import set_json_loads
+
+from ..config import STREAM_BATCH
+from ..conninfo import not_connected, resolve_dsn
+from .base import (
+    DatabaseBase,
+    TransactionBase,
+    cursor_name,
+    fetches,
+    needs_transaction,
+    pool_arguments,
+    pool_timeout,
+    shape,
+    translated,
+)
+from .loader import Queries, Query, load_queries
+from .types import AsyncPackageQueries
+
+
+async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Set up a new pooled connection: JSON read with orjson."""
+    set_json_loads(orjson.loads, conn)
+
+
+async def _execute(conn: psycopg.AsyncConnection[Any], query: Query, bound: dict[str, Any]) -> Any:
+    with translated(query):
+        cursor = await conn.execute(query.compiled.sql, bound, prepare=True)
+        return shape(query, await cursor.fetchall() if fetches(query) else None, cursor.rowcount)
+
+
+async def _execute_many(
+    conn: psycopg.AsyncConnection[Any], query: Query, rows: list[dict[str, Any]]
+) -> int:
+    with translated(query):
+        async with conn.cursor() as cursor:
+            await cursor.executemany(query.compiled.sql, rows)
+            return cursor.rowcount
+
+
+class _PoolRunner:
+    """Runs each call alone on a connection borrowed from the pool."""
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except psycopg_pool.PoolTimeout:
+            raise pool_timeout(self.pool.timeout, self.pool.max_size) from None
+
+    async def run(self, query: Query, params: Mapping[str, Any]) -> Any:
+        bound = query.bind(params)  # a bad call fails before a connection is borrowed
+        async with self.connection() as conn:
+            return await _execute(conn, query, bound)
+
+    async def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        bound = [query.bind(row) for row in rows]
+        async with self.connection() as conn, conn.transaction():
+            return await _execute_many(conn, query, bound)
+
+    def stream(self, query: Query, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        raise needs_transaction(query, "async with")
+
+    async def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
+        async with self.connection() as conn, conn.transaction():
+            return await _ConnectionRunner(conn).copy(query, params, data)
+
+
+class _ConnectionRunner:
+    """Runs calls on one connection (a transaction's, or any the caller holds)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def run(self, query: Query, params: Mapping[str, Any]) -> Any:
+        return await _execute(self.conn, query, query.bind(params))
+
+    async def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        return await _execute_many(self.conn, query, [query.bind(row) for row in rows])
+
+    async def stream(
+        self, query: Query, params: Mapping[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        bound = query.bind(params)
+        with translated(query):
+            async with self.conn.cursor(name=cursor_name(query)) as cursor:
+                cursor.itersize = STREAM_BATCH
+                await cursor.execute(query.compiled.sql, bound)
+                async for row in cursor:
+                    yield row
+
+    async def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
+        bound = query.bind(params)
+        with translated(query):
+            async with self.conn.cursor() as cursor:
+                async with cursor.copy(query.compiled.sql, bound or None) as copy:
+                    await copy.write(data)
+                return cursor.rowcount
+
+
+class AsyncTransaction(TransactionBase):
+    """One connection, one transaction: `await tx.queries.<name>(…)` calls share both."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], queries: Queries | None = None) -> None:
+        chosen = queries if queries is not None else load_queries()
+        super().__init__(conn, chosen, _ConnectionRunner(conn))
+        self.queries = cast(AsyncPackageQueries, self._namespace)
+
+
+class _Opening:
+    """What `AsyncDatabase.connect()` returns: awaited, the open database; entered with
+    `async with`, the database, closed on exit."""
+
+    def __init__(self, opening: Callable[[], Awaitable["AsyncDatabase"]]) -> None:
+        self._opening = opening
+        self._db: AsyncDatabase | None = None
+
+    def __await__(self) -> Generator[Any, None, "AsyncDatabase"]:
+        return self._opening().__await__()
+
+    async def __aenter__(self) -> "AsyncDatabase":
+        self._db = await self._opening()
+        return self._db
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+
+class AsyncDatabase(DatabaseBase):
+    """Named statements over a psycopg `AsyncConnectionPool` (`db.pool`).
+
+    `await AsyncDatabase.open(dsn)` gives an open database; `async with` closes it.
+    `AsyncDatabase.connect(dsn)` is the same, awaited or entered with `async with`.
+    """
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], queries: Queries) -> None:
+        super().__init__(pool, queries, _PoolRunner(pool))
+        self.pool: psycopg_pool.AsyncConnectionPool[Any] = pool
+        self.queries = cast(AsyncPackageQueries, self._namespace)
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str | None = None,
+        *,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        timeout: float | None = None,
+        queries: Queries | None = None,
+        **pool_options: Any,
+    ) -> "AsyncDatabase":
+        """Open a pool on `dsn` (default: DATABASE_URL, else the embedded server) and wait for it.
+
+        Pool sizes and the timeout (seconds, for opening and for borrowing a connection) come
+        from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
+        """
+        args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
+        pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+            **args, configure=configure, check=psycopg_pool.AsyncConnectionPool.check_connection
+        )
+        try:
+            await pool.open(wait=True, timeout=args["timeout"])
+        except psycopg_pool.PoolTimeout:
+            await pool.close()
+            raise not_connected(args["conninfo"], args["timeout"]) from None
+        return cls(pool, queries if queries is not None else load_queries())
+
+    @classmethod
+    def connect(
+        cls,
+        dsn: str | None = None,
+        *,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        timeout: float | None = None,
+        queries: Queries | None = None,
+        **pool_options: Any,
+    ) -> _Opening:
+        """`open()`, awaited (`await AsyncDatabase.connect(dsn)`) or entered
+        (`async with AsyncDatabase.connect(dsn) as db:`, closed on exit)."""
+        return _Opening(
+            lambda: cls.open(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout,
+                queries=queries,
+                **pool_options,
+            )
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncTransaction]:
+        """One connection and one transaction: committed on exit, rolled back on an exception."""
+        async with self._runner.connection() as conn, conn.transaction():
+            yield AsyncTransaction(conn, self._queries)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def __aenter__(self) -> "AsyncDatabase":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
