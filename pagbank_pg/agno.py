@@ -30,15 +30,20 @@ from .errors import ConfigurationError, InvalidRecord, RejectedRow
 from .query import Database, internal_queries, require_tables
 from .query.types import AgnoQueries, SchemaQueries
 from .transfer import mapping
+from .transfer.tables import SOURCE_COLUMNS
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
 
-# The fields of Agno's own session records, per mode: what an upsert takes from a session.
-_FIELDS = {
-    "agent": tuple(f.name for f in dataclasses.fields(AgentSession)),
-    "team": tuple(f.name for f in dataclasses.fields(TeamSession)),
-}
+
+def _fields(kind: str, record: type) -> tuple[str, ...]:
+    """The columns of Agno's SQLite table that its session record carries."""
+    names = {f.name for f in dataclasses.fields(record)}
+    return tuple(c for c in SOURCE_COLUMNS[kind] if c in names)
+
+
+# What an upsert takes from a session, per mode.
+_FIELDS = {"agent": _fields("agent", AgentSession), "team": _fields("team", TeamSession)}
 
 
 def _agno(db: Database) -> AgnoQueries:

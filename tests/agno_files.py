@@ -21,7 +21,7 @@ from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 from agno.storage.sqlite import SqliteStorage
 
-from .conftest import REPO
+from .helpers import REPO
 
 SAMPLES = REPO / "tests" / "data" / "agno-1.7"  # written by Agno 1.7.12 (shared/samples)
 TEXTS = [

@@ -7,47 +7,14 @@ the suite errors out: it never skips.
 """
 
 import os
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from pagbank_pg.schema import migrations
 
-TEST_DSN_ENV = "PAGBANK_PG_TEST_DSN"
-REPO = Path(__file__).resolve().parent.parent
-MIGRATION_IDS = [
-    "0001.create-tables",
-    "0002.create-indexes",
-    "0003.add-domain-rules",
-    "0004.create-pattern-identity-index",
-]
-APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
-
-
-def database_dsn(server: str, name: str) -> str:
-    """The connection string of database `name` on the test server."""
-    return make_conninfo(server, dbname=name)
-
-
-def create_database(server: str, name: str, template: str | None = None) -> str:
-    with psycopg.connect(server, autocommit=True) as conn:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        conn.execute(statement)
-    return database_dsn(server, name)
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+from .helpers import TEST_DSN_ENV, create_database, drop_database, fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -80,20 +47,13 @@ def template_db(server_dsn: str) -> Iterator[str]:
     drop_database(server_dsn, name)
 
 
-def _fresh(server_dsn: str, template: str | None) -> Iterator[str]:
-    name = f"pagbank_test_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(server_dsn, name, template)
-    yield dsn
-    drop_database(server_dsn, name)
-
-
 @pytest.fixture
 def db_dsn(server_dsn: str, template_db: str) -> Iterator[str]:
     """A fresh database holding the whole migrated schema."""
-    yield from _fresh(server_dsn, template_db)
+    yield from fresh_database(server_dsn, template_db)
 
 
 @pytest.fixture
 def empty_dsn(server_dsn: str) -> Iterator[str]:
     """A fresh database with nothing migrated."""
-    yield from _fresh(server_dsn, None)
+    yield from fresh_database(server_dsn, None)

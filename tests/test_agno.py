@@ -28,7 +28,7 @@ from pagbank_pg.agno import (
     PostgresStorage,
 )
 
-from .test_import import run as cli
+from .helpers import run as cli
 
 
 @dataclass

@@ -6,20 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict
 
-from pagbank_pg.cli import main
-
-from .catalog import snapshot
-from .conftest import APPLIED_LINES, MIGRATION_IDS, REPO
+from .helpers import APPLIED_LINES, MIGRATION_IDS, REPO, run, snapshot
 
 SECRET = "s3cr3t-Pa55"
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_migrate_lists_what_it_applied_then_nothing(empty_dsn: str) -> None:

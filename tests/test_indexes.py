@@ -98,7 +98,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 
 @pytest.fixture(scope="module")
 def loaded(server_dsn: str, template_db: str) -> Iterator[psycopg.Connection[Any]]:
-    from .conftest import _fresh
+    from .helpers import fresh_database as _fresh
 
     for dsn in _fresh(server_dsn, template_db):
         with psycopg.connect(dsn, row_factory=dict_row) as conn:

@@ -6,8 +6,7 @@ import sys
 import venv
 from pathlib import Path
 
-from .catalog import snapshot
-from .conftest import APPLIED_LINES, REPO
+from .helpers import APPLIED_LINES, REPO, snapshot
 
 
 def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:

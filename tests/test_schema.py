@@ -8,8 +8,7 @@ import psycopg
 
 from pagbank_pg.schema import migrations
 
-from .catalog import snapshot
-from .conftest import MIGRATION_IDS
+from .helpers import MIGRATION_IDS, snapshot
 
 VC255 = "character varying(255)"
 TSTZ = "timestamp with time zone"

@@ -10,7 +10,7 @@ import pagbank_pg.query.types
 from pagbank_pg.cli import main
 from pagbank_pg.query.stubs import render_package
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def test_query_types_are_up_to_date_with_the_sql() -> None:

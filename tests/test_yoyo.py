@@ -9,8 +9,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from pagbank_pg.schema import migrations
 
-from .catalog import snapshot
-from .conftest import MIGRATION_IDS, REPO
+from .helpers import MIGRATION_IDS, REPO, snapshot
 
 YOYO = str(Path(sys.executable).with_name("yoyo"))
 

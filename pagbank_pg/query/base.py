@@ -5,9 +5,9 @@ naming the query in errors, the pool's arguments. Pure: no I/O here; `database.p
 
 import inspect
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -197,3 +197,26 @@ class DatabaseBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pool.name} {len(self._queries)} queries>"
+
+
+Opened = TypeVar("Opened", bound="DatabaseBase")
+
+
+class Opening(Generic[Opened]):
+    """What `AsyncDatabase.connect()` returns: awaited, the open database; entered with
+    `async with`, the database, closed on exit."""
+
+    def __init__(self, opening: Callable[[], Awaitable[Opened]]) -> None:
+        self._opening = opening
+        self._db: Opened | None = None
+
+    def __await__(self) -> Generator[Any, None, Opened]:
+        return self._opening().__await__()
+
+    async def __aenter__(self) -> Opened:
+        self._db = await self._opening()
+        return self._db
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._db is not None:
+            await self._db.close()  # type: ignore[attr-defined]

@@ -1,11 +1,15 @@
+# Generated from database_async.py by tools/async_to_sync.py: do not edit.
 """`Database`: the named statements of `sql/queries`, run through a psycopg connection pool.
 
 A call outside `transaction()` runs alone, in autocommit, as a prepared statement on a pooled
-connection; inside, all calls share one connection and commit together. `database_async.py`
-is its twin with `await`; what they share is in `base.py`.
+connection; inside, all calls share one connection and commit together.
+
+The twins: `database_async.py` is written by hand, and `database.py` (`Database`) is generated
+from it by `tools/async_to_sync.py`: the same code without `await`. What they share without
+I/O is in `base.py`.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Iterable, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -42,10 +46,13 @@ def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any])
         return shape(query, cursor.fetchall() if fetches(query) else None, cursor.rowcount)
 
 
-def _execute_many(conn: psycopg.Connection[Any], query: Query, rows: list[dict[str, Any]]) -> int:
-    with translated(query), conn.cursor() as cursor:
-        cursor.executemany(query.compiled.sql, rows)
-        return cursor.rowcount
+def _execute_many(
+    conn: psycopg.Connection[Any], query: Query, rows: list[dict[str, Any]]
+) -> int:
+    with translated(query):
+        with conn.cursor() as cursor:
+            cursor.executemany(query.compiled.sql, rows)
+            return cursor.rowcount
 
 
 class _PoolRunner:
@@ -92,24 +99,29 @@ class _ConnectionRunner:
     def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         return _execute_many(self.conn, query, [query.bind(row) for row in rows])
 
-    def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def stream(
+        self, query: Query, params: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
         bound = query.bind(params)
-        with translated(query), self.conn.cursor(name=cursor_name(query)) as cursor:
-            cursor.itersize = STREAM_BATCH
-            cursor.execute(query.compiled.sql, bound)
-            yield from cursor
+        with translated(query):
+            with self.conn.cursor(name=cursor_name(query)) as cursor:
+                cursor.itersize = STREAM_BATCH
+                cursor.execute(query.compiled.sql, bound)
+                for row in cursor:
+                    yield row
 
     def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
         bound = query.bind(params)
-        with translated(query), self.conn.cursor() as cursor:
-            with cursor.copy(query.compiled.sql, bound or None) as copy:
-                copy.write(data)
-            return cursor.rowcount
+        with translated(query):
+            with self.conn.cursor() as cursor:
+                with cursor.copy(query.compiled.sql, bound or None) as copy:
+                    copy.write(data)
+                return cursor.rowcount
 
 
 class Transaction(TransactionBase):
-    """One connection, one transaction: `tx.queries.<name>(…)` calls share both. Also the way
-    to run named statements on a connection held outside any pool: `Transaction(conn)`."""
+    """One connection, one transaction: `tx.queries.<name>(…)` calls share both; also
+    named statements on a connection held outside any pool: `Transaction(conn)`."""
 
     def __init__(self, conn: psycopg.Connection[Any], queries: Queries | None = None) -> None:
         chosen = queries if queries is not None else load_queries()
@@ -120,7 +132,8 @@ class Transaction(TransactionBase):
 class Database(DatabaseBase):
     """Named statements over a psycopg `ConnectionPool` (`db.pool`).
 
-    `Database.open(dsn)` (or its alias `connect`) gives an open database; `with` closes it.
+    `open(dsn)` opens it and `with` closes it; `connect` is the same as `open`
+    (`with Database.connect(dsn) as db:` also works).
     """
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[Any], queries: Queries) -> None:
@@ -156,6 +169,7 @@ class Database(DatabaseBase):
         return cls(pool, queries if queries is not None else load_queries())
 
     connect = open
+
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

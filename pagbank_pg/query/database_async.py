@@ -1,7 +1,14 @@
-"""`AsyncDatabase`: `database.py`'s twin over psycopg's `AsyncConnectionPool`; the same names,
-awaited. What they share is in `base.py`."""
+"""`AsyncDatabase`: the named statements of `sql/queries`, run through a psycopg connection pool.
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+A call outside `transaction()` runs alone, in autocommit, as a prepared statement on a pooled
+connection; inside, all calls share one connection and commit together.
+
+The twins: `database_async.py` is written by hand, and `database.py` (`Database`) is generated
+from it by `tools/async_to_sync.py`: the same code without `await`. What they share without
+I/O is in `base.py`.
+"""
+
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -14,6 +21,7 @@ from ..config import STREAM_BATCH
 from ..conninfo import not_connected, resolve_dsn
 from .base import (
     DatabaseBase,
+    Opening,  # async only
     TransactionBase,
     cursor_name,
     fetches,
@@ -112,7 +120,8 @@ class _ConnectionRunner:
 
 
 class AsyncTransaction(TransactionBase):
-    """One connection, one transaction: `await tx.queries.<name>(…)` calls share both."""
+    """One connection, one transaction: `await tx.queries.<name>(…)` calls share both; also
+    named statements on a connection held outside any pool: `AsyncTransaction(conn)`."""
 
     def __init__(self, conn: psycopg.AsyncConnection[Any], queries: Queries | None = None) -> None:
         chosen = queries if queries is not None else load_queries()
@@ -120,31 +129,11 @@ class AsyncTransaction(TransactionBase):
         self.queries = cast(AsyncPackageQueries, self._namespace)
 
 
-class _Opening:
-    """What `AsyncDatabase.connect()` returns: awaited, the open database; entered with
-    `async with`, the database, closed on exit."""
-
-    def __init__(self, opening: Callable[[], Awaitable["AsyncDatabase"]]) -> None:
-        self._opening = opening
-        self._db: AsyncDatabase | None = None
-
-    def __await__(self) -> Generator[Any, None, "AsyncDatabase"]:
-        return self._opening().__await__()
-
-    async def __aenter__(self) -> "AsyncDatabase":
-        self._db = await self._opening()
-        return self._db
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._db is not None:
-            await self._db.close()
-
-
 class AsyncDatabase(DatabaseBase):
     """Named statements over a psycopg `AsyncConnectionPool` (`db.pool`).
 
-    `await AsyncDatabase.open(dsn)` gives an open database; `async with` closes it.
-    `AsyncDatabase.connect(dsn)` is the same, awaited or entered with `async with`.
+    `open(dsn)` opens it and `async with` closes it; `connect` is the same as `open`
+    (`async with AsyncDatabase.connect(dsn) as db:` also works).
     """
 
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], queries: Queries) -> None:
@@ -179,6 +168,9 @@ class AsyncDatabase(DatabaseBase):
             raise not_connected(args["conninfo"], args["timeout"]) from None
         return cls(pool, queries if queries is not None else load_queries())
 
+    # sync only: connect = open
+
+    # async only: begin
     @classmethod
     def connect(
         cls,
@@ -189,10 +181,10 @@ class AsyncDatabase(DatabaseBase):
         timeout: float | None = None,
         queries: Queries | None = None,
         **pool_options: Any,
-    ) -> _Opening:
+    ) -> Opening["AsyncDatabase"]:
         """`open()`, awaited (`await AsyncDatabase.connect(dsn)`) or entered
         (`async with AsyncDatabase.connect(dsn) as db:`, closed on exit)."""
-        return _Opening(
+        return Opening(
             lambda: cls.open(
                 dsn,
                 min_size=min_size,
@@ -202,6 +194,8 @@ class AsyncDatabase(DatabaseBase):
                 **pool_options,
             )
         )
+
+    # async only: end
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:

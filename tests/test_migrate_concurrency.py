@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from .conftest import APPLIED_LINES, MIGRATION_IDS, REPO
+from .helpers import APPLIED_LINES, MIGRATION_IDS, REPO
 
 REAL = sorted((REPO / "sql" / "migrations").glob("*.sql"))
 

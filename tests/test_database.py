@@ -4,7 +4,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,15 +12,12 @@ from pagbank_pg import (
     ConnectionFailed,
     Database,
     PoolTimeout,
-    Queries,
     QueryArgumentError,
     QueryError,
-    load_queries,
 )
 
-QUERIES = Queries(
-    [*load_queries().values(), *load_queries(Path(__file__).parent / "queries").values()]
-)
+from .helpers import QUERIES
+
 BRT = timezone(timedelta(hours=-3))
 
 

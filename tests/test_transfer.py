@@ -14,20 +14,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 
-from pagbank_pg.cli import main
 from pagbank_pg.transfer.exporter import DDL
 
 from .agno_files import SAMPLES, write_agno_files
+from .helpers import run
 
 AGNO_JSON = {"memory", "session_data", "extra_data", "agent_data", "team_data"}
 SESSIONS_JSON = {"session_context", "metadata"}
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def table_rows(path: Path) -> dict[str, dict[Any, dict[str, Any]]]:
@@ -285,7 +279,7 @@ def big_copy(agno_data: Path, folder: Path, copies: int) -> Path:
 def test_killed_import_resumes_to_the_same_end(
     db_dsn: str, server_dsn: str, template_db: str, agno_data: Path, tmp_path: Path
 ) -> None:
-    from .conftest import _fresh
+    from .helpers import fresh_database as _fresh
 
     data = big_copy(agno_data, tmp_path / "data", copies=40)
     args = [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "20",

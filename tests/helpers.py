@@ -1,8 +1,79 @@
-"""Read the schema of a database back from the PostgreSQL catalogue, for comparisons."""
+"""What the tests share: where the repository is, the migrations, databases on the test
+server, the CLI, the test queries, and the schema read back from the catalogue."""
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from click.testing import CliRunner
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from pagbank_pg import Queries, load_queries
+from pagbank_pg.cli import main
+
+TEST_DSN_ENV = "PAGBANK_PG_TEST_DSN"
+REPO = Path(__file__).resolve().parent.parent
+MIGRATION_IDS = [
+    "0001.create-tables",
+    "0002.create-indexes",
+    "0003.add-domain-rules",
+    "0004.create-pattern-identity-index",
+]
+APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
+# The package's queries and the test statements of every kind (tests/queries, and a :copy
+# one in tests/queries/bulk).
+_TEST_QUERIES = Path(__file__).parent / "queries"
+QUERIES = Queries(
+    [
+        *load_queries().values(),
+        *load_queries(_TEST_QUERIES).values(),
+        *load_queries(_TEST_QUERIES / "bulk").values(),
+    ]
+)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """`pagbank-pg ARGS` in this process: (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+# --- databases on the test server ---------------------------------------------------------------
+
+
+def database_dsn(server: str, name: str) -> str:
+    """The connection string of database `name` on the test server."""
+    return make_conninfo(server, dbname=name)
+
+
+def create_database(server: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(statement)
+    return database_dsn(server, name)
+
+
+def drop_database(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def fresh_database(server_dsn: str, template: str | None) -> Iterator[str]:
+    """A new database (a copy of `template`, or empty) for as long as the generator runs."""
+    name = f"pagbank_test_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(server_dsn, name, template)
+    yield dsn
+    drop_database(server_dsn, name)
+
+
+# --- the schema, read back from the catalogue ---------------------------------------------------
 
 TABLES = (
     "team_sessions",

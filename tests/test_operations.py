@@ -9,7 +9,7 @@ import pytest
 
 from pagbank_pg import Database, QueryArgumentError, QueryError
 
-from .catalog import TABLES
+from .helpers import TABLES
 
 
 @pytest.fixture

@@ -4,14 +4,8 @@ import json
 from pathlib import Path
 
 import psycopg
-from click.testing import CliRunner
 
-from pagbank_pg.cli import main
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+from .helpers import run
 
 
 def seed(dsn: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from pagbank_pg import AsyncDatabase, ConnectionFailed, PoolTimeout, QueryArgumentError, QueryError
 
-from .test_db import QUERIES
+from .helpers import QUERIES
 
 
 @pytest.fixture
