@@ -2,10 +2,8 @@
 
 The sync module is the async one without `async`/`await` and with the sync names of psycopg's
 classes (the way psycopg_pool keeps its twins). A line may say how it reads in sync:
-- `code  # sync: other code` becomes `other code` (same indentation);
-- a line ending in `# async only`, or a block between `# async only: begin` and
-  `# async only: end`, is left out;
-- `# sync only: code` becomes `code`.
+`code  # sync: other code` becomes `other code` (same indentation), and a line ending in
+`# async only` is left out.
 
 Usage: python tools/async_to_sync.py [--check]
 """
@@ -34,28 +32,20 @@ NAMES = [
     (r"__aenter__", "__enter__"),
     (r"__aexit__", "__exit__"),
 ]
-_SYNC_AS = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*# sync: (?P<sync>.*?)(?:\s*# fmt: skip)?$")
-_SYNC_ONLY = re.compile(r"^(?P<indent>\s*)# sync only: (?P<code>.*)$")
+_SYNC_AS = re.compile(r"^(?P<indent>\s*).*?\s*# sync: (?P<sync>.*)$")
 
 
 def convert(text: str) -> str:
     """The sync module of the async module `text`."""
-    out, skipping = [], False
+    out = []
     for line in text.splitlines():
-        stripped = line.strip()
-        if stripped == "# async only: begin":
-            skipping = True
-        elif stripped == "# async only: end":
-            skipping = False
-        elif skipping or stripped.endswith("# async only"):
+        if line.rstrip().endswith("# async only"):
             continue
-        elif match := _SYNC_AS.match(line):
+        if match := _SYNC_AS.match(line):
             out.append(match["indent"] + match["sync"])
-        elif match := _SYNC_ONLY.match(line):
-            out.append(match["indent"] + match["code"])
         else:
             for name, sync in NAMES:
-                line = re.sub(rf"\b{name}" if name[0].isalpha() else name, sync, line)
+                line = re.sub(rf"\b{name}", sync, line)
             out.append(line)
     return HEADER + re.sub(r"\n{3,}(?=\S)", "\n\n\n", "\n".join(out)).rstrip() + "\n"
 

@@ -5,7 +5,7 @@ naming the query in errors, the pool's arguments. Pure: no I/O here; `database.p
 
 import inspect
 import itertools
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -203,18 +203,18 @@ Opened = TypeVar("Opened", bound="DatabaseBase")
 
 
 class Opening(Generic[Opened]):
-    """What `AsyncDatabase.connect()` returns: awaited, the open database; entered with
+    """What `AsyncDatabase.open()` returns: awaited, the open database; entered with
     `async with`, the database, closed on exit."""
 
-    def __init__(self, opening: Callable[[], Awaitable[Opened]]) -> None:
+    def __init__(self, opening: Coroutine[Any, Any, Opened]) -> None:
         self._opening = opening
         self._db: Opened | None = None
 
     def __await__(self) -> Generator[Any, None, Opened]:
-        return self._opening().__await__()
+        return self._opening.__await__()
 
     async def __aenter__(self) -> Opened:
-        self._db = await self._opening()
+        self._db = await self._opening
         return self._db
 
     async def __aexit__(self, *exc: object) -> None:

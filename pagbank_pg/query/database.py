@@ -132,8 +132,8 @@ class Transaction(TransactionBase):
 class Database(DatabaseBase):
     """Named statements over a psycopg `ConnectionPool` (`db.pool`).
 
-    `open(dsn)` opens it and `with` closes it; `connect` is the same as `open`
-    (`with Database.connect(dsn) as db:` also works).
+    `db = Database.open(dsn)` opens it and `with` closes it;
+    `with Database.open(dsn) as db:` does both. `connect` is `open`.
     """
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[Any], queries: Queries) -> None:
@@ -158,6 +158,13 @@ class Database(DatabaseBase):
         from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
         """
         args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
+        chosen = queries if queries is not None else load_queries()
+        return cls._open(args, chosen)
+
+    connect = open
+
+    @classmethod
+    def _open(cls, args: dict[str, Any], queries: Queries) -> "Database":
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             **args, configure=configure, check=psycopg_pool.ConnectionPool.check_connection
         )
@@ -166,10 +173,7 @@ class Database(DatabaseBase):
         except psycopg_pool.PoolTimeout:
             pool.close()
             raise not_connected(args["conninfo"], args["timeout"]) from None
-        return cls(pool, queries if queries is not None else load_queries())
-
-    connect = open
-
+        return cls(pool, queries)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -132,8 +132,8 @@ class AsyncTransaction(TransactionBase):
 class AsyncDatabase(DatabaseBase):
     """Named statements over a psycopg `AsyncConnectionPool` (`db.pool`).
 
-    `open(dsn)` opens it and `async with` closes it; `connect` is the same as `open`
-    (`async with AsyncDatabase.connect(dsn) as db:` also works).
+    `db = await AsyncDatabase.open(dsn)` opens it and `async with` closes it;
+    `async with AsyncDatabase.open(dsn) as db:` does both. `connect` is `open`.
     """
 
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], queries: Queries) -> None:
@@ -142,7 +142,7 @@ class AsyncDatabase(DatabaseBase):
         self.queries = cast(AsyncPackageQueries, self._namespace)
 
     @classmethod
-    async def open(
+    def open(
         cls,
         dsn: str | None = None,
         *,
@@ -151,13 +151,20 @@ class AsyncDatabase(DatabaseBase):
         timeout: float | None = None,
         queries: Queries | None = None,
         **pool_options: Any,
-    ) -> "AsyncDatabase":
+    ) -> Opening["AsyncDatabase"]:  # sync: ) -> "Database":
         """Open a pool on `dsn` (default: DATABASE_URL, else the embedded server) and wait for it.
 
         Pool sizes and the timeout (seconds, for opening and for borrowing a connection) come
         from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
         """
         args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
+        chosen = queries if queries is not None else load_queries()
+        return Opening(cls._open(args, chosen))  # sync: return cls._open(args, chosen)
+
+    connect = open
+
+    @classmethod
+    async def _open(cls, args: dict[str, Any], queries: Queries) -> "AsyncDatabase":
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
             **args, configure=configure, check=psycopg_pool.AsyncConnectionPool.check_connection
         )
@@ -166,36 +173,7 @@ class AsyncDatabase(DatabaseBase):
         except psycopg_pool.PoolTimeout:
             await pool.close()
             raise not_connected(args["conninfo"], args["timeout"]) from None
-        return cls(pool, queries if queries is not None else load_queries())
-
-    # sync only: connect = open
-
-    # async only: begin
-    @classmethod
-    def connect(
-        cls,
-        dsn: str | None = None,
-        *,
-        min_size: int | None = None,
-        max_size: int | None = None,
-        timeout: float | None = None,
-        queries: Queries | None = None,
-        **pool_options: Any,
-    ) -> Opening["AsyncDatabase"]:
-        """`open()`, awaited (`await AsyncDatabase.connect(dsn)`) or entered
-        (`async with AsyncDatabase.connect(dsn) as db:`, closed on exit)."""
-        return Opening(
-            lambda: cls.open(
-                dsn,
-                min_size=min_size,
-                max_size=max_size,
-                timeout=timeout,
-                queries=queries,
-                **pool_options,
-            )
-        )
-
-    # async only: end
+        return cls(pool, queries)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:
