@@ -118,10 +118,11 @@ def test_import_sqlite(
 
 
 @pytest.mark.benchmark(group="import")
-@pytest.mark.skipif(shutil.which("pgloader") is None, reason="pgloader is not installed")
 def test_pgloader(
     benchmark: Any, bench_server: str, agno_file: Path, sessions: int, tmp_path: Path
 ) -> None:
+    if shutil.which("pgloader") is None:
+        pytest.fail("pgloader is not installed: apt-get install pgloader (.ci/run does)")
     for dsn in fresh_database(bench_server, migrate=False):
         command = tmp_path / "load.pgloader"
         command.write_text(

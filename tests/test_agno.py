@@ -318,3 +318,21 @@ def test_a_missing_schema_says_what_to_do(empty_dsn: str) -> None:
         pytest.raises(ConfigurationError, match="user_memories"),
     ):
         PostgresMemoryDb(db=db).create()
+
+
+def test_a_session_or_memory_that_cannot_be_stored_raises_a_public_error(
+    manager: PostgresManager, db_dsn: str
+) -> None:
+    from agno.storage.session.agent import AgentSession
+
+    from pagbank_pg import InvalidRecord, PagbankPgError
+
+    storage = manager.get_agent_storage()
+    too_long = AgentSession(session_id="s" * 300, agent_id="pix", user_id="u-1")
+    with pytest.raises(InvalidRecord, match=r"cannot be stored: session_id is longer than 255"):
+        storage.upsert(too_long)
+    memories = manager.get_memory_db()
+    with pytest.raises(InvalidRecord, match="cannot be stored: memory text is NULL") as raised:
+        memories.upsert_memory(MemoryRow(id="m-1", user_id="u-1", memory={"topics": []}))
+    assert isinstance(raised.value, PagbankPgError) and isinstance(raised.value, ValueError)
+    assert rows(db_dsn, "agent_sessions") == [] and rows(db_dsn, "user_memories") == []
