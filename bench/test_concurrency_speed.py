@@ -18,7 +18,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from pagbank_pg import Database, importer
+from pagbank_pg import Database
+from pagbank_pg.transfer import importer
 from tests.agno_files import write_agno_files
 
 from . import workload

@@ -1,12 +1,19 @@
 """What the tests share: where the repository is, the migrations, databases on the test
-server, the CLI, the test queries, and the schema read back from the catalogue."""
+server, the CLI, the test queries, the schema read back from the catalogue, and Agno agents
+and teams on an offline model."""
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from agno.agent import Agent
+from agno.models.base import Model
+from agno.models.response import ModelResponse
+from agno.team import Team
 from click.testing import CliRunner
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
@@ -147,3 +154,73 @@ def snapshot(dsn: str) -> dict[str, Any]:
         }
         objects = set(conn.execute(_OBJECTS).fetchall())
     return {"columns": columns, "constraints": constraints, "indexes": indexes, "objects": objects}
+
+
+# --- Agno on an offline model -------------------------------------------------------------------
+
+
+@dataclass
+class EchoModel(Model):
+    """An offline model: answers with the last user message and how many user messages it
+    was shown (so history is visible); a team leader forwards by keyword."""
+
+    id: str = "echo-1"
+    name: str = "Echo"
+    provider: str = "Echo"
+
+    def invoke(self, messages: list[Any], **kwargs: Any) -> Any:
+        return {"messages": messages, "tools": kwargs.get("tools") or []}
+
+    async def ainvoke(self, messages: list[Any], **kwargs: Any) -> Any:
+        return self.invoke(messages, **kwargs)
+
+    def invoke_stream(self, messages: list[Any], **kwargs: Any) -> Iterator[Any]:
+        yield self.invoke(messages, **kwargs)
+
+    async def ainvoke_stream(self, messages: list[Any], **kwargs: Any) -> AsyncIterator[Any]:
+        yield self.invoke(messages, **kwargs)
+
+    def parse_provider_response(self, response: Any, **kwargs: Any) -> ModelResponse:
+        messages = response["messages"]
+        users = [m for m in messages if m.role == "user"]
+        last = users[-1].get_content_string() if users else ""
+        tools = [t.get("function", t).get("name") for t in response["tools"]]
+        if "forward_task_to_member" in tools and messages[-1].role == "user":
+            member = "cartoes" if "cartão" in last.lower() else "pix"
+            call = {"id": f"call-{uuid.uuid4().hex[:8]}", "type": "function",
+                    "function": {"name": "forward_task_to_member",
+                                 "arguments": json.dumps({"member_id": member})}}  # fmt: skip
+            return ModelResponse(role="assistant", tool_calls=[call])
+        return ModelResponse(role="assistant", content=f"Entendi: {last} (vi {len(users)})")
+
+    def parse_provider_response_delta(self, response: Any) -> ModelResponse:
+        return self.parse_provider_response(response)
+
+
+def agent(storage: Any, agent_id: str = "pix", **options: Any) -> Agent:
+    """A specialist on the offline model, keeping the last 5 runs in its history."""
+    settings = {"model": EchoModel(), "add_history_to_messages": True, "num_history_runs": 5}
+    return Agent(
+        name=f"Especialista {agent_id}",
+        agent_id=agent_id,
+        storage=storage,
+        **{**settings, **options},
+    )
+
+
+def rows(dsn: str, table: str) -> list[dict[str, Any]]:
+    with psycopg.connect(dsn) as conn:
+        conn.row_factory = psycopg.rows.dict_row
+        order = "created_at, id" if table == "user_memories" else "session_id, created_at"
+        return conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+
+
+def route_team(team_storage: Any, agent_storage: Any) -> Team:
+    return Team(
+        name="Ana - PagBank Assistant",
+        team_id="ana-routing",
+        mode="route",
+        model=EchoModel(id="router-1"),
+        members=[agent(agent_storage, "pix"), agent(agent_storage, "cartoes")],
+        storage=team_storage,
+    )

@@ -4,18 +4,14 @@ offline model, keeping their sessions and memories through pagbank_pg.agno."""
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from agno.agent import Agent
 from agno.memory.v2.db.schema import MemoryRow
 from agno.memory.v2.db.sqlite import SqliteMemoryDb
-from agno.models.base import Model
-from agno.models.response import ModelResponse
 from agno.storage.sqlite import SqliteStorage
 from agno.team import Team
 
@@ -28,70 +24,14 @@ from pagbank_pg.agno import (
     PostgresStorage,
 )
 
+from .helpers import EchoModel, agent, route_team, rows
 from .helpers import run as cli
-
-
-@dataclass
-class EchoModel(Model):
-    """An offline model: answers with the last user message and how many user messages it
-    was shown (so history is visible); a team leader forwards by keyword."""
-
-    id: str = "echo-1"
-    name: str = "Echo"
-    provider: str = "Echo"
-
-    def invoke(self, messages: list[Any], **kwargs: Any) -> Any:
-        return {"messages": messages, "tools": kwargs.get("tools") or []}
-
-    async def ainvoke(self, messages: list[Any], **kwargs: Any) -> Any:
-        return self.invoke(messages, **kwargs)
-
-    def invoke_stream(self, messages: list[Any], **kwargs: Any) -> Iterator[Any]:
-        yield self.invoke(messages, **kwargs)
-
-    async def ainvoke_stream(self, messages: list[Any], **kwargs: Any) -> AsyncIterator[Any]:
-        yield self.invoke(messages, **kwargs)
-
-    def parse_provider_response(self, response: Any, **kwargs: Any) -> ModelResponse:
-        messages = response["messages"]
-        users = [m for m in messages if m.role == "user"]
-        last = users[-1].get_content_string() if users else ""
-        tools = [t.get("function", t).get("name") for t in response["tools"]]
-        if "forward_task_to_member" in tools and messages[-1].role == "user":
-            member = "cartoes" if "cartão" in last.lower() else "pix"
-            call = {"id": f"call-{uuid.uuid4().hex[:8]}", "type": "function",
-                    "function": {"name": "forward_task_to_member",
-                                 "arguments": json.dumps({"member_id": member})}}  # fmt: skip
-            return ModelResponse(role="assistant", tool_calls=[call])
-        return ModelResponse(role="assistant", content=f"Entendi: {last} (vi {len(users)})")
-
-    def parse_provider_response_delta(self, response: Any) -> ModelResponse:
-        return self.parse_provider_response(response)
 
 
 @pytest.fixture
 def manager(db_dsn: str) -> Iterator[PostgresManager]:
     with PostgresManager(db_dsn, max_size=4) as pm:
         yield pm
-
-
-def agent(storage: Any, agent_id: str = "pix", **options: Any) -> Agent:
-    return Agent(
-        name=f"Especialista {agent_id}",
-        agent_id=agent_id,
-        model=EchoModel(),
-        storage=storage,
-        add_history_to_messages=True,
-        num_history_runs=5,
-        **options,
-    )
-
-
-def rows(dsn: str, table: str) -> list[dict[str, Any]]:
-    with psycopg.connect(dsn) as conn:
-        conn.row_factory = psycopg.rows.dict_row
-        order = "created_at, id" if table == "user_memories" else "session_id, created_at"
-        return conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
 
 
 def test_an_agent_keeps_its_conversation_across_runs(manager: PostgresManager, db_dsn: str) -> None:
@@ -190,17 +130,6 @@ async def test_async_runs(manager: PostgresManager, db_dsn: str) -> None:
     )
     assert answer.content == "Entendi: Segunda (vi 2)"
     assert len(rows(db_dsn, "agent_sessions")[0]["messages"]) == 4
-
-
-def route_team(team_storage: Any, agent_storage: Any) -> Team:
-    return Team(
-        name="Ana - PagBank Assistant",
-        team_id="ana-routing",
-        mode="route",
-        model=EchoModel(id="router-1"),
-        members=[agent(agent_storage, "pix"), agent(agent_storage, "cartoes")],
-        storage=team_storage,
-    )
 
 
 def test_the_team_answers_as_it_does_on_agnos_own_sqlite_storage(

@@ -9,7 +9,7 @@ from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
 from pagbank_pg import QueryLoadError
-from pagbank_pg.agno import _FIELDS
+from pagbank_pg.agno.storage import _FIELDS
 from pagbank_pg.query import internal_queries
 from pagbank_pg.query.loader import parse_queries
 from pagbank_pg.transfer.exporter import DDL

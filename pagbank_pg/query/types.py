@@ -1047,6 +1047,14 @@ class _AgnoDeleteAllMemories(_Query, Protocol):
     def stream(self) -> Iterator[dict[str, Any]]: ...
 
 
+class _AgnoLockAgnoSession(_Query, Protocol):
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:103)"""
+
+    def __call__(self, *, mode: Any, session_id: Any) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, mode: Any, session_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class AgnoQueries(Protocol):
     """The named queries, called through db.queries."""
 
@@ -1065,6 +1073,7 @@ class AgnoQueries(Protocol):
     agno_memories_newest: _AgnoAgnoMemoriesNewest
     agno_memories_oldest: _AgnoAgnoMemoriesOldest
     delete_all_memories: _AgnoDeleteAllMemories
+    lock_agno_session: _AgnoLockAgnoSession
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
@@ -1187,6 +1196,14 @@ class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
     def stream(self) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AgnoAsyncLockAgnoSession(_Query, Protocol):
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:103)"""
+
+    async def __call__(self, *, mode: Any, session_id: Any) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, mode: Any, session_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncAgnoQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
@@ -1205,6 +1222,7 @@ class AsyncAgnoQueries(Protocol):
     agno_memories_newest: _AgnoAsyncAgnoMemoriesNewest
     agno_memories_oldest: _AgnoAsyncAgnoMemoriesOldest
     delete_all_memories: _AgnoAsyncDeleteAllMemories
+    lock_agno_session: _AgnoAsyncLockAgnoSession
 
 
 class _SchemaTableExists(_Query, Protocol):

@@ -99,3 +99,9 @@ LIMIT :limit;
 -- name: delete_all_memories :execrows
 -- Empty user_memories (Agno's MemoryDb.clear).
 DELETE FROM user_memories;
+
+-- name: lock_agno_session :exec
+-- Take the lock of one Agno session (of a mode) until the transaction ends: two writers of
+-- one session merge one after the other. A transaction-scoped advisory lock, so it holds
+-- through a transaction pooler; its two-key form never meets the migrations' one-key lock.
+SELECT pg_advisory_xact_lock(1634625391, hashtext(:mode || ':' || :session_id));

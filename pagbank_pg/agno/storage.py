@@ -1,16 +1,4 @@
-"""Agno 1.7 on the plan's tables (extra `agno`): what PagBank's app plugs in where it used
-SqliteStorage and SqliteMemoryDb.
-
-* `PostgresStorage`: Agno's `Storage` (agent and team mode) over `agent_sessions` /
-  `team_sessions`. Rows are written by the importer's mapping, so they look exactly like
-  imported ones; an agent session holding runs of several agents (route-mode specialists
-  sharing one storage) is kept as one row per `(session_id, agent_id)` and read back whole,
-  as Agno's own storage would give it.
-* `PostgresMemoryDb`: memory v2's `MemoryDb` over `user_memories`.
-* `PostgresSessionManager`: PagBank's session manager over `user_sessions`.
-* `DualWriteStorage`, `DualWriteMemoryDb`: write to two stores, read from one (the cutover).
-* `PostgresManager`: one pool, and all of the above from it.
-"""
+"""The storage classes of the Agno integration; `pagbank_pg.agno` is their public home."""
 
 import dataclasses
 import logging
@@ -25,12 +13,13 @@ from agno.storage.base import Storage
 from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
-from .config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
-from .errors import ConfigurationError, InvalidRecord, RejectedRow
-from .query import Database, internal_queries, require_tables
-from .query.types import AgnoQueries, SchemaQueries
-from .transfer import mapping
-from .transfer.tables import SOURCE_COLUMNS
+from ..config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
+from ..errors import ConfigurationError, InvalidRecord, RejectedRow
+from ..query import Database, internal_queries, require_tables
+from ..query.types import AgnoQueries, PackageQueries, SchemaQueries
+from ..transfer import mapping
+from ..transfer.tables import SOURCE_COLUMNS
+from .merge import merge_sessions
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
@@ -64,14 +53,15 @@ class _Statements(NamedTuple):
     delete_all: Callable[..., int]
 
 
-def _statements(db: Database, agno: AgnoQueries, kind: str) -> _Statements:
+def _statements(public: PackageQueries, agno: AgnoQueries, kind: str) -> _Statements:
+    """The statements of `kind`, on a pool (`db.queries`) or on a transaction (`tx.queries`)."""
     if kind == "team":
         return _Statements(
             agno.team_sessions_of_session, agno.team_session_rows,
             agno.delete_team_session_rows, agno.delete_all_team_sessions,
         )  # fmt: skip
     return _Statements(
-        db.queries.agent_sessions_of_session, agno.agent_session_rows,
+        public.agent_sessions_of_session, agno.agent_session_rows,
         agno.delete_agent_session_rows, agno.delete_all_agent_sessions,
     )  # fmt: skip
 
@@ -100,7 +90,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         return str(self.mode)
 
     def _statements(self) -> _Statements:
-        return _statements(self.db, self.agno, self._kind())
+        return _statements(self.db.queries, self.agno, self._kind())
 
     def _session(self, rows: list[dict[str, Any]]) -> AgentSession | TeamSession | None:
         values, _ = mapping.session_from_rows(rows, self._kind())
@@ -153,27 +143,58 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     ) -> list[AgentSession | TeamSession]:
         return self._sessions(self._ids(user_id, entity_id, limit))
 
-    def upsert(self, session: AgentSession | TeamSession) -> AgentSession | TeamSession | None:
+    def upsert(
+        self, session: AgentSession | TeamSession, *, then: Callable[[Any], Any] | None = None
+    ) -> AgentSession | TeamSession | None:
+        """Store `session` merged with what is stored (see `pagbank_pg.agno.merge`): runs
+        another replica stored meanwhile are kept. Returns the session as stored; `then` is
+        called with it while the session is still locked (the dual write's mirror)."""
+        return self._write(session, merge=True, then=then)
+
+    def replace(self, session: AgentSession | TeamSession) -> AgentSession | TeamSession | None:
+        """Store `session` exactly as given, dropping what it no longer holds (a run deleted
+        on purpose); the last writer wins. Returns the session as stored."""
+        return self._write(session, merge=False)
+
+    def _write(
+        self,
+        session: AgentSession | TeamSession,
+        merge: bool,
+        then: Callable[[Any], Any] | None = None,
+    ) -> AgentSession | TeamSession | None:
         kind = self._kind()
         given = session.to_dict()
         values = {column: given.get(column) for column in _FIELDS[kind]}
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values["created_at"] or now, updated_at=now)
-        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
-        try:
-            rows = mapping.agno_session_rows(
-                values, kind, source, unit_of=lambda a: mapping.business_unit_of(a, self.units)
-            )
-        except RejectedRow as error:
-            raise InvalidRecord(
-                f"session {session.session_id!r} cannot be stored: {error}"
-            ) from None
         with self.db.transaction() as tx:
             agno = cast(AgnoQueries, tx.bind(internal_queries("agno")))
+            agno.lock_agno_session(mode=kind, session_id=session.session_id)
+            statements = _statements(tx.queries, agno, kind)
+            stored = statements.of_session(session_id=session.session_id)
+            if stored and merge:
+                values = merge_sessions(mapping.session_from_rows(stored, kind)[0], values)
+            elif stored:
+                statements.delete(session_id=session.session_id)
             save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
-            for row in rows:
+            for row in self._rows(values, session.session_id):
                 save(**{p: row[p] for p in save.params})
-        return self.read(session.session_id)
+            written = self._session(statements.of_session(session_id=session.session_id))
+            if then is not None:
+                then(written)
+        return written
+
+    def _rows(self, values: dict[str, Any], session_id: str) -> list[dict[str, Any]]:
+        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[self._kind()])
+        try:
+            return mapping.agno_session_rows(
+                values,
+                self._kind(),
+                source,
+                unit_of=lambda agent_id: mapping.business_unit_of(agent_id, self.units),
+            )
+        except RejectedRow as error:
+            raise InvalidRecord(f"session {session_id!r} cannot be stored: {error}") from None
 
     def delete_session(self, session_id: str | None = None) -> None:
         if session_id is not None:
@@ -319,7 +340,11 @@ def _mirror(action: str, call: Callable[[], Any]) -> None:
 
 class DualWriteStorage(Storage):  # type: ignore[misc]
     """Writes every session to two storages and reads from one (`read_from`): the cutover's
-    dual write. A failure on the store that is not read is logged, not raised."""
+    dual write. A failure on the store that is not read is logged, not raised. SQLite is
+    written PostgreSQL's merged view of a session (what `PostgresStorage.upsert` stored) while
+    PostgreSQL still holds the session's lock, so with `read_from="postgres"` both keep every
+    run of racing replicas. With `read_from="sqlite"`, SQLite is written the session as given
+    (Agno's own last-writer-wins) and PostgreSQL merges."""
 
     def __init__(
         self,
@@ -328,6 +353,7 @@ class DualWriteStorage(Storage):  # type: ignore[misc]
         read_from: Literal["postgres", "sqlite"] = "postgres",
     ) -> None:
         super().__init__(postgres.mode)
+        self.postgres, self.sqlite = postgres, sqlite
         self.primary, self.mirror = (
             (postgres, sqlite) if read_from == "postgres" else (sqlite, postgres)
         )
@@ -366,6 +392,12 @@ class DualWriteStorage(Storage):  # type: ignore[misc]
         return self.primary.get_recent_sessions(user_id, entity_id, limit)
 
     def upsert(self, session: Any) -> Any:
+        if self.primary is self.postgres and isinstance(self.postgres, PostgresStorage):
+
+            def mirror(merged: Any) -> None:
+                _mirror("upsert", lambda: self.sqlite.upsert(merged))
+
+            return self.postgres.upsert(session, then=mirror)
         saved = self.primary.upsert(session)
         _mirror("upsert", lambda: self.mirror.upsert(session))
         return saved
