@@ -20,11 +20,13 @@ from rich.table import Table
 from . import config
 from .conninfo import describe, resolve_dsn
 from .errors import PagbankPgError
+from .private import atomic_private_file
 from .query import Database, load_queries
 from .query.stubs import render, render_package
 from .schema import embedded, migrations
 from .transfer import exporter, importer, mapping, verify
 from .transfer.progress import progress_reporter
+from .transfer.source import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +47,16 @@ def _migrations_option(command: F) -> F:
         envvar=config.MIGRATIONS_ENV,
         help="Folder of yoyo .sql migrations (default: the package's own).",
     )(command)
+
+
+def _confirm(question: str, refused: str, yes: bool) -> None:
+    """Ask `question` on the terminal unless `yes`; raise with `refused` (what was not done)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise PagbankPgError(f"{refused}: no terminal to confirm on; pass --yes")
+    if not click.confirm(question, err=True):
+        raise PagbankPgError(f"{refused}: not confirmed (pass --yes to skip the question)")
 
 
 class _Group(click.Group):
@@ -109,13 +121,21 @@ def status(dsn: str | None, migrations_dir: Path | None) -> None:
 @_migrations_option
 @click.option("--to", "to", metavar="ID", help="Roll back every migration applied after ID.")
 @click.option("--all", "everything", is_flag=True, help="Roll back every applied migration.")
+@click.option("--yes", is_flag=True, help="With --all: do not ask for confirmation.")
 def rollback(
-    dsn: str | None, migrations_dir: Path | None, to: str | None, everything: bool
+    dsn: str | None, migrations_dir: Path | None, to: str | None, everything: bool, yes: bool
 ) -> None:
     """Roll back the last applied migration (or down to --to ID, or --all)."""
     if to and everything:
         raise click.UsageError("give --to ID or --all, not both")
     conninfo = resolve_dsn(dsn)
+    if everything:
+        _confirm(
+            f"Roll back every migration of {describe(conninfo)}, dropping the six tables "
+            "and all their data?",
+            "nothing rolled back",
+            yes,
+        )
     done = migrations.rollback(
         conninfo,
         migrations_dir,
@@ -158,9 +178,8 @@ def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(out)
+    with atomic_private_file(out) as file:  # 0600, whole or not at all
+        file.write(text.encode())
     counts = ", ".join(f"{k} {len(v)}" for k, v in document.items() if isinstance(v, list))
     click.echo(f"wrote {out}: {counts}")
 
@@ -171,10 +190,7 @@ def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
     """Erase USER_ID from all six tables in one transaction (LGPD erasure request)."""
-    if not yes and not sys.stdin.isatty():
-        raise PagbankPgError("nothing erased: no terminal to confirm on; pass --yes")
-    if not yes and not click.confirm(f"Erase every row of user {user_id!r}?", err=True):
-        raise PagbankPgError("nothing erased: not confirmed (pass --yes to skip the question)")
+    _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
         removed = db.queries.forget_user(user_id=user_id)
     assert removed is not None  # one row of counts, always
@@ -207,8 +223,31 @@ def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], str]:
         file_name, _, table = where.rpartition(":")
         if not (file_name and table and kind):
             raise click.BadParameter(f"{spec!r}: expected FILE:TABLE=KIND", param_hint="--table")
+        if kind not in KINDS:
+            raise click.BadParameter(
+                f"{spec!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}",
+                param_hint="--table",
+            )
         explicit[(Path(file_name).name, table)] = kind
     return explicit
+
+
+def _units(path: Path | None) -> dict[str, str]:
+    """The --units file: a JSON object of agent id (or a word in it) to business unit."""
+    if path is None:
+        return dict(mapping.DEFAULT_UNITS)
+    try:
+        units = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        raise click.BadParameter(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(units, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in units.items()
+    ):
+        raise click.BadParameter(
+            f'{path}: expected a JSON object of strings, like {{"pix": "conta_digital"}}',
+            param_hint="--units",
+        )
+    return units
 
 
 @main.command("import-sqlite")
@@ -256,7 +295,7 @@ def import_sqlite(
         ZoneInfo(source_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown zone {source_timezone!r}") from None
-    unit_map = orjson.loads(units.read_bytes()) if units else mapping.DEFAULT_UNITS
+    unit_map = _units(units)
     conninfo = resolve_dsn(dsn)
     with progress_reporter() as progress:
         report = importer.import_sqlite(
@@ -268,6 +307,7 @@ def import_sqlite(
             source_timezone=source_timezone,
             units=unit_map,
             progress=progress,
+            warn=lambda line: click.echo(f"note: {line}", err=True),
         )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
@@ -324,14 +364,21 @@ def verify_import(
 def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite: bool) -> None:
     """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""
     with progress_reporter() as progress:
-        counts = exporter.export_sqlite(
+        export = exporter.export_sqlite(
             resolve_dsn(dsn),
             outdir,
             source_timezone=source_timezone,
             overwrite=overwrite,
             progress=progress,
         )
-    print_table(["written to", "rows"], [[name, n] for name, n in counts.items()])
+    print_table(["written to", "rows"], [[name, n] for name, n in export.counts.items()])
+    for reason in export.rejected:
+        click.echo(reason, err=True)
+    if export.rejected:
+        raise PagbankPgError(
+            f"{len(export.rejected)} row(s) could not be exported (listed above); the files "
+            "hold every other row"
+        )
 
 
 @main.command()

@@ -107,6 +107,16 @@ DEFAULT_TABLES = {
 IMPORT_BATCH = 2000  # source rows a batch holds at most
 BATCH_BYTES = 4 << 20  # ... and about this many bytes of values, so memory stays flat
 IMPORT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)  # worker processes mapping rows
+# Seconds an import waits before each retry of a batch after a fault of the server or the
+# network (a restart takes a few): about half a minute in all, then it stops.
+IMPORT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 REJECT_FILE = Path("pagbank-pg-rejects.jsonl")
+# The largest value a source row may hold (any column), checked before it is read whole or
+# parsed: a row over it is rejected alone. 16 MiB is ~45x the largest session seen in real
+# Agno files; a memory literal (parsed as a Python literal, ~100x its size in memory) may hold
+# 256 KiB.
+MAX_VALUE_BYTES = 16 << 20
+MAX_LITERAL_BYTES = 256 << 10
+SQLITE_BUSY_SECONDS = 30.0  # how long a read waits for the app's write to a file to finish
 VERIFY_BATCH = 1000
 EXPORT_BATCH = 2000

@@ -67,3 +67,14 @@ class ExportError(PagbankPgError):
 
 class InvalidRecord(PagbankPgError, ValueError):
     """A session or memory handed to the Agno storage cannot be stored; the message says why."""
+
+
+class PrivateFileError(PagbankPgError):
+    """A file or folder for customer data cannot be written safely (a link at its path, or no
+    permission); nothing was written through it."""
+
+
+class ImportInterrupted(PagbankPgError):
+    """An import stopped on a fault of the server, the network or a worker process, not of a
+    row: what was committed stays, nothing was rejected for it, and running the same command
+    again resumes it."""

@@ -50,7 +50,7 @@ def test_rollback_to_and_all(db_dsn: str) -> None:
         0,
         [f"rolled back {mid}" for mid in reversed(MIGRATION_IDS[1:])],
     )
-    code, out, _ = run("rollback", "--dsn", db_dsn, "--all")
+    code, out, _ = run("rollback", "--dsn", db_dsn, "--all", "--yes")
     assert (code, out.splitlines()[:2]) == (
         0,
         [

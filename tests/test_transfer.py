@@ -325,7 +325,7 @@ def test_bulk_commands_say_what_to_do_without_a_schema_or_a_server(
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_a_file_in_use_by_the_app_is_read_as_one_snapshot(
+def test_a_file_in_use_by_the_app_shows_only_committed_rows(
     db_dsn: str, agno_data: Path, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"

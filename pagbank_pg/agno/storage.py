@@ -231,7 +231,7 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
         return bool(checks.table_exists(table_name="user_memories"))
 
     def _id(self, memory_id: str) -> uuid.UUID:
-        return mapping.memory_id(self.source.table, memory_id)
+        return mapping.memory_id(self.source, memory_id)
 
     def memory_exists(self, memory: MemoryRow) -> bool:
         return self.db.queries.get_memory(id=self._id(str(memory.id))) is not None

@@ -21,16 +21,25 @@ def require_tables(queries: SchemaQueries, where: str, *tables: str) -> None:
             raise ConfigurationError(f"{where} has no table {table}; run: pagbank-pg migrate")
 
 
-@contextmanager
-def direct_connection(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
+def connect_direct(conninfo: str) -> psycopg.Connection[Any]:
     """One connection outside any pool, for bulk work (import, export, verify): dict rows, a
     clear error when the server cannot be reached or the schema is not migrated."""
     try:
-        conn = psycopg.connect(conninfo, row_factory=dict_row)
+        conn = psycopg.connect(conninfo, row_factory=dict_row, application_name="pagbank-pg")
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
-    with conn:
+    try:
         checks = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
         require_tables(checks, describe(conninfo), "agent_sessions", "user_memories")
         conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def direct_connection(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
+    """`connect_direct`, closed on exit."""
+    with connect_direct(conninfo) as conn:
         yield conn

@@ -9,17 +9,21 @@ agent_sessions, sessions, pagbank_memories).
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from ..config import EXPORT_BATCH, SOURCE_TIMEZONE
+import psycopg
+
+from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
+from ..private import create_private, private_folder, replace_durably
 from ..query import Transaction, direct_connection, internal_queries
 from ..query.types import TransferQueries
 from . import mapping
+from .progress import Progress
 from .restore import Restored, restore, source_of
 
 # The DDL Agno 1.7 (SqliteStorage, SqliteMemoryDb) and PagBank's session manager use.
@@ -88,36 +92,49 @@ def _encode(value: Any, sql_null: bool, is_json: bool) -> Any:
     return json.dumps(value) if is_json else value
 
 
+def _quote(name: str) -> str:
+    """An SQLite identifier, quoted (a `"` inside doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _file_name(file: str) -> str:
+    """The bare file name an exported row goes to: never a folder, never outside OUTDIR."""
+    name = Path(file).name
+    return name if name not in ("", ".", "..") else DEFAULT_FILE
+
+
 class _Writer:
-    """SQLite files being written in a scratch folder, one table at a time."""
+    """SQLite files being written in a private scratch folder, one table at a time."""
 
     def __init__(self, scratch: Path) -> None:
         self.scratch = scratch
         self.files: dict[str, sqlite3.Connection] = {}
-        self.written: list[str] = []
+        self.files_written: list[str] = []
         self.tables: dict[tuple[str, str], list[str]] = {}
         self.counts: dict[str, int] = {}
 
     def write(self, kind: str, restored: Restored) -> None:
         file, table, values, nulls = restored
-        conn = self.files.get(file)
+        name = _file_name(file)
+        conn = self.files.get(name)
         if conn is None:
-            conn = self.files[file] = sqlite3.connect(self.scratch / Path(file).name)
-            self.written.append(Path(file).name)
-        columns = self.tables.get((file, table))
+            create_private(self.scratch / name)  # 0600 before SQLite opens it
+            conn = self.files[name] = sqlite3.connect(self.scratch / name)
+            self.files_written.append(name)
+        columns = self.tables.get((name, table))
         if columns is None:
-            quoted = table.replace('"', '""')
-            conn.executescript(DDL[kind].replace("{t}", quoted))
-            columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{quoted}")')]
-            self.tables[(file, table)] = columns
+            # every {t} of the DDL stands inside double quotes: doubling a quote escapes it
+            conn.executescript(DDL[kind].replace("{t}", table.replace('"', '""')))
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(table)})")]
+            self.tables[(name, table)] = columns
         for extra in [c for c in values if c not in columns]:  # columns of a newer schema
-            conn.execute(f'ALTER TABLE "{table}" ADD COLUMN "{extra}"')
+            conn.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(extra)}")
             columns.append(extra)
         encoded = [_encode(values.get(c), c in nulls, c in JSON_COLUMNS[kind]) for c in columns]
         marks = ", ".join("?" for _ in columns)
-        conn.execute(f'INSERT INTO "{table}" VALUES ({marks})', encoded)
-        name = f"{Path(file).name}:{table}"
-        self.counts[name] = self.counts.get(name, 0) + 1
+        conn.execute(f"INSERT INTO {_quote(table)} VALUES ({marks})", encoded)
+        where = f"{name}:{table}"
+        self.counts[where] = self.counts.get(where, 0) + 1
 
     def close(self) -> None:
         for conn in self.files.values():
@@ -126,48 +143,72 @@ class _Writer:
         self.files.clear()
 
 
+class Export(NamedTuple):
+    """What an export wrote (rows per file:table), and the rows it could not restore."""
+
+    counts: dict[str, int]
+    rejected: list[str]
+
+
 def export_sqlite(
     conninfo: str,
     outdir: Path,
     *,
     source_timezone: str = SOURCE_TIMEZONE,
     overwrite: bool = False,
-    progress: Callable[[str, int, int], None] = lambda name, done, total: None,
-) -> dict[str, int]:
-    """Write the export into `outdir`; return the rows written per file:table."""
+    progress: Progress = lambda name, done, total: None,
+) -> Export:
+    """Write the export into `outdir`: every table read in one snapshot, the files written in
+    a private scratch folder (0700, files 0600), then moved in; nothing is left behind on a
+    failure. A row that cannot be restored is left out and named in `Export.rejected`."""
     zone = ZoneInfo(source_timezone)
-    outdir.mkdir(parents=True, exist_ok=True)
-    scratch = outdir / ".pagbank-pg-export.partial"
-    if scratch.exists():
-        for leftover in scratch.iterdir():
-            leftover.unlink()
-    scratch.mkdir(exist_ok=True)
+    outdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = private_folder(outdir / ".pagbank-pg-export.partial")
+    for leftover in scratch.iterdir():
+        leftover.unlink()  # a link is removed itself, never followed
     writer = _Writer(scratch)
+    rejected: list[str] = []
     try:
         with direct_connection(conninfo) as pg:
+            pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
+            pg.read_only = True
             queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
-            for kind, (count, export) in _exports(queries).items():
-                total = count()
-                done = 0
-                with pg.transaction():
+            with pg.transaction():
+                for kind, (count, export) in _exports(queries).items():
+                    total = int(count()["n"])
+                    done = 0
                     for group in _groups(kind, export.stream()):
-                        for row in restore(kind, group, zone):
+                        try:
+                            restored = list(restore(kind, group, zone))
+                        except Exception as error:  # one bad row, not the whole export
+                            rejected.append(_rejected(kind, group, error))
+                            restored = []
+                        for row in restored:
                             writer.write(kind, row)
                         done += len(group)
                         if done % EXPORT_BATCH < len(group):
-                            progress(kind, done, int(total["n"]) if total else done)
-                progress(kind, done, done)
+                            progress(kind, done, total)
+                    progress(kind, done, done)
         writer.close()
-        clashes = [f for f in writer.written if (outdir / f).exists()]
+        written = sorted(writer.files_written)
+        clashes = [f for f in written if (outdir / f).exists() or (outdir / f).is_symlink()]
         if clashes and not overwrite:
             raise ExportError(
                 f"{outdir} already holds {', '.join(clashes)}; pass --overwrite to replace"
             )
-        for file in writer.written:
-            (scratch / file).replace(outdir / file)
+        for file in written:
+            for stale in ("-wal", "-shm", "-journal"):  # of a replaced file: not ours to keep
+                (outdir / (file + stale)).unlink(missing_ok=True)
+            replace_durably(scratch / file, outdir / file)
     finally:
         writer.close()
         for leftover in scratch.iterdir():
             leftover.unlink()
         scratch.rmdir()
-    return writer.counts
+    return Export(writer.counts, rejected)
+
+
+def _rejected(kind: str, group: list[dict[str, Any]], error: Exception) -> str:
+    first = group[0]
+    key = first.get("session_id") if kind != "memory" else first.get("id")
+    return f"{kind} {key}: cannot be restored ({type(error).__name__}: {error})"

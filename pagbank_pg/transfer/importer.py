@@ -1,18 +1,28 @@
 """`pagbank-pg import-sqlite`: PagBank's SQLite files into the six tables.
 
-Each file is read as one snapshot; each batch of rows is mapped (`mapping`), COPied into a
-stage table and moved in by one upsert that writes only what changed, in one transaction. A
-batch that the database refuses is retried row by row, so one bad row is rejected alone. Rows
-that cannot be mapped are skipped, counted and written to the reject file with their reason.
+Each table is read a batch at a time without blocking the app (`source`); each batch is
+mapped (`mapping`) by worker processes, COPied into a stage table and moved in by one upsert
+that writes only what changed, in one transaction.
+
+What goes wrong is told apart:
+* a row that cannot be mapped or encoded (any exception while mapping it) is rejected alone,
+  with its reason, into the reject file;
+* a batch PostgreSQL refuses for its data (SQLSTATE classes 22, 23, 54: a value, a
+  constraint, a size) is retried row by row, so one bad row is rejected alone;
+* any other fault (a lost connection, a restart, a full disk, a timeout, a deadlock, a
+  permission) never rejects a row: the batch is retried on a new connection, with backoff,
+  and when the faults go on the import stops with `ImportInterrupted` (a re-run resumes it);
+  so does the death of a worker process.
 """
 
-import sqlite3
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
@@ -22,8 +32,10 @@ import psycopg
 from psycopg.types.json import set_json_dumps
 
 from .. import config
-from ..errors import QueryError, RejectedRow
-from ..query import Transaction, direct_connection, internal_queries
+from ..conninfo import error_line
+from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRow
+from ..private import private_file
+from ..query import Transaction, connect_direct, internal_queries
 from ..query.types import TransferQueries
 from . import mapping
 from . import source as sqlite_source
@@ -69,7 +81,7 @@ class Rejects:
 
     def write(self, table: SourceTable, values: tuple[Any, ...], reason: str) -> None:
         if self._file is None:
-            self._file = self.path.open("wb")
+            self._file = private_file(self.path)  # 0600: it holds customer data
         record = {
             "file": str(table.path),
             "table": table.table,
@@ -160,6 +172,9 @@ def transform(
             out.append(Mapped(values, encode_rows(table.kind, rows), len(rows), None))
         except RejectedRow as error:
             out.append(Mapped(values, None, 0, str(error)))
+        except Exception as error:  # whatever one row makes fail rejects that row alone
+            reason = f"cannot be mapped: {type(error).__name__}: {error_line(error)}"
+            out.append(Mapped(values, None, 0, reason))
     return out
 
 
@@ -190,14 +205,62 @@ def mapper(
     ]
 
 
+_ROW_FAULTS = ("22", "23", "54")  # SQLSTATE classes about a row's own data
+
+
+def is_row_fault(error: BaseException) -> bool:
+    """Whether PostgreSQL refused `error`'s statement for the data of the rows it carried."""
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _ROW_FAULTS
+
+
+class _Postgres:
+    """The import's connection: dict rows, JSON written with orjson, lz4 where the server has
+    it, the stage tables; opened again after a fault of the server or the network."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.opened = 0  # how many connections were opened: statements bound to an older one
+        self.conn = self._open()
+
+    def _open(self) -> psycopg.Connection[Any]:
+        conn = connect_direct(self.conninfo)
+        set_json_dumps(orjson.dumps, conn)
+        self.queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
+        self.queries.prefer_lz4()
+        self.queries.create_import_stages()
+        conn.commit()
+        self.opened += 1
+        return conn
+
+    def reopen(self) -> None:
+        with suppress(psycopg.Error):
+            self.conn.close()
+        self.conn = self._open()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class Loader:
     """Writes mapped rows of one kind through a stage table, one transaction per batch."""
 
-    def __init__(self, conn: psycopg.Connection[Any], kind: str) -> None:
-        self.conn = conn
+    def __init__(self, pg: _Postgres, kind: str) -> None:
+        self.pg = pg
         self.kind = kind
-        queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
-        table = TARGETS[kind].table
+        self._bound = -1
+        self._bind()
+        for copy in (self.copy_stage, self.copy_direct):
+            check_copy(copy, TARGETS[kind])
+        # New rows are COPied straight into the table, saving the stage, until a batch meets
+        # rows already there (a re-run, a catch-up): from then on every batch is upserted.
+        self.direct = True
+
+    def _bind(self) -> None:
+        """The statements, on the current connection."""
+        if self._bound == self.pg.opened:
+            return
+        queries, table = self.pg.queries, TARGETS[self.kind].table
         statements = {
             "agent_sessions": (queries.copy_stage_agent_sessions, queries.copy_agent_sessions,
                                queries.upsert_staged_agent_sessions),
@@ -209,11 +272,7 @@ class Loader:
                               queries.upsert_staged_user_sessions),
         }  # fmt: skip
         self.copy_stage, self.copy_direct, self.upsert_staged = statements[table]
-        for copy in (self.copy_stage, self.copy_direct):
-            check_copy(copy, TARGETS[kind])
-        # New rows are COPied straight into the table, saving the stage, until a batch meets
-        # rows already there (a re-run, a catch-up): from then on every batch is upserted.
-        self.direct = True
+        self._bound = self.pg.opened
 
     def _write(self, lines: bytes) -> tuple[int, int]:
         self.copy_stage(lines)
@@ -221,49 +280,66 @@ class Loader:
         assert result is not None
         return int(result["inserted"]), int(result["updated"])
 
-    def load(self, batch: list[Mapped], reject: Callable[..., None]) -> tuple[int, int, int]:
-        """Write a batch of mapped source rows; (inserted, updated, target rows written)."""
+    def load(
+        self, batch: list[Mapped], retry_delays: tuple[float, ...], warn: Callable[[str], None]
+    ) -> tuple[int, int, int, list[tuple[Mapped, str]]]:
+        """Write a batch of mapped source rows: (inserted, updated, target rows written, the
+        rows PostgreSQL refused with why). A fault that is not a row's is retried on a new
+        connection after each of `retry_delays`; then ImportInterrupted."""
+        for attempt, delay in enumerate((*retry_delays, None)):
+            try:
+                self._bind()
+                return self._load(batch)
+            except _REFUSED as error:
+                if delay is None:
+                    raise ImportInterrupted(
+                        f"the import stopped: {error_line(error)} (after {attempt} "
+                        "retries; no row was rejected for it); what was committed stays: run "
+                        "the same command again to resume"
+                    ) from error
+                warn(f"PostgreSQL fault ({error_line(error)}); retrying in {delay:g}s")
+            time.sleep(delay)
+            with suppress(psycopg.Error, ConnectionFailed):
+                self.pg.reopen()
+        raise AssertionError("unreachable")
+
+    def _load(self, batch: list[Mapped]) -> tuple[int, int, int, list[tuple[Mapped, str]]]:
         good = [m for m in batch if m.lines is not None]
         written = sum(m.rows for m in good)
         lines = b"".join(m.lines or b"" for m in good)
+        conn = self.pg.conn
         if self.direct:
             try:
-                with self.conn.transaction():
+                with conn.transaction():
                     self.copy_direct(lines)
-                return written, 0, written
+                return written, 0, written, []
             except _REFUSED as error:
                 if getattr(error, "sqlstate", None) == "23505":  # unique_violation
                     self.direct = False  # rows already there
-                # else a bad row: the upsert below finds it
+                elif not is_row_fault(error):
+                    raise
         try:
-            with self.conn.transaction():
+            with conn.transaction():
                 inserted, updated = self._write(lines)
-            return inserted, updated, written
-        except _REFUSED:
-            pass  # find the bad rows: one source row at a time
+            return inserted, updated, written, []
+        except _REFUSED as error:
+            if not is_row_fault(error):
+                raise  # find the bad rows below: one source row at a time
         inserted = updated = written = 0
+        refused = []
         for one in good:
             try:
-                with self.conn.transaction():
+                with conn.transaction():
                     one_inserted, one_updated = self._write(one.lines or b"")
             except _REFUSED as error:
-                reject(one.values, f"refused by PostgreSQL: {' '.join(str(error).split())}")
+                if not is_row_fault(error):
+                    raise
+                refused.append((one, f"refused by PostgreSQL: {error_line(error)}"))
                 continue
             inserted, updated, written = (
                 inserted + one_inserted, updated + one_updated, written + one.rows
             )  # fmt: skip
-        return inserted, updated, written
-
-
-@contextmanager
-def _postgres(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
-    with direct_connection(conninfo) as conn:
-        set_json_dumps(orjson.dumps, conn)
-        queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
-        queries.prefer_lz4()
-        queries.create_import_stages()
-        conn.commit()
-        yield conn
+        return inserted, updated, written, refused
 
 
 def import_sqlite(
@@ -277,40 +353,43 @@ def import_sqlite(
     units: Mapping[str, str] = mapping.DEFAULT_UNITS,
     progress: Progress = lambda name, done, total: None,
     processes: int = config.IMPORT_PROCESSES,
+    retry_delays: tuple[float, ...] = config.IMPORT_RETRY_DELAYS,
+    warn: Callable[[str], None] = lambda line: None,
 ) -> Report:
     """Import every recognised table of `paths`; see the module's doc. `processes` worker
-    processes map and encode rows while this one reads SQLite and writes PostgreSQL (0: none)."""
+    processes map and encode rows while this one reads SQLite and writes PostgreSQL (0: none);
+    `warn` is told of each retried fault."""
     zone = ZoneInfo(source_timezone)
     tables, notes = sqlite_source.discover(paths, explicit)
     report = Report(notes=notes)
     rejects = Rejects(reject_file)
-    by_file: dict[Path, list[SourceTable]] = {}
-    for table in tables:
-        by_file.setdefault(table.path, []).append(table)
-    workers = Pool(processes) if processes > 0 else None
+    workers = ProcessPoolExecutor(processes) if processes > 0 else None
+    pg = _Postgres(conninfo)
     try:
-        with _postgres(conninfo) as pg:
-            for path, file_tables in by_file.items():
-                source = sqlite_source.connect(path)
-                try:
-                    source.execute("BEGIN")  # one snapshot for all the file's tables
-                    for table in file_tables:
-                        report.counts[table.name] = _import_table(
-                            workers, source, pg, table, zone, units, batch_size, rejects, progress
-                        )
-                    source.execute("COMMIT")
-                finally:
-                    source.close()
+        for table in tables:
+            run = _Run(table, zone.key, dict(units), batch_size, retry_delays, warn)
+            report.counts[table.name] = run.load(workers, pg, rejects, progress)
     finally:
+        pg.close()
         rejects.close()
         if workers is not None:
-            workers.terminate()
+            workers.shutdown(wait=False, cancel_futures=True)
     report.reject_file = reject_file if rejects.used else None
     return report
 
 
+def _results(future: Future[list[Mapped]]) -> list[Mapped]:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise ImportInterrupted(
+            "the import stopped: a worker process mapping rows died (killed, out of memory?); "
+            "what was committed stays: run the same command again to resume"
+        ) from None
+
+
 def _pipeline(
-    workers: Pool | None,
+    workers: ProcessPoolExecutor | None,
     work: Callable[[list[tuple[Any, ...]]], list[Mapped]],
     batches: Iterator[list[tuple[Any, ...]]],
 ) -> Iterator[list[Mapped]]:
@@ -319,44 +398,54 @@ def _pipeline(
     if workers is None:
         yield from map(work, batches)
         return
-    pending: deque[AsyncResult[list[Mapped]]] = deque()
+    pending: deque[Future[list[Mapped]]] = deque()
     for batch in batches:
-        pending.append(workers.apply_async(work, (batch,)))
+        pending.append(workers.submit(work, batch))
         if len(pending) >= _AHEAD:
-            yield pending.popleft().get()
+            yield _results(pending.popleft())
     while pending:
-        yield pending.popleft().get()
+        yield _results(pending.popleft())
 
 
-def _import_table(
-    workers: Pool | None,
-    source: sqlite3.Connection,
-    pg: psycopg.Connection[Any],
-    table: SourceTable,
-    zone: ZoneInfo,
-    units: Mapping[str, str],
-    batch_size: int,
-    rejects: Rejects,
-    progress: Progress,
-) -> Counts:
-    counts = Counts()
-    total = sqlite_source.count_rows(source, table)
-    loader = Loader(pg, table.kind)
+@dataclass
+class _Run:
+    """The import of one source table."""
 
-    def reject(values: tuple[Any, ...], reason: str) -> None:
-        counts.rejected += 1
-        rejects.write(table, values, reason)
+    table: SourceTable
+    zone: str
+    units: dict[str, str]
+    batch_size: int
+    retry_delays: tuple[float, ...]
+    warn: Callable[[str], None]
 
-    progress(table.name, 0, total)
-    work = partial(transform, table, zone.key, dict(units))
-    for batch in _pipeline(workers, work, sqlite_source.read_rows(source, table, batch_size)):
-        for mapped in batch:
-            if mapped.reason is not None:
-                reject(mapped.values, mapped.reason)
-        counts.read += len(batch)
-        inserted, updated, written = loader.load(batch, reject)
-        counts.inserted += inserted
-        counts.updated += updated
-        counts.unchanged += written - inserted - updated
-        progress(table.name, counts.read, total)
-    return counts
+    def load(
+        self,
+        workers: ProcessPoolExecutor | None,
+        pg: _Postgres,
+        rejects: Rejects,
+        progress: Progress,
+    ) -> Counts:
+        counts = Counts()
+        source = sqlite_source.connect(self.table.path)
+        try:
+            total = sqlite_source.count_rows(source, self.table)
+            loader = Loader(pg, self.table.kind)
+            progress(self.table.name, 0, total)
+            work = partial(transform, self.table, self.zone, self.units)
+            batches = sqlite_source.read_rows(source, self.table, self.batch_size)
+            for batch in _pipeline(workers, work, batches):
+                inserted, updated, written, refused = loader.load(
+                    batch, self.retry_delays, self.warn
+                )
+                unmapped = [(m, m.reason) for m in batch if m.reason is not None]
+                for mapped, reason in unmapped + refused:
+                    counts.rejected += 1
+                    rejects.write(self.table, mapped.values, reason)
+                counts.read += len(batch)
+                counts.inserted += inserted
+                counts.updated += updated
+                counts.unchanged += written - inserted - updated
+                progress(self.table.name, counts.read, total)
+        finally:
+            source.close()
+        return counts

@@ -19,11 +19,13 @@ class Restored(NamedTuple):
 
 
 def source_of(row: Mapping[str, Any], kind: str) -> tuple[str, str]:
-    """(file, table) a PostgreSQL row came from; Agno's defaults for rows written only here."""
-    agno = (row["metadata"] or {}).get("agno") if kind != "sessions" else None
-    marker = (row["metadata"] or {}).get(mapping.IMPORT_KEY) if kind == "sessions" else None
-    found = (agno or {}).get("source") or marker
-    if found:
+    """(file, table) a PostgreSQL row came from; Agno's defaults for rows written only here
+    (or whose metadata no longer says)."""
+    metadata = row["metadata"] if isinstance(row["metadata"], dict) else {}
+    agno = metadata.get("agno") if kind != "sessions" else None
+    marker = metadata.get(mapping.IMPORT_KEY) if kind == "sessions" else None
+    found = (agno.get("source") if isinstance(agno, dict) else None) or marker
+    if isinstance(found, dict) and "file" in found and "table" in found:
         return str(found["file"]), str(found["table"])
     return DEFAULT_FILE, DEFAULT_TABLES[kind]
 

@@ -1,5 +1,12 @@
-"""PagBank's SQLite files: which tables they hold (recognised by their columns), read as one
-consistent snapshot, decoded into the values `mapping` takes. No PostgreSQL here."""
+"""PagBank's SQLite files: which tables they hold (recognised by their columns), read without
+blocking the live app, decoded into the values `mapping` takes. No PostgreSQL here.
+
+What a read sees: a table is read in rowid order, a batch at a time, each batch in its own
+short read transaction (the app's writers wait at most for one batch's read, milliseconds,
+not for the whole import). Every row that existed when the read started is read, in a version
+at least as new as that; a row written while the read runs may or may not be, and the next
+run (the cutover's catch-up) takes it. A WITHOUT ROWID table is read in one transaction.
+"""
 
 import base64
 import re
@@ -7,11 +14,11 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-from ..config import BATCH_BYTES
+from ..config import BATCH_BYTES, MAX_VALUE_BYTES, SQLITE_BUSY_SECONDS
 from ..errors import RejectedRow, SourceError
 from .mapping import AGNO_JSON_COLUMNS, has_markers
 from .tables import SOURCE_COLUMNS, required_columns
@@ -28,6 +35,7 @@ class SourceTable:
     table: str
     kind: str
     columns: tuple[str, ...]
+    rowid: bool = True  # False: a WITHOUT ROWID table, read in one transaction
 
     @property
     def name(self) -> str:
@@ -47,7 +55,12 @@ def connect(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,  # autocommit: each statement is its own read transaction
+            timeout=SQLITE_BUSY_SECONDS,
+        )
         conn.text_factory = bytes
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as error:
@@ -55,9 +68,30 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
-    quoted = table.replace('"', '""')
-    return tuple(row[1].decode() for row in conn.execute(f'PRAGMA table_info("{quoted}")'))
+def quote(name: str) -> str:
+    """An SQLite identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...] | None:
+    """The columns a row of `table` holds, generated ones included; None when a name is not
+    UTF-8."""
+    try:
+        return tuple(
+            row[1].decode()
+            for row in conn.execute(f"PRAGMA table_xinfo({quote(table)})")
+            if row[6] != 1  # hidden columns of a virtual table hold no data of the row
+        )
+    except UnicodeDecodeError:
+        return None
+
+
+def _has_rowid(conn: sqlite3.Connection, table: str) -> bool:
+    try:
+        conn.execute(f"SELECT rowid FROM {quote(table)} LIMIT 0")
+    except sqlite3.OperationalError:
+        return False
+    return True
 
 
 def discover(
@@ -73,17 +107,25 @@ def discover(
     for file in files:
         conn = connect(file)
         try:
-            names = [
-                row[0].decode()
+            raw_names = [
+                row[0]
                 for row in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table' "
                     "AND name NOT LIKE 'sqlite_%' ORDER BY name"
                 )
             ]
-            if not names:
+            if not raw_names:
                 notes.append(f"{file}: no tables (an empty database)")
-            for table in names:
+            for raw in raw_names:
+                try:
+                    table = raw.decode()
+                except UnicodeDecodeError:
+                    notes.append(f"{file.name}: a table named {raw!r} (not UTF-8), skipped")
+                    continue
                 columns = _columns(conn, table)
+                if columns is None:
+                    notes.append(f"{file.name}:{table}: a column name is not UTF-8, skipped")
+                    continue
                 kind = explicit.get((file.name, table)) or kind_of(set(columns))
                 if kind is None:
                     notes.append(f"{file.name}:{table}: not recognised by its columns, skipped")
@@ -94,7 +136,13 @@ def discover(
                         f"{file.name}:{table} is not a {kind} table: it lacks the columns "
                         f"{', '.join(sorted(missing))}"
                     )
-                found.append(SourceTable(file, table, kind, columns))
+                rowid = _has_rowid(conn, table)
+                if not rowid:
+                    notes.append(
+                        f"{file.name}:{table}: a WITHOUT ROWID table, read in one transaction "
+                        "(the app's writes to the file wait for it)"
+                    )
+                found.append(SourceTable(file, table, kind, columns, rowid))
         finally:
             conn.close()
     for (file_name, table), kind in explicit.items():
@@ -106,31 +154,75 @@ def discover(
 
 
 def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:
-    quoted = table.table.replace('"', '""')
-    return int(conn.execute(f'SELECT count(*) FROM "{quoted}"').fetchone()[0])
+    return int(conn.execute(f"SELECT count(*) FROM {quote(table.table)}").fetchone()[0])
+
+
+class Oversized(NamedTuple):
+    """A value over MAX_VALUE_BYTES, left unread: its row is rejected."""
+
+    size: int
+
+
+def _select(table: SourceTable) -> str:
+    """The rowid, each column (NULL when over the cap), and the sizes of those over it."""
+    values, oversized = [], []
+    for column in table.columns:
+        size = f"length(CAST({quote(column)} AS BLOB))"
+        values.append(f"iif({size} > {MAX_VALUE_BYTES}, NULL, {quote(column)})")
+        oversized.append(f"coalesce(iif({size} > {MAX_VALUE_BYTES}, {size}, NULL), 0)")
+    rowid = "rowid" if table.rowid else "NULL"
+    return f"SELECT {rowid}, {', '.join(values)}, {', '.join(oversized)} FROM {quote(table.table)}"
 
 
 def read_rows(
     conn: sqlite3.Connection, table: SourceTable, batch_size: int
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The table's rows, at most `batch_size` rows or about BATCH_BYTES at a time (call inside
-    the file's read transaction)."""
-    quoted = table.table.replace('"', '""')
-    cursor = conn.execute(f'SELECT * FROM "{quoted}"')
-    batch: list[tuple[Any, ...]] = []
-    size = 0
-    for row in cursor:
-        batch.append(row)
-        size += sum(len(v) for v in row if isinstance(v, bytes))
-        if len(batch) >= batch_size or size >= BATCH_BYTES:
+    """The table's rows, at most `batch_size` rows or about BATCH_BYTES at a time, each batch
+    read in its own short read transaction (see the module's doc); a value over the cap comes
+    as `Oversized`."""
+    width = len(table.columns)
+    last: int | None = None
+    while True:
+        if table.rowid:
+            where = " WHERE rowid > ?" if last is not None else ""
+            statement = f"{_select(table)}{where} ORDER BY rowid"
+            cursor = conn.execute(statement, (last,) if last is not None else ())
+        else:
+            cursor = conn.execute(_select(table))
+        batch: list[tuple[Any, ...]] = []
+        size = 0
+        try:
+            for row in cursor:
+                last, values, sizes = row[0], row[1 : 1 + width], row[1 + width :]
+                if any(sizes):
+                    values = tuple(
+                        Oversized(n) if n else v for v, n in zip(values, sizes, strict=True)
+                    )
+                batch.append(values)
+                size += sum(len(v) for v in values if isinstance(v, bytes))
+                if table.rowid and (len(batch) >= batch_size or size >= BATCH_BYTES):
+                    break
+                if not table.rowid and len(batch) >= batch_size:
+                    yield batch
+                    batch, size = [], 0
+        finally:
+            cursor.close()  # ends the batch's read transaction
+        if batch:
             yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+        if not table.rowid or (len(batch) < batch_size and size < BATCH_BYTES):
+            return
+
+
+def _within_cap(value: Any, column: str) -> None:
+    if isinstance(value, Oversized):
+        raise RejectedRow(
+            f"{column} holds {value.size:,} bytes, over the {MAX_VALUE_BYTES:,} a value may hold"
+        )
 
 
 def text(value: Any, column: str) -> Any:
     """A TEXT value as str (raising RejectedRow on invalid UTF-8); other values as they are."""
+    _within_cap(value, column)
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
@@ -157,6 +249,7 @@ def agno_values(
     raw: dict[str, Any] = {}
     nulls: set[str] = set()
     for column, value in zip(table.columns, values, strict=True):
+        _within_cap(value, column)
         if column in AGNO_JSON_COLUMNS:
             if value is None:
                 nulls.add(column)
@@ -180,7 +273,9 @@ def describe_row(table: SourceTable, values: tuple[Any, ...]) -> dict[str, Any]:
     """A rejected row as JSON-safe values: text, or {"base64": …} for bytes that are not UTF-8."""
     described = {}
     for column, value in zip(table.columns, values, strict=True):
-        if isinstance(value, bytes):
+        if isinstance(value, Oversized):
+            value = {"oversized_bytes": value.size}  # not read: over the cap
+        elif isinstance(value, bytes):
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError:

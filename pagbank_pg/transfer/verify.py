@@ -66,7 +66,8 @@ def _fetch(
             groups.setdefault(row["session_id"], []).append(row)
         return list(groups.values())
     if table.kind == "memory":
-        ids = [str(mapping.memory_id(table.table, k)) for k in keys]
+        origin = mapping.Source(table.path.name, table.table)
+        ids = [str(mapping.memory_id(origin, k)) for k in keys]
         return [[row] for row in queries.imported_user_memories(ids=ids)]
     return [[row] for row in queries.imported_user_sessions(session_ids=keys)]
 
@@ -100,7 +101,6 @@ def verify_import(
             check = checks[table.name] = Check()
             conn = sqlite_source.connect(table.path)
             try:
-                conn.execute("BEGIN")
                 total = sqlite_source.count_rows(conn, table)
                 for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
                     _check_batch(queries, table, batch, zone, check)

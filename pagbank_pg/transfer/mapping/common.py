@@ -78,7 +78,8 @@ def epoch(value: Any, column: str) -> datetime | None:
 
 
 def row_id(source: Source, *key: str) -> uuid.UUID:
-    return uuid.uuid5(IDS, "\x1f".join((source.table, *key)))
+    """A row id derived from where the row came from (file and table) and its key."""
+    return uuid.uuid5(IDS, "\x1f".join((source.file, source.table, *key)))
 
 
 def parse_time(

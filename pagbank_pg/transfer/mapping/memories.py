@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ...config import MAX_LITERAL_BYTES
 from ...errors import RejectedRow
 from .common import IDS, Source, checked_text, parse_time
 
@@ -29,6 +30,11 @@ def parse_memory_literal(text: Any) -> dict[str, Any]:
     """The dict Agno wrote with `str(dict)`, parsed as a literal (never evaluated)."""
     if not isinstance(text, str):
         raise RejectedRow(f"memory is not text: {text!r:.60}")
+    if len(text) > MAX_LITERAL_BYTES:
+        raise RejectedRow(
+            f"memory is a literal of {len(text):,} characters, over the {MAX_LITERAL_BYTES:,} "
+            "one may hold"
+        )
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as error:
@@ -46,12 +52,13 @@ def _db_time(value: Any, column: str, raw: dict[str, Any]) -> datetime | None:
     return parse_time(value, column, UTC, _render_db_time_strict, raw)
 
 
-def memory_id(table: str, source_id: str) -> uuid.UUID:
-    """The `user_memories.id` of an Agno memory id: itself when a UUID, else derived from it."""
+def memory_id(source: Source, source_id: str) -> uuid.UUID:
+    """The `user_memories.id` of an Agno memory id: itself when a UUID, else derived from it
+    and its file and table (so tables of the same name in two files never collide)."""
     try:
         return uuid.UUID(source_id)
     except ValueError:
-        return uuid.uuid5(IDS, f"{table}\x1f{source_id}")
+        return uuid.uuid5(IDS, f"{source.file}\x1f{source.table}\x1f{source_id}")
 
 
 def agno_memory_row(raw: Mapping[str, Any], source: Source) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def agno_memory_row(raw: Mapping[str, Any], source: Source) -> dict[str, Any]:
     user_id = checked_text(raw.get("user_id"), "user_id", required=True)
     kept: dict[str, Any] = {}
     source_id = checked_text(raw.get("id"), "id", required=True)
-    row_id = memory_id(source.table, source_id)
+    row_id = memory_id(source, source_id)
     if str(row_id) != source_id:
         kept["id"] = source_id
     created_at = _db_time(raw.get("created_at"), "created_at", kept)
