@@ -8,6 +8,7 @@ Agno's storage classes."""
 import copy
 import json
 import random
+import shutil
 import sqlite3
 import uuid
 from datetime import datetime, timedelta
@@ -128,3 +129,21 @@ def write_pagbank_sessions(path: Path, count: int, rng: random.Random) -> None:
         )  # fmt: skip
     conn.commit()
     conn.close()
+
+
+def big_copy(agno_data: Path, folder: Path, copies: int) -> Path:
+    """The Agno-written files with each session repeated under new ids (still Agno's rows)."""
+    shutil.copytree(agno_data, folder)
+    conn = sqlite3.connect(folder / "pagbank.db")
+    for table in ("agent_sessions", "team_sessions"):
+        others = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][1:]
+        select = ", ".join(others)
+        for n in range(1, copies):
+            conn.execute(
+                f"INSERT INTO {table} (session_id, {select}) "
+                f"SELECT session_id || '#{n}', {select} FROM {table} "
+                "WHERE instr(session_id, '#') = 0"
+            )
+    conn.commit()
+    conn.close()
+    return folder

@@ -8,12 +8,14 @@ the suite errors out: it never skips.
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from pagbank_pg.schema import migrations
 
+from .agno_files import write_agno_files
 from .helpers import TEST_DSN_ENV, create_database, drop_database, fresh_database
 
 
@@ -57,3 +59,9 @@ def db_dsn(server_dsn: str, template_db: str) -> Iterator[str]:
 def empty_dsn(server_dsn: str) -> Iterator[str]:
     """A fresh database with nothing migrated."""
     yield from fresh_database(server_dsn, None)
+
+
+@pytest.fixture(scope="session")
+def agno_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder of SQLite files written by Agno 1.7's own code (40 sessions)."""
+    return write_agno_files(tmp_path_factory.mktemp("agno"), sessions=40)

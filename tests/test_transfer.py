@@ -17,7 +17,7 @@ import pytest
 
 from pagbank_pg.transfer.exporter import DDL
 
-from .agno_files import SAMPLES, write_agno_files
+from .agno_files import SAMPLES, big_copy
 from .helpers import run
 
 AGNO_JSON = {"memory", "session_data", "extra_data", "agent_data", "team_data"}
@@ -53,11 +53,6 @@ def table_contents(dsn: str) -> dict[str, list[Any]]:
             ).fetchall()
             for table in ("agent_sessions", "team_sessions", "user_memories", "user_sessions")
         }
-
-
-@pytest.fixture(scope="module")
-def agno_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_agno_files(tmp_path_factory.mktemp("agno"), sessions=40)
 
 
 def test_round_trip_is_lossless(db_dsn: str, agno_data: Path, tmp_path: Path) -> None:
@@ -256,24 +251,6 @@ def test_a_named_table_lacking_columns_is_refused(db_dsn: str, tmp_path: Path) -
     )
     code, _, err = run("import-sqlite", str(folder / "x.db"), "--dsn", db_dsn)
     assert code == 0 and "x.db:chats: not recognised by its columns, skipped" in err
-
-
-def big_copy(agno_data: Path, folder: Path, copies: int) -> Path:
-    """The Agno-written files with each session repeated under new ids (still Agno's rows)."""
-    shutil.copytree(agno_data, folder)
-    conn = sqlite3.connect(folder / "pagbank.db")
-    for table in ("agent_sessions", "team_sessions"):
-        others = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")][1:]
-        select = ", ".join(others)
-        for n in range(1, copies):
-            conn.execute(
-                f"INSERT INTO {table} (session_id, {select}) "
-                f"SELECT session_id || '#{n}', {select} FROM {table} "
-                "WHERE instr(session_id, '#') = 0"
-            )
-    conn.commit()
-    conn.close()
-    return folder
 
 
 def test_killed_import_resumes_to_the_same_end(

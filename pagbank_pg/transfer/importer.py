@@ -378,16 +378,6 @@ def import_sqlite(
     return report
 
 
-def _results(future: Future[list[Mapped]]) -> list[Mapped]:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise ImportInterrupted(
-            "the import stopped: a worker process mapping rows died (killed, out of memory?); "
-            "what was committed stays: run the same command again to resume"
-        ) from None
-
-
 def _pipeline(
     workers: ProcessPoolExecutor | None,
     work: Callable[[list[tuple[Any, ...]]], list[Mapped]],
@@ -399,12 +389,18 @@ def _pipeline(
         yield from map(work, batches)
         return
     pending: deque[Future[list[Mapped]]] = deque()
-    for batch in batches:
-        pending.append(workers.submit(work, batch))
-        if len(pending) >= _AHEAD:
-            yield _results(pending.popleft())
-    while pending:
-        yield _results(pending.popleft())
+    try:
+        for batch in batches:
+            pending.append(workers.submit(work, batch))
+            if len(pending) >= _AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise ImportInterrupted(
+            "the import stopped: a worker process mapping rows died (killed, out of memory?); "
+            "what was committed stays: run the same command again to resume"
+        ) from None
 
 
 @dataclass

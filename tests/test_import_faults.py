@@ -1,0 +1,251 @@
+"""import-sqlite under faults and hostile rows: a server fault is never a bad row, one row
+never stops an import, a dead worker never hangs it, and the live app is never blocked."""
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pagbank_pg import ImportInterrupted
+from pagbank_pg.transfer.exporter import DDL
+from pagbank_pg.transfer.importer import import_sqlite
+
+from .agno_files import SAMPLES, big_copy
+from .helpers import run
+
+
+def imported(dsn: str, table: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_a_lost_connection_is_retried_not_rejected(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=5)
+    killed: list[tuple[bool]] = []
+
+    def kill_the_import_once(name: str, done: int, total: int) -> None:
+        if done and not killed:  # the server drops the import's connection mid-run
+            with psycopg.connect(db_dsn, autocommit=True) as admin:
+                killed.extend(
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = 'pagbank-pg' AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                )
+
+    notes: list[str] = []
+    report = import_sqlite(
+        db_dsn, [data], reject_file=tmp_path / "r.jsonl", batch_size=20,
+        progress=kill_the_import_once, retry_delays=(0.2, 0.2), warn=notes.append,
+    )  # fmt: skip
+    assert killed == [(True,)]
+    assert report.rejected == 0 and not (tmp_path / "r.jsonl").exists()
+    assert any("PostgreSQL fault" in note for note in notes)
+    code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
+    assert code == 0, err + out
+
+
+def test_a_fault_that_goes_on_stops_the_import_and_a_rerun_completes_it(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    with psycopg.connect(db_dsn, autocommit=True) as admin:  # a login that cannot write
+        admin.execute("DROP ROLE IF EXISTS importer_ro")
+        admin.execute("CREATE ROLE importer_ro LOGIN")
+        admin.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO importer_ro")
+    params = psycopg.conninfo.conninfo_to_dict(db_dsn)
+    reader = psycopg.conninfo.make_conninfo(db_dsn, user="importer_ro", password=None)
+    reject_file = tmp_path / "r.jsonl"
+    try:
+        with pytest.raises(ImportInterrupted, match=r"permission denied.*no row was rejected"):
+            import_sqlite(reader, [agno_data], reject_file=reject_file, retry_delays=(0.1,))
+        code, _, err = run(
+            "import-sqlite", str(agno_data), "--dsn", reader, "--accept-rejects",
+            "--reject-file", str(reject_file),
+        )  # fmt: skip
+        assert code == 1 and "run the same command again to resume" in err
+        assert "Traceback" not in err and not reject_file.exists()
+        with psycopg.connect(db_dsn, autocommit=True) as admin:
+            admin.execute("GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO importer_ro")
+        code, _, err = run("import-sqlite", str(agno_data), "--dsn", reader)
+        assert code == 0, err
+        assert run("verify-import", str(agno_data), "--dsn", db_dsn)[0] == 0
+    finally:
+        with psycopg.connect(db_dsn, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("REASSIGN OWNED BY importer_ro TO {}").format(
+                    sql.Identifier(params.get("user") or "postgres")
+                )
+            )
+            admin.execute("DROP OWNED BY importer_ro")
+            admin.execute("DROP ROLE importer_ro")
+
+
+def hostile_files(folder: Path) -> Path:
+    """One good row of each kind next to rows that used to crash every run of the import."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "pagbank.db")
+    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
+    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
+    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    good = (
+        sqlite3.connect(SAMPLES / "pagbank.db")
+        .execute("SELECT * FROM agent_sessions LIMIT 1")
+        .fetchone()
+    )
+    conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
+    deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"
+    conn.execute(
+        "INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
+        ("too-deep", *good[1:2], deep, *good[3:]),
+    )
+    memories = [
+        ("m-good", "{'memory': 'gosta de PIX', 'topics': ['pix']}"),
+        ("m-huge-int", "{'memory': 'x', 'n': " + "9" * 40 + "}"),
+        ("m-long", "{'memory': '" + "x" * (300 << 10) + "'}"),
+    ]
+    conn.executemany(
+        "INSERT INTO pagbank_memories (id, user_id, memory) VALUES (?, 'u-1', ?)", memories
+    )
+    sessions = [
+        ("s-good", "2026-01-02T03:04:05"),
+        ("s-edge", "9999-12-31T23:00:00"),  # the edge of Python's datetime range
+    ]
+    conn.executemany(
+        "INSERT INTO sessions (session_id, user_id, created_at, last_activity) "
+        "VALUES (?, 'u-1', ?, ?)",
+        [(sid, when, when) for sid, when in sessions],
+    )
+    conn.execute(
+        "CREATE TABLE chats (session_id TEXT PRIMARY KEY, user_id TEXT, team_id TEXT, "
+        "created_at TEXT, last_activity TEXT, interaction_count INTEGER, session_context TEXT, "
+        "is_active BOOLEAN, metadata TEXT, "
+        "shout TEXT GENERATED ALWAYS AS (upper(session_id)) VIRTUAL)"
+    )
+    conn.execute(
+        "INSERT INTO chats (session_id, user_id, created_at, last_activity) "
+        "VALUES ('c-1', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05')"
+    )
+    conn.commit()
+    conn.close()
+    return folder
+
+
+def test_one_row_never_stops_an_import(db_dsn: str, tmp_path: Path) -> None:
+    folder = hostile_files(tmp_path / "hostile")
+    reject_file = tmp_path / "r.jsonl"
+    code, _, err = run(
+        "import-sqlite", str(folder), "--dsn", db_dsn, "--reject-file", str(reject_file)
+    )
+    assert code == 1 and "Traceback" not in err, err
+    assert "4 row(s) rejected" in err
+    reasons = {
+        line.split('"reason":')[1].split('","row"')[0]
+        for line in reject_file.read_text().splitlines()
+    }
+    assert any("Integer exceeds 64-bit range" in r for r in reasons)
+    assert any("Recursion limit" in r for r in reasons)
+    assert any("over the 262,144 one may hold" in r for r in reasons)
+    assert any("OverflowError" in r for r in reasons)
+    assert imported(db_dsn, "agent_sessions") == 1
+    assert imported(db_dsn, "user_memories") == 1
+    assert imported(db_dsn, "user_sessions") == 2  # s-good, and c-1 of the generated-column table
+
+
+def test_a_value_over_the_cap_is_rejected_before_it_is_read(db_dsn: str, tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "pagbank.db")
+    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.execute(
+        "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
+        "VALUES ('s-big', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",
+        ('"' + "x" * (17 << 20) + '"',),
+    )
+    conn.commit()
+    conn.close()
+    code, _, err = run(
+        "import-sqlite", str(folder), "--dsn", db_dsn, "--reject-file", str(tmp_path / "r")
+    )
+    assert code == 1 and "1 row(s) rejected" in err
+    rejected = (tmp_path / "r").read_text()
+    assert "over the 16,777,216 a value may hold" in rejected
+    assert '"oversized_bytes":17825794' in rejected and len(rejected) < 2000
+
+
+def test_a_dead_worker_stops_the_import_clearly(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=10)
+    script = (
+        "import multiprocessing, os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from pagbank_pg.transfer.importer import import_sqlite\n"
+        "def kill(name, done, total):\n"
+        "    if done:\n"
+        "        for child in multiprocessing.active_children():\n"
+        "            os.kill(child.pid, signal.SIGKILL)\n"
+        "try:\n"
+        f"    import_sqlite({db_dsn!r}, [Path({str(data)!r})], batch_size=10, processes=1,\n"
+        f"                  reject_file=Path({str(tmp_path / 'r')!r}), progress=kill)\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n"
+        "    sys.exit(1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("ImportInterrupted the import stopped: a worker process")
+
+
+def test_the_live_app_keeps_writing_during_an_import_and_a_verify(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=30)
+    with sqlite3.connect(data / "pagbank.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # rollback journal
+        rowids = [r[0] for r in conn.execute("SELECT rowid FROM agent_sessions")]
+    waits: list[float] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:  # the app, as Agno's SqliteStorage writes: waiting 1 s at most
+        app = sqlite3.connect(data / "pagbank.db", timeout=1.0, isolation_level=None)
+        n = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                app.execute(
+                    "UPDATE agent_sessions SET updated_at = ? WHERE rowid = ?",
+                    (n, rowids[n % len(rowids)]),
+                )
+            except sqlite3.OperationalError as error:
+                failures.append(str(error))
+            waits.append(time.monotonic() - started)
+            n += 1
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        code, _, err = run(
+            "import-sqlite", str(data), "--dsn", db_dsn, "--reject-file", str(tmp_path / "r"),
+            "--batch-size", "50",
+        )  # fmt: skip
+        verified, _, _ = run("verify-import", str(data), "--dsn", db_dsn)
+    finally:
+        stop.set()
+        thread.join()
+    assert code == 0, err
+    assert verified in (0, 1)  # rows the app changed meanwhile differ: that is its answer
+    assert failures == [] and len(waits) > 20
+    assert max(waits) < 1.0
+    assert imported(db_dsn, "agent_sessions") >= len(rowids)
