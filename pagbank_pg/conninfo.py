@@ -6,6 +6,7 @@ Accepted forms: libpq URLs (`postgresql://…`, `postgres://…`), SQLAlchemy-st
 
 import os
 import re
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -15,14 +16,28 @@ from .errors import ConfigurationError, ConnectionFailed
 
 # `postgresql+psycopg://`, `postgres+psycopg2://`…: SQLAlchemy names a driver after a `+`.
 _SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+\w+://", re.IGNORECASE)
-# The password of a URL (`//user:secret@`) or of a key=value string (`password=secret`).
-_URL_PASSWORD = re.compile(r"(//[^:/?#@\s]*:)[^@/?#\s]*(@)")
+# The password of a URL (`//user:secret@`, up to the last `@` of the URL: a password may hold
+# `#`, `/`, `?` or `@`) or of a key=value string (`password=secret`).
+_URL_PASSWORD = re.compile(r"(//[^:/?#@\s]*:)(\S*)(@)")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
-def redact(text: str) -> str:
-    """`text` with every password of a URL or key=value string in it replaced by `***`."""
-    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", text))
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` with every password of a URL or key=value string in it, and each of `secrets`
+    wherever it stands, replaced by `***`."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", text))
+
+
+def passwords_in(dsn: str) -> tuple[str, ...]:
+    """The passwords a connection string spells (as written, and percent-decoded): what an
+    error about it must not repeat, even quoted in pieces by libpq."""
+    found = [m[2] for m in _URL_PASSWORD.finditer(dsn)] + [
+        m[2].strip("'") for m in _KV_PASSWORD.finditer(dsn)
+    ]
+    found += [unquote(p) for p in found]
+    return tuple(p for p in set(found) if p)
 
 
 def error_line(error: BaseException) -> str:
@@ -36,8 +51,10 @@ def to_conninfo(dsn: str) -> str:
     try:
         return make_conninfo(libpq)
     except psycopg.ProgrammingError as error:
+        secrets = passwords_in(dsn)
+        reason = redact(" ".join(str(error).split()), secrets)
         raise ConfigurationError(
-            f"invalid database URL {redact(dsn)!r}: {error_line(error)}; "
+            f"invalid database URL {redact(dsn, secrets)!r}: {reason}; "
             "expected postgresql://user:password@host:port/dbname or key=value pairs"
         ) from None
 

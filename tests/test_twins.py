@@ -186,3 +186,24 @@ def test_an_async_database_is_awaited_or_entered(db_dsn: str) -> None:
         return [first, second]
 
     assert asyncio.run(both()) == [0, 0]
+
+
+async def first(stream: Any) -> Any:
+    return await anext(stream) if hasattr(stream, "__anext__") else next(stream)
+
+
+def closed(stream: Any) -> bool:
+    return getattr(stream, "ag_frame", getattr(stream, "gi_frame", None)) is None
+
+
+async def test_streams_have_their_own_cursors_and_close_with_their_transaction(
+    twin: tuple[Twin, Any],
+) -> None:
+    driver, db = twin
+    await done(db.queries.copy_memories(line("u-1", "a") + line("u-1", "b")))
+    async with driver.transaction(db) as tx:
+        one = tx.queries.memories_of.stream(user_id="u-1")
+        two = tx.queries.memories_of.stream(user_id="u-1")  # the same query, a second cursor
+        assert (await first(one))["memory"] == (await first(two))["memory"] == "a"
+    assert closed(one) and closed(two)  # abandoned: closed on their own connection
+    assert await done(db.queries.count_memories(user_id="u-1")) == 2

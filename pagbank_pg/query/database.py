@@ -9,7 +9,7 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
-from collections.abc import Iterator, Iterable, Mapping
+from collections.abc import Generator, Iterator, Iterable, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -92,6 +92,7 @@ class _ConnectionRunner:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self.streams: list[Generator[dict[str, Any], None]] = []
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         return _execute(self.conn, query, query.bind(params))
@@ -99,10 +100,21 @@ class _ConnectionRunner:
     def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         return _execute_many(self.conn, query, [query.bind(row) for row in rows])
 
-    def stream(
-        self, query: Query, params: Mapping[str, Any]
-    ) -> Iterator[dict[str, Any]]:
-        bound = query.bind(params)
+    def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        rows = self._stream(query, query.bind(params))
+        self.streams.append(rows)  # closed with the transaction, on this connection
+        return rows
+
+    def close_streams(self) -> None:
+        """Close the server-side cursors of streams left unfinished, before the transaction
+        ends (an abandoned one would otherwise be closed later, on a connection in use)."""
+        for rows in self.streams:
+            rows.close()
+        self.streams.clear()
+
+    def _stream(
+        self, query: Query, bound: dict[str, Any]
+    ) -> Generator[dict[str, Any], None]:
         with translated(query):
             with self.conn.cursor(name=cursor_name(query)) as cursor:
                 cursor.itersize = STREAM_BATCH
@@ -127,6 +139,10 @@ class Transaction(TransactionBase):
         chosen = queries if queries is not None else load_queries()
         super().__init__(conn, chosen, _ConnectionRunner(conn))
         self.queries = cast(PackageQueries, self._namespace)
+
+    def close_streams(self) -> None:
+        """Close the streams of this transaction left unfinished."""
+        self._runner.close_streams()
 
 
 class Database(DatabaseBase):
@@ -177,9 +193,14 @@ class Database(DatabaseBase):
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One connection and one transaction: committed on exit, rolled back on an exception."""
+        """One connection and one transaction: committed on exit, rolled back on an exception;
+        streams left unfinished are closed first."""
         with self._runner.connection() as conn, conn.transaction():
-            yield Transaction(conn, self._queries)
+            tx = Transaction(conn, self._queries)
+            try:
+                yield tx
+            finally:
+                tx.close_streams()
 
     def close(self) -> None:
         self.pool.close()

@@ -8,7 +8,7 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -92,6 +92,7 @@ class _ConnectionRunner:
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
+        self.streams: list[AsyncGenerator[dict[str, Any], None]] = []
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         return await _execute(self.conn, query, query.bind(params))
@@ -99,10 +100,21 @@ class _ConnectionRunner:
     async def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         return await _execute_many(self.conn, query, [query.bind(row) for row in rows])
 
-    async def stream(
-        self, query: Query, params: Mapping[str, Any]
-    ) -> AsyncIterator[dict[str, Any]]:
-        bound = query.bind(params)
+    def stream(self, query: Query, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        rows = self._stream(query, query.bind(params))
+        self.streams.append(rows)  # closed with the transaction, on this connection
+        return rows
+
+    async def close_streams(self) -> None:
+        """Close the server-side cursors of streams left unfinished, before the transaction
+        ends (an abandoned one would otherwise be closed later, on a connection in use)."""
+        for rows in self.streams:
+            await rows.aclose()
+        self.streams.clear()
+
+    async def _stream(
+        self, query: Query, bound: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any], None]:
         with translated(query):
             async with self.conn.cursor(name=cursor_name(query)) as cursor:
                 cursor.itersize = STREAM_BATCH
@@ -127,6 +139,10 @@ class AsyncTransaction(TransactionBase):
         chosen = queries if queries is not None else load_queries()
         super().__init__(conn, chosen, _ConnectionRunner(conn))
         self.queries = cast(AsyncPackageQueries, self._namespace)
+
+    async def close_streams(self) -> None:
+        """Close the streams of this transaction left unfinished."""
+        await self._runner.close_streams()
 
 
 class AsyncDatabase(DatabaseBase):
@@ -177,9 +193,14 @@ class AsyncDatabase(DatabaseBase):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:
-        """One connection and one transaction: committed on exit, rolled back on an exception."""
+        """One connection and one transaction: committed on exit, rolled back on an exception;
+        streams left unfinished are closed first."""
         async with self._runner.connection() as conn, conn.transaction():
-            yield AsyncTransaction(conn, self._queries)
+            tx = AsyncTransaction(conn, self._queries)
+            try:
+                yield tx
+            finally:
+                await tx.close_streams()
 
     async def close(self) -> None:
         await self.pool.close()
