@@ -43,9 +43,7 @@ def test_the_reject_file_is_private_and_never_followed(db_dsn: str, tmp_path: Pa
     target.write_text("precious\n")
     planted = tmp_path / "planted.jsonl"
     planted.symlink_to(target)
-    code, _, err = run(
-        "import-sqlite", str(folder), "--dsn", db_dsn, "--reject-file", str(planted)
-    )
+    code, _, err = run("import-sqlite", str(folder), "--dsn", db_dsn, "--reject-file", str(planted))
     assert code == 1 and "is a symbolic link" in err and "Traceback" not in err
     assert target.read_text() == "precious\n"
 
