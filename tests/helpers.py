@@ -28,6 +28,7 @@ MIGRATION_IDS = [
     "0002.create-indexes",
     "0003.add-domain-rules",
     "0004.create-pattern-identity-index",
+    "0005.create-erasure-records",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 # The package's queries and the test statements of every kind (tests/queries, and a :copy

@@ -18,8 +18,8 @@ def test_migrate_lists_what_it_applied_then_nothing(empty_dsn: str) -> None:
     code, out, _ = run("migrate", "--dsn", empty_dsn)
     assert code == 0
     lines = out.splitlines()
-    assert lines[:4] == APPLIED_LINES
-    assert lines[4].startswith("4 migration(s) applied to postgres@")
+    assert lines[:5] == APPLIED_LINES
+    assert lines[5].startswith("5 migration(s) applied to postgres@")
     code, out, _ = run("migrate", "--dsn", empty_dsn)
     assert code == 0 and out.startswith("nothing to apply:")
 
@@ -27,13 +27,14 @@ def test_migrate_lists_what_it_applied_then_nothing(empty_dsn: str) -> None:
 def test_status_shows_applied_and_pending(empty_dsn: str) -> None:
     code, out, _ = run("status", "--dsn", empty_dsn)
     assert code == 0
-    assert out.splitlines()[1:5] == [
+    assert out.splitlines()[1:6] == [
         "0001.create-tables                  pending",
         "0002.create-indexes                 pending",
         "0003.add-domain-rules               pending",
         "0004.create-pattern-identity-index  pending",
+        "0005.create-erasure-records         pending",
     ]
-    assert "0 applied, 4 pending" in out
+    assert "0 applied, 5 pending" in out
     run("migrate", "--dsn", empty_dsn)
     run("rollback", "--dsn", empty_dsn)
     code, out, _ = run("status", "--dsn", empty_dsn)
@@ -41,13 +42,14 @@ def test_status_shows_applied_and_pending(empty_dsn: str) -> None:
     assert rows[1].startswith("0001.create-tables                  20")
     assert rows[3].startswith("0003.add-domain-rules               20")
     assert rows[3].count(":") == 2
-    assert rows[4] == "0004.create-pattern-identity-index  pending"
-    assert "3 applied, 1 pending" in out
+    assert rows[4].startswith("0004.create-pattern-identity-index  20")
+    assert rows[5] == "0005.create-erasure-records         pending"
+    assert "4 applied, 1 pending" in out
 
 
 def test_rollback_to_and_all(db_dsn: str) -> None:
     code, out, _ = run("rollback", "--dsn", db_dsn, "--to", "0001.create-tables")
-    assert (code, out.splitlines()[:3]) == (
+    assert (code, out.splitlines()[:4]) == (
         0,
         [f"rolled back {mid}" for mid in reversed(MIGRATION_IDS[1:])],
     )

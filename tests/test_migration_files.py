@@ -25,9 +25,14 @@ _DROPS = re.compile(
 _NO_OP = "DO $$ BEGIN END $$"
 
 
+_IN_A_BLOCK = re.compile(r"^DO \$\$ BEGIN (?P<body>.*?;) EXCEPTION", re.IGNORECASE)
+
+
 def _object(pattern: re.Pattern[str], statement: str) -> tuple[str, str] | None:
-    """(kind, name) of what a statement creates or drops, or None."""
-    found = pattern.match(statement)
+    """(kind, name) of what a statement creates or drops (also as the one statement of a
+    DO block that passes over a duplicate), or None."""
+    block = _IN_A_BLOCK.match(statement)
+    found = pattern.match(block["body"] if block else statement)
     if found is None:
         return None
     if found["constraint"]:

@@ -5,6 +5,7 @@ our migration files.
 """
 
 import psycopg
+import pytest
 
 from pagbank_pg.schema import migrations
 
@@ -103,15 +104,29 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003, 0004).
+# Beyond the plan, each with its reason in its migration (0003, 0004, 0005).
+ADDED_COLUMNS = {
+    ("erased_ids", "id_hash"): ("bytea", True, None),
+    ("erased_ids", "kind"): ("character varying(10)", True, None),
+    ("erased_ids", "erased_at"): ("timestamp with time zone", True, "now()"),
+    ("erasure_key", "singleton"): ("boolean", True, "true"),
+    ("erasure_key", "secret"): ("bytea", True, None),
+}
 ADDED_CONSTRAINTS = {
     ("escalation_history", "c", ("escalation_type",)),
     ("team_sessions", "c", ("messages",)),
     ("agent_sessions", "c", ("messages",)),
+    ("erased_ids", "p", ("id_hash",)),
+    ("erased_ids", "c", ("kind",)),
+    ("erasure_key", "p", ("singleton",)),
+    ("erasure_key", "c", ("singleton",)),
 }
 ADDED_OBJECTS = {
     ("i", "idx_patterns_identity"),
     ("function", "escalation_history_resolve_once"),
+    ("function", "keep_erased_out"),
+    ("function", "is_erased"),
+    ("function", "erased_id_hash"),
 }
 
 # name: (table, method, key) as the plan's CREATE INDEX statements give them
@@ -141,7 +156,7 @@ def test_columns_are_the_plans(db_dsn: str) -> None:
         for table, columns in PLAN_COLUMNS.items()
         for column, spec in columns.items()
     }
-    assert snapshot(db_dsn)["columns"] == expected
+    assert snapshot(db_dsn)["columns"] == expected | ADDED_COLUMNS
 
 
 def test_primary_keys_and_unique_constraints_are_the_plans(db_dsn: str) -> None:
@@ -193,7 +208,10 @@ def test_additions_beyond_the_plan(db_dsn: str) -> None:
         "CREATE UNIQUE INDEX idx_patterns_identity ON public.interaction_patterns "
         "USING btree (pattern_type, md5((pattern_data)::text))",
     )
-    assert trigger == [("escalation_history_resolve_once",)]
+    assert sorted(trigger) == [
+        ("escalation_history_keep_erased_out",),
+        ("escalation_history_resolve_once",),
+    ]
     assert snapshot(db_dsn)["objects"] >= ADDED_OBJECTS
 
 
@@ -229,3 +247,13 @@ def test_applying_twice_applies_nothing(db_dsn: str) -> None:
     states = migrations.status(db_dsn)
     assert [state.id for state in states] == MIGRATION_IDS
     assert all(state.applied_at is not None for state in states)
+
+
+@pytest.mark.parametrize("migration", MIGRATION_IDS)
+def test_a_migration_applied_but_not_recorded_applies_again(db_dsn: str, migration: str) -> None:
+    # What a migrate killed after yoyo committed a migration but before it recorded it leaves.
+    before = snapshot(db_dsn)
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("DELETE FROM _yoyo_migration WHERE migration_id = %s", [migration])
+    assert migrations.apply(db_dsn) == [migration]
+    assert snapshot(db_dsn) == before
