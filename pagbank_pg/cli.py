@@ -17,7 +17,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from . import config
+from . import config, lgpd
 from .conninfo import describe, resolve_dsn
 from .errors import PagbankPgError
 from .private import atomic_private_file
@@ -192,12 +192,12 @@ def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
     """Erase USER_ID from all six tables in one transaction (LGPD erasure request)."""
     _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
-        removed = db.queries.forget_user(user_id=user_id)
-    assert removed is not None  # one row of counts, always
+        removed = lgpd.forget_user(db, user_id)
     width = max(len(table) for table in removed)
     for table, count in removed.items():
         click.echo(f"{table:<{width}}  {count}")
     click.echo(f"erased user {user_id!r}: {sum(removed.values())} row(s) changed")
+    click.echo(f"note: {lgpd.REACH}", err=True)
 
 
 @main.command("expire-sessions")
@@ -311,6 +311,8 @@ def import_sqlite(
         )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
+    if report.erased:
+        click.echo(f"note: {report.erased} row(s) of erased users passed over (LGPD)", err=True)
     print_table(
         ["source", "read", "inserted", "updated", "unchanged", "rejected"],
         [[name, c.read, c.inserted, c.updated, c.unchanged, c.rejected]

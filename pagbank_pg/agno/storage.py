@@ -81,6 +81,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         self.db = db if db is not None else Database.connect(db_url)
         self.agno = _agno(self.db)
         self.units = units
+        self.erased_skipped = 0  # sessions of erased users passed over (LGPD)
 
     def _kind(self) -> str:
         if self.mode not in _FIELDS:
@@ -168,6 +169,10 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values["created_at"] or now, updated_at=now)
         with self.db.transaction() as tx:
+            if tx.queries.is_erased(user_id=values["user_id"], session_id=session.session_id):
+                self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+                logger.info("session of an erased user passed over")
+                return None
             agno = cast(AgnoQueries, tx.bind(internal_queries("agno")))
             agno.lock_agno_session(mode=kind, session_id=session.session_id)
             statements = _statements(tx.queries, agno, kind)

@@ -209,12 +209,36 @@ class _ExportUser(_Query, Protocol):
     def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
 
 
-class _ForgetUser(_Query, Protocol):
-    """Erase a user from all six tables in one statement (so one transaction): delete its rows, (one; lgpd.sql:31)"""
+class _RecordErasure(_Query, Protocol):
+    """The first step of an erasure, committed on its own: record the user and every session of (one; lgpd.sql:33)"""
 
     def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _HoldWriters(_Query, Protocol):
+    """The second step of an erasure, in its own transaction: wait for every writer that started (exec; lgpd.sql:52)"""
+
+    def __call__(self) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
+class _ForgetUser(_Query, Protocol):
+    """Erase a user from all six tables in one statement (so one transaction): delete its rows (one; lgpd.sql:64)"""
+
+    def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _IsErased(_Query, Protocol):
+    """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the (scalar; lgpd.sql:101)"""
+
+    def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, session_id: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _UpsertTeamSession(_Query, Protocol):
@@ -444,7 +468,10 @@ class PackageQueries(Protocol):
     top_patterns_of_user: _TopPatternsOfUser
     top_patterns_of_business_unit: _TopPatternsOfBusinessUnit
     export_user: _ExportUser
+    record_erasure: _RecordErasure
+    hold_writers: _HoldWriters
     forget_user: _ForgetUser
+    is_erased: _IsErased
     upsert_team_session: _UpsertTeamSession
     append_team_messages: _AppendTeamMessages
     get_team_session: _GetTeamSession
@@ -664,12 +691,36 @@ class _AsyncExportUser(_Query, Protocol):
     def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
-class _AsyncForgetUser(_Query, Protocol):
-    """Erase a user from all six tables in one statement (so one transaction): delete its rows, (one; lgpd.sql:31)"""
+class _AsyncRecordErasure(_Query, Protocol):
+    """The first step of an erasure, committed on its own: record the user and every session of (one; lgpd.sql:33)"""
 
     async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncHoldWriters(_Query, Protocol):
+    """The second step of an erasure, in its own transaction: wait for every writer that started (exec; lgpd.sql:52)"""
+
+    async def __call__(self) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncForgetUser(_Query, Protocol):
+    """Erase a user from all six tables in one statement (so one transaction): delete its rows (one; lgpd.sql:64)"""
+
+    async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncIsErased(_Query, Protocol):
+    """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the (scalar; lgpd.sql:101)"""
+
+    async def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, session_id: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AsyncUpsertTeamSession(_Query, Protocol):
@@ -899,7 +950,10 @@ class AsyncPackageQueries(Protocol):
     top_patterns_of_user: _AsyncTopPatternsOfUser
     top_patterns_of_business_unit: _AsyncTopPatternsOfBusinessUnit
     export_user: _AsyncExportUser
+    record_erasure: _AsyncRecordErasure
+    hold_writers: _AsyncHoldWriters
     forget_user: _AsyncForgetUser
+    is_erased: _AsyncIsErased
     upsert_team_session: _AsyncUpsertTeamSession
     append_team_messages: _AsyncAppendTeamMessages
     get_team_session: _AsyncGetTeamSession
@@ -1318,7 +1372,7 @@ class _TransferCountExportUserSessions(_Query, Protocol):
 
 
 class _TransferPreferLz4(_Query, Protocol):
-    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:6)"""
+    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:7)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1326,7 +1380,7 @@ class _TransferPreferLz4(_Query, Protocol):
 
 
 class _TransferCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:19)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:20)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1334,7 +1388,7 @@ class _TransferCreateImportStages(_Query, Protocol):
 
 
 class _TransferCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:34)"""
+    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:35)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1342,7 +1396,7 @@ class _TransferCopyStageAgentSessions(_Query, Protocol):
 
 
 class _TransferCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :copy (copy; import.sql:39)"""
+    """copy_stage_team_sessions :copy (copy; import.sql:40)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1350,7 +1404,7 @@ class _TransferCopyStageTeamSessions(_Query, Protocol):
 
 
 class _TransferCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :copy (copy; import.sql:43)"""
+    """copy_stage_user_memories :copy (copy; import.sql:44)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1358,7 +1412,7 @@ class _TransferCopyStageUserMemories(_Query, Protocol):
 
 
 class _TransferCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :copy (copy; import.sql:47)"""
+    """copy_stage_user_sessions :copy (copy; import.sql:48)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1366,7 +1420,7 @@ class _TransferCopyStageUserSessions(_Query, Protocol):
 
 
 class _TransferCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (copy; import.sql:51)"""
+    """Straight into the table: for batches of rows that are all new. (copy; import.sql:52)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1374,7 +1428,7 @@ class _TransferCopyAgentSessions(_Query, Protocol):
 
 
 class _TransferCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :copy (copy; import.sql:56)"""
+    """copy_team_sessions :copy (copy; import.sql:57)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1382,7 +1436,7 @@ class _TransferCopyTeamSessions(_Query, Protocol):
 
 
 class _TransferCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :copy (copy; import.sql:60)"""
+    """copy_user_memories :copy (copy; import.sql:61)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1390,7 +1444,7 @@ class _TransferCopyUserMemories(_Query, Protocol):
 
 
 class _TransferCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :copy (copy; import.sql:64)"""
+    """copy_user_sessions :copy (copy; import.sql:65)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1398,7 +1452,7 @@ class _TransferCopyUserSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:68)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:69)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1406,7 +1460,7 @@ class _TransferUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:92)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:97)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1414,7 +1468,7 @@ class _TransferUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:116)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:125)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1422,7 +1476,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _TransferUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:138)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:151)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1430,7 +1484,7 @@ class _TransferUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:163)"""
+    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:180)"""
 
     def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1438,7 +1492,7 @@ class _TransferImportedAgentSessions(_Query, Protocol):
 
 
 class _TransferImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:170)"""
+    """The team session rows imported from one source table, for the given session ids. (many; import.sql:187)"""
 
     def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1446,7 +1500,7 @@ class _TransferImportedTeamSessions(_Query, Protocol):
 
 
 class _TransferImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:177)"""
+    """The memories with the given ids. (many; import.sql:194)"""
 
     def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1454,7 +1508,7 @@ class _TransferImportedUserMemories(_Query, Protocol):
 
 
 class _TransferImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:181)"""
+    """The PagBank sessions with the given ids. (many; import.sql:198)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1557,7 +1611,7 @@ class _TransferAsyncCountExportUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncPreferLz4(_Query, Protocol):
-    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:6)"""
+    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:7)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1565,7 +1619,7 @@ class _TransferAsyncPreferLz4(_Query, Protocol):
 
 
 class _TransferAsyncCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:19)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:20)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1573,7 +1627,7 @@ class _TransferAsyncCreateImportStages(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:34)"""
+    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:35)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1581,7 +1635,7 @@ class _TransferAsyncCopyStageAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :copy (copy; import.sql:39)"""
+    """copy_stage_team_sessions :copy (copy; import.sql:40)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1589,7 +1643,7 @@ class _TransferAsyncCopyStageTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :copy (copy; import.sql:43)"""
+    """copy_stage_user_memories :copy (copy; import.sql:44)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1597,7 +1651,7 @@ class _TransferAsyncCopyStageUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :copy (copy; import.sql:47)"""
+    """copy_stage_user_sessions :copy (copy; import.sql:48)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1605,7 +1659,7 @@ class _TransferAsyncCopyStageUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (copy; import.sql:51)"""
+    """Straight into the table: for batches of rows that are all new. (copy; import.sql:52)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1613,7 +1667,7 @@ class _TransferAsyncCopyAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :copy (copy; import.sql:56)"""
+    """copy_team_sessions :copy (copy; import.sql:57)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1621,7 +1675,7 @@ class _TransferAsyncCopyTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :copy (copy; import.sql:60)"""
+    """copy_user_memories :copy (copy; import.sql:61)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1629,7 +1683,7 @@ class _TransferAsyncCopyUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :copy (copy; import.sql:64)"""
+    """copy_user_sessions :copy (copy; import.sql:65)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1637,7 +1691,7 @@ class _TransferAsyncCopyUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:68)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:69)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1645,7 +1699,7 @@ class _TransferAsyncUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:92)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:97)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1653,7 +1707,7 @@ class _TransferAsyncUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:116)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:125)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1661,7 +1715,7 @@ class _TransferAsyncUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:138)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:151)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1669,7 +1723,7 @@ class _TransferAsyncUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:163)"""
+    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:180)"""
 
     async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1677,7 +1731,7 @@ class _TransferAsyncImportedAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:170)"""
+    """The team session rows imported from one source table, for the given session ids. (many; import.sql:187)"""
 
     async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1685,7 +1739,7 @@ class _TransferAsyncImportedTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:177)"""
+    """The memories with the given ids. (many; import.sql:194)"""
 
     async def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1693,7 +1747,7 @@ class _TransferAsyncImportedUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:181)"""
+    """The PagBank sessions with the given ids. (many; import.sql:198)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...

@@ -61,6 +61,7 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    erased: int = 0  # rows of erased users (LGPD), passed over
 
 
 @dataclass
@@ -74,6 +75,10 @@ class Report:
     @property
     def rejected(self) -> int:
         return sum(c.rejected for c in self.counts.values())
+
+    @property
+    def erased(self) -> int:
+        return sum(c.erased for c in self.counts.values())
 
 
 class Rejects:
@@ -209,6 +214,26 @@ def mapper(
     ]
 
 
+class Written(NamedTuple):
+    """What became of a batch's target rows, and the source rows PostgreSQL refused."""
+
+    inserted: int = 0
+    updated: int = 0
+    erased: int = 0  # of erased users: passed over
+    rows: int = 0  # target rows written in all (the rest were already there, unchanged)
+    refused: tuple[tuple[Mapped, str], ...] = ()
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - self.inserted - self.updated - self.erased
+
+    def plus(self, other: "Written") -> "Written":
+        return Written(
+            self.inserted + other.inserted, self.updated + other.updated,
+            self.erased + other.erased, self.rows + other.rows, self.refused + other.refused,
+        )  # fmt: skip
+
+
 _ROW_FAULTS = ("22", "23", "54")  # SQLSTATE classes about a row's own data
 
 
@@ -278,18 +303,17 @@ class Loader:
         self.copy_stage, self.copy_direct, self.upsert_staged = statements[table]
         self._bound = self.pg.opened
 
-    def _write(self, lines: bytes) -> tuple[int, int]:
+    def _write(self, lines: bytes) -> Written:
         self.copy_stage(lines)
         result = self.upsert_staged()
         assert result is not None
-        return int(result["inserted"]), int(result["updated"])
+        return Written(int(result["inserted"]), int(result["updated"]), int(result["erased"]))
 
     def load(
         self, batch: list[Mapped], retry_delays: tuple[float, ...], warn: Callable[[str], None]
-    ) -> tuple[int, int, int, list[tuple[Mapped, str]]]:
-        """Write a batch of mapped source rows: (inserted, updated, target rows written, the
-        rows PostgreSQL refused with why). A fault that is not a row's is retried on a new
-        connection after each of `retry_delays`; then ImportInterrupted."""
+    ) -> Written:
+        """Write a batch of mapped source rows. A fault that is not a row's is retried on a
+        new connection after each of `retry_delays`; then ImportInterrupted."""
         for attempt, delay in enumerate((*retry_delays, None)):
             try:
                 self._bind()
@@ -307,16 +331,16 @@ class Loader:
                 self.pg.reopen()
         raise AssertionError("unreachable")
 
-    def _load(self, batch: list[Mapped]) -> tuple[int, int, int, list[tuple[Mapped, str]]]:
+    def _load(self, batch: list[Mapped]) -> Written:
         good = [m for m in batch if m.lines is not None]
-        written = sum(m.rows for m in good)
+        rows = sum(m.rows for m in good)
         lines = b"".join(m.lines or b"" for m in good)
         conn = self.pg.conn
         if self.direct:
             try:
                 with conn.transaction():
-                    self.copy_direct(lines)
-                return written, 0, written, []
+                    copied = self.copy_direct(lines)  # rows of erased users are dropped
+                return Written(copied, 0, rows - copied, rows)
             except _REFUSED as error:
                 if getattr(error, "sqlstate", None) == "23505":  # unique_violation
                     self.direct = False  # rows already there
@@ -324,26 +348,21 @@ class Loader:
                     raise
         try:
             with conn.transaction():
-                inserted, updated = self._write(lines)
-            return inserted, updated, written, []
+                return self._write(lines)._replace(rows=rows)
         except _REFUSED as error:
             if not is_row_fault(error):
                 raise  # find the bad rows below: one source row at a time
-        inserted = updated = written = 0
-        refused = []
+        total = Written()
         for one in good:
             try:
                 with conn.transaction():
-                    one_inserted, one_updated = self._write(one.lines or b"")
+                    written = self._write(one.lines or b"")
             except _REFUSED as error:
                 if not is_row_fault(error):
                     raise
-                refused.append((one, f"refused by PostgreSQL: {error_line(error)}"))
-                continue
-            inserted, updated, written = (
-                inserted + one_inserted, updated + one_updated, written + one.rows
-            )  # fmt: skip
-        return inserted, updated, written, refused
+                written = Written(refused=((one, f"refused by PostgreSQL: {error_line(error)}"),))
+            total = total.plus(written._replace(rows=one.rows if not written.refused else 0))
+        return total
 
 
 def import_sqlite(
@@ -450,17 +469,16 @@ class _Run:
             work = partial(transform, self.table, self.zone, self.units)
             batches = sqlite_source.read_rows(source, self.table, self.batch_size)
             for batch in _pipeline(workers, work, batches):
-                inserted, updated, written, refused = loader.load(
-                    batch, self.retry_delays, self.warn
-                )
+                written = loader.load(batch, self.retry_delays, self.warn)
                 unmapped = [(m, m.reason) for m in batch if m.reason is not None]
-                for mapped, reason in unmapped + refused:
+                for mapped, reason in unmapped + list(written.refused):
                     counts.rejected += 1
                     rejects.write(self.table, mapped.values, reason)
                 counts.read += len(batch)
-                counts.inserted += inserted
-                counts.updated += updated
-                counts.unchanged += written - inserted - updated
+                counts.inserted += written.inserted
+                counts.updated += written.updated
+                counts.erased += written.erased
+                counts.unchanged += written.unchanged
                 progress(self.table.name, counts.read, total)
         finally:
             source.close()

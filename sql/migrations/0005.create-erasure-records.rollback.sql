@@ -7,7 +7,7 @@ DROP TRIGGER IF EXISTS user_memories_keep_erased_out ON user_memories;
 DROP TRIGGER IF EXISTS agent_sessions_keep_erased_out ON agent_sessions;
 DROP TRIGGER IF EXISTS team_sessions_keep_erased_out ON team_sessions;
 DROP FUNCTION IF EXISTS keep_erased_out();
-DROP FUNCTION IF EXISTS is_erased(TEXT, TEXT, TIMESTAMPTZ);
+DROP FUNCTION IF EXISTS is_erased(TEXT, TEXT);
 DROP FUNCTION IF EXISTS erased_id_hash(TEXT, TEXT);
 DROP TABLE IF EXISTS erased_ids;
 DROP TABLE IF EXISTS erasure_key;

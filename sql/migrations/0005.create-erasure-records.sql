@@ -4,10 +4,11 @@
 --   SHA-256 hash (the key, in erasure_key, is random per database), so the table holds no
 --   readable id. forget-user writes it before it deletes anything.
 -- * keep_erased_out(), a BEFORE INSERT OR UPDATE trigger on the five tables that hold a
---   user's rows: a row of an erased session is dropped silently; so is a row of an erased
---   user created before the erasure (a re-import of the old SQLite files, a dual write of an
---   old session). A customer who comes back after the erasure starts anew: new sessions are
---   kept.
+--   user's rows: a row of an erased user or of an erased session is dropped silently, whoever
+--   writes it (a re-import of the old SQLite files, a dual write, an app replica in flight).
+--   An erased user id stays erased: a customer served again after an erasure needs a new
+--   user id (or a DBA lifts the erasure: DELETE FROM erased_ids WHERE id_hash =
+--   erased_id_hash('user', 'the-id')).
 --
 -- Every statement can run again (IF NOT EXISTS, OR REPLACE, ON CONFLICT DO NOTHING): yoyo
 -- commits a migration and records it in separate steps. New tables and triggers only: no
@@ -36,17 +37,15 @@ LANGUAGE sql STABLE AS $$
     SELECT sha256(secret || convert_to(kind || ':' || id, 'UTF8')) FROM erasure_key
 $$;
 
-CREATE OR REPLACE FUNCTION is_erased(user_id TEXT, session_id TEXT, created_at TIMESTAMPTZ)
-RETURNS BOOLEAN LANGUAGE sql STABLE AS $$
+CREATE OR REPLACE FUNCTION is_erased(user_id TEXT, session_id TEXT) RETURNS BOOLEAN
+LANGUAGE sql STABLE AS $$
     SELECT EXISTS (SELECT FROM erased_ids
-                   WHERE id_hash = erased_id_hash('session', session_id))
-        OR EXISTS (SELECT FROM erased_ids
-                   WHERE id_hash = erased_id_hash('user', user_id)
-                     AND coalesce(created_at, '-infinity') <= erased_at)
+                   WHERE id_hash IN (erased_id_hash('user', user_id),
+                                     erased_id_hash('session', session_id)))
 $$;
 
-COMMENT ON FUNCTION is_erased(TEXT, TEXT, TIMESTAMPTZ) IS
-    'Whether a row of this user and session, created then, belongs to an erasure: its session was erased, or its user was and it is older than the erasure.';
+COMMENT ON FUNCTION is_erased(TEXT, TEXT) IS
+    'Whether a row of this user or session (either may be NULL) belongs to an erasure.';
 
 CREATE OR REPLACE FUNCTION keep_erased_out() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -55,10 +54,10 @@ BEGIN
         RETURN NEW;
     END IF;
     IF TG_ARGV[0] = 'no session' THEN  -- user_memories: rows of a user, not of a session
-        IF is_erased(NEW.user_id, NULL, NEW.created_at) THEN
+        IF is_erased(NEW.user_id, NULL) THEN
             RETURN NULL;  -- dropped: the user asked to be forgotten
         END IF;
-    ELSIF is_erased(NEW.user_id, NEW.session_id, NEW.created_at) THEN
+    ELSIF is_erased(NEW.user_id, NEW.session_id) THEN
         RETURN NULL;
     END IF;
     RETURN NEW;

@@ -1,7 +1,8 @@
 -- Statements of `pagbank-pg import-sqlite` and `verify-import`: rows are COPied into
 -- temporary stage tables, then moved into the six tables by one set-based upsert per batch
 -- that writes only rows whose content changed (so a re-run changes nothing, and an import
--- resumed after a crash ends as an uninterrupted one would).
+-- resumed after a crash ends as an uninterrupted one would). Rows of erased users (LGPD,
+-- erased_ids) are passed over and counted.
 
 -- name: prefer_lz4 :exec
 -- Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and
@@ -73,6 +74,7 @@ WITH moved AS (
     SELECT id, session_id, agent_id, agent_name, user_id, business_unit, created_at,
         updated_at, messages, agent_session_state, metadata
     FROM stage_agent_sessions
+    WHERE (NOT EXISTS (SELECT FROM erased_ids) OR NOT is_erased(user_id, session_id))
     ON CONFLICT (session_id, agent_id) DO UPDATE
     SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
         business_unit = EXCLUDED.business_unit, created_at = EXCLUDED.created_at,
@@ -86,7 +88,10 @@ WITH moved AS (
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM stage_agent_sessions
+        WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(user_id, session_id))
+           AS erased
 FROM moved;
 
 -- name: upsert_staged_team_sessions :one
@@ -97,6 +102,7 @@ WITH moved AS (
     SELECT id, session_id, team_id, team_name, user_id, created_at, updated_at, messages,
         team_session_state, metadata
     FROM stage_team_sessions
+    WHERE (NOT EXISTS (SELECT FROM erased_ids) OR NOT is_erased(user_id, session_id))
     ON CONFLICT (session_id, team_id) DO UPDATE
     SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
@@ -110,7 +116,10 @@ WITH moved AS (
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM stage_team_sessions
+        WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(user_id, session_id))
+           AS erased
 FROM moved;
 
 -- name: upsert_staged_user_memories :one
@@ -122,6 +131,7 @@ WITH moved AS (
     SELECT id, user_id, memory, created_at, updated_at, metadata, memory_tags,
         business_units, importance_score
     FROM stage_user_memories
+    WHERE (NOT EXISTS (SELECT FROM erased_ids) OR NOT is_erased(user_id, NULL))
     ON CONFLICT (id) DO UPDATE
     SET user_id = EXCLUDED.user_id, memory = EXCLUDED.memory,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
@@ -132,7 +142,10 @@ WITH moved AS (
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM stage_user_memories
+        WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(user_id, NULL))
+           AS erased
 FROM moved;
 
 -- name: upsert_staged_user_sessions :one
@@ -143,6 +156,7 @@ WITH moved AS (
     SELECT session_id, user_id, team_id, created_at, last_activity, interaction_count,
         session_context, is_active, metadata
     FROM stage_user_sessions
+    WHERE (NOT EXISTS (SELECT FROM erased_ids) OR NOT is_erased(user_id, session_id))
     ON CONFLICT (session_id) DO UPDATE
     SET user_id = EXCLUDED.user_id, team_id = EXCLUDED.team_id,
         created_at = EXCLUDED.created_at, last_activity = EXCLUDED.last_activity,
@@ -157,7 +171,10 @@ WITH moved AS (
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM stage_user_sessions
+        WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(user_id, session_id))
+           AS erased
 FROM moved;
 
 -- name: imported_agent_sessions :many
