@@ -280,6 +280,9 @@ def _units(path: Path | None) -> dict[str, str]:
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=config.IMPORT_BATCH)
 @click.option("--accept-rejects", is_flag=True, help="Exit 0 even when rows were rejected.")
+@click.option(
+    "--full", is_flag=True, help="Compare every row, not only those written since the last run."
+)
 def import_sqlite(
     dsn: str | None,
     paths: tuple[Path, ...],
@@ -289,6 +292,7 @@ def import_sqlite(
     units: Path | None,
     batch_size: int,
     accept_rejects: bool,
+    full: bool,
 ) -> None:
     """Import PagBank's SQLite files (a data/ folder or .db files) into the six tables."""
     try:
@@ -308,6 +312,7 @@ def import_sqlite(
             units=unit_map,
             progress=progress,
             warn=lambda line: click.echo(f"note: {line}", err=True),
+            full=full,
         )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)

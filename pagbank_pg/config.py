@@ -110,6 +110,9 @@ IMPORT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)  # worker processes mapping
 # Seconds an import waits before each retry of a batch after a fault of the server or the
 # network (a restart takes a few): about half a minute in all, then it stops.
 IMPORT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+# A catch-up re-reads the rows written up to this long before the watermark: rows of the
+# watermark's own second, and clocks that stepped back (the upsert drops what is unchanged).
+CATCHUP_MARGIN_SECONDS = 300
 REJECT_FILE = Path("pagbank-pg-rejects.jsonl")
 # The largest value a source row may hold (any column), checked before it is read whole or
 # parsed: a row over it is rejected alone. 16 MiB is ~45x the largest session seen in real

@@ -29,6 +29,7 @@ MIGRATION_IDS = [
     "0003.add-domain-rules",
     "0004.create-pattern-identity-index",
     "0005.create-erasure-records",
+    "0006.create-import-watermarks",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 # The package's queries and the test statements of every kind (tests/queries, and a :copy
@@ -79,6 +80,17 @@ def fresh_database(server_dsn: str, template: str | None) -> Iterator[str]:
     dsn = create_database(server_dsn, name, template)
     yield dsn
     drop_database(server_dsn, name)
+
+
+def table_contents(dsn: str) -> dict[str, list[Any]]:
+    """Every row of the four tables an import writes, in a stable order."""
+    with psycopg.connect(dsn) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT to_jsonb(t) FROM {table} t ORDER BY to_jsonb(t)::text"
+            ).fetchall()
+            for table in ("agent_sessions", "team_sessions", "user_memories", "user_sessions")
+        }
 
 
 # --- the schema, read back from the catalogue ---------------------------------------------------

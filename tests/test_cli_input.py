@@ -92,4 +92,4 @@ def test_rollback_all_asks_first(db_dsn: str) -> None:
     code, _, err = run("rollback", "--all", "--dsn", db_dsn)
     assert code == 1 and "nothing rolled back: no terminal to confirm on; pass --yes" in err
     code, out, _ = run("status", "--dsn", db_dsn)
-    assert "5 applied, 0 pending" in out
+    assert "6 applied, 0 pending" in out

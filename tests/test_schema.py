@@ -104,13 +104,21 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003, 0004, 0005).
+# Beyond the plan, each with its reason in its migration (0003 to 0006).
 ADDED_COLUMNS = {
     ("erased_ids", "id_hash"): ("bytea", True, None),
     ("erased_ids", "kind"): ("character varying(10)", True, None),
     ("erased_ids", "erased_at"): ("timestamp with time zone", True, "now()"),
     ("erasure_key", "singleton"): ("boolean", True, "true"),
     ("erasure_key", "secret"): ("bytea", True, None),
+    ("import_watermarks", "source_file"): ("text", True, None),
+    ("import_watermarks", "source_table"): ("text", True, None),
+    ("import_watermarks", "file_identity"): ("text", True, None),
+    ("import_watermarks", "max_rowid"): ("bigint", False, None),
+    ("import_watermarks", "anchor_key"): ("text", False, None),
+    ("import_watermarks", "time_mark"): ("text", False, None),
+    ("import_watermarks", "source_rows"): ("bigint", True, None),
+    ("import_watermarks", "updated_at"): ("timestamp with time zone", True, "now()"),
 }
 ADDED_CONSTRAINTS = {
     ("escalation_history", "c", ("escalation_type",)),
@@ -120,6 +128,7 @@ ADDED_CONSTRAINTS = {
     ("erased_ids", "c", ("kind",)),
     ("erasure_key", "p", ("singleton",)),
     ("erasure_key", "c", ("singleton",)),
+    ("import_watermarks", "p", ("source_file", "source_table")),
 }
 ADDED_OBJECTS = {
     ("i", "idx_patterns_identity"),

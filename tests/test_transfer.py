@@ -18,7 +18,7 @@ import pytest
 from pagbank_pg.transfer.exporter import DDL
 
 from .agno_files import SAMPLES, big_copy
-from .helpers import run
+from .helpers import run, table_contents
 
 AGNO_JSON = {"memory", "session_data", "extra_data", "agent_data", "team_data"}
 SESSIONS_JSON = {"session_context", "metadata"}
@@ -43,16 +43,6 @@ def table_rows(path: Path) -> dict[str, dict[Any, dict[str, Any]]]:
         tables[name] = rows
     conn.close()
     return tables
-
-
-def table_contents(dsn: str) -> dict[str, list[Any]]:
-    with psycopg.connect(dsn) as conn:
-        return {
-            table: conn.execute(
-                f"SELECT to_jsonb(t) FROM {table} t ORDER BY to_jsonb(t)::text"
-            ).fetchall()
-            for table in ("agent_sessions", "team_sessions", "user_memories", "user_sessions")
-        }
 
 
 def test_round_trip_is_lossless(db_dsn: str, agno_data: Path, tmp_path: Path) -> None:

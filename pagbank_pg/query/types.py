@@ -1515,6 +1515,22 @@ class _TransferImportedUserSessions(_Query, Protocol):
     def stream(self, *, session_ids: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferGetWatermark(_Query, Protocol):
+    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:202)"""
+
+    def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferSaveWatermark(_Query, Protocol):
+    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:206)"""
+
+    def __call__(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class TransferQueries(Protocol):
     """The named queries, called through db.queries."""
 
@@ -1544,6 +1560,8 @@ class TransferQueries(Protocol):
     imported_team_sessions: _TransferImportedTeamSessions
     imported_user_memories: _TransferImportedUserMemories
     imported_user_sessions: _TransferImportedUserSessions
+    get_watermark: _TransferGetWatermark
+    save_watermark: _TransferSaveWatermark
 
 
 class _TransferAsyncExportAgentSessions(_Query, Protocol):
@@ -1754,6 +1772,22 @@ class _TransferAsyncImportedUserSessions(_Query, Protocol):
     def stream(self, *, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncGetWatermark(_Query, Protocol):
+    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:202)"""
+
+    async def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncSaveWatermark(_Query, Protocol):
+    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:206)"""
+
+    async def __call__(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncTransferQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
@@ -1783,3 +1817,5 @@ class AsyncTransferQueries(Protocol):
     imported_team_sessions: _TransferAsyncImportedTeamSessions
     imported_user_memories: _TransferAsyncImportedUserMemories
     imported_user_sessions: _TransferAsyncImportedUserSessions
+    get_watermark: _TransferAsyncGetWatermark
+    save_watermark: _TransferAsyncSaveWatermark

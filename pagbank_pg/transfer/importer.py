@@ -44,8 +44,9 @@ from . import mapping
 from . import source as sqlite_source
 from .mapping import Source
 from .progress import Progress
-from .source import SourceTable
+from .source import Batch, SourceTable
 from .tables import TARGETS, check_copy
+from .watermark import Watermark
 
 _AHEAD = 4  # batches mapped ahead of the one being written
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
@@ -310,14 +311,19 @@ class Loader:
         return Written(int(result["inserted"]), int(result["updated"]), int(result["erased"]))
 
     def load(
-        self, batch: list[Mapped], retry_delays: tuple[float, ...], warn: Callable[[str], None]
+        self,
+        batch: list[Mapped],
+        mark: Watermark,
+        retry_delays: tuple[float, ...],
+        warn: Callable[[str], None],
     ) -> Written:
-        """Write a batch of mapped source rows. A fault that is not a row's is retried on a
-        new connection after each of `retry_delays`; then ImportInterrupted."""
+        """Write a batch of mapped source rows, and `mark` with it. A fault that is not a
+        row's is retried on a new connection after each of `retry_delays`; then
+        ImportInterrupted."""
         for attempt, delay in enumerate((*retry_delays, None)):
             try:
                 self._bind()
-                return self._load(batch)
+                return self._load(batch, mark)
             except _REFUSED as error:
                 if delay is None:
                     raise ImportInterrupted(
@@ -331,7 +337,7 @@ class Loader:
                 self.pg.reopen()
         raise AssertionError("unreachable")
 
-    def _load(self, batch: list[Mapped]) -> Written:
+    def _load(self, batch: list[Mapped], mark: Watermark) -> Written:
         good = [m for m in batch if m.lines is not None]
         rows = sum(m.rows for m in good)
         lines = b"".join(m.lines or b"" for m in good)
@@ -340,6 +346,7 @@ class Loader:
             try:
                 with conn.transaction():
                     copied = self.copy_direct(lines)  # rows of erased users are dropped
+                    mark.save(self.pg.queries)
                 return Written(copied, 0, rows - copied, rows)
             except _REFUSED as error:
                 if getattr(error, "sqlstate", None) == "23505":  # unique_violation
@@ -348,7 +355,9 @@ class Loader:
                     raise
         try:
             with conn.transaction():
-                return self._write(lines)._replace(rows=rows)
+                written = self._write(lines)._replace(rows=rows)
+                mark.save(self.pg.queries)
+            return written
         except _REFUSED as error:
             if not is_row_fault(error):
                 raise  # find the bad rows below: one source row at a time
@@ -362,6 +371,8 @@ class Loader:
                     raise
                 written = Written(refused=((one, f"refused by PostgreSQL: {error_line(error)}"),))
             total = total.plus(written._replace(rows=one.rows if not written.refused else 0))
+        with conn.transaction():  # after the rows it covers: never ahead of them
+            mark.save(self.pg.queries)
         return total
 
 
@@ -378,8 +389,10 @@ def import_sqlite(
     processes: int = config.IMPORT_PROCESSES,
     retry_delays: tuple[float, ...] = config.IMPORT_RETRY_DELAYS,
     warn: Callable[[str], None] = lambda line: None,
+    full: bool = False,
 ) -> Report:
-    """Import every recognised table of `paths`; see the module's doc. `processes` worker
+    """Import every recognised table of `paths`; see the module's doc. A table imported
+    before is read from its watermark (`watermark`), unless `full`. `processes` worker
     processes map and encode rows while this one reads SQLite and writes PostgreSQL (0: none);
     `warn` is told of each retried fault."""
     zone = ZoneInfo(source_timezone)
@@ -390,8 +403,8 @@ def import_sqlite(
     pg = _Postgres(conninfo)
     try:
         for table in tables:
-            run = _Run(table, zone.key, dict(units), batch_size, retry_delays, warn)
-            report.counts[table.name] = run.load(workers, pg, rejects, progress)
+            run = _Run(table, zone.key, dict(units), batch_size, retry_delays, warn, full)
+            report.counts[table.name] = run.load(workers, pg, rejects, progress, report.notes)
     finally:
         pg.close()
         rejects.close()
@@ -420,21 +433,23 @@ def _workers(processes: int) -> ProcessPoolExecutor | None:
 def _pipeline(
     workers: ProcessPoolExecutor | None,
     work: Callable[[list[tuple[Any, ...]]], list[Mapped]],
-    batches: Iterator[list[tuple[Any, ...]]],
-) -> Iterator[list[Mapped]]:
-    """`work` applied to each batch, in order, by the worker processes (a few batches ahead,
-    so memory stays bounded while PostgreSQL writes the previous one)."""
+    batches: Iterator[Batch],
+) -> Iterator[tuple[Batch, list[Mapped]]]:
+    """Each batch with `work` applied to its rows, in order, by the worker processes (a few
+    batches ahead, so memory stays bounded while PostgreSQL writes the previous one)."""
     if workers is None:
-        yield from map(work, batches)
+        yield from ((batch, work(batch.rows)) for batch in batches)
         return
-    pending: deque[Future[list[Mapped]]] = deque()
+    pending: deque[tuple[Batch, Future[list[Mapped]]]] = deque()
     try:
         for batch in batches:
-            pending.append(workers.submit(work, batch))
+            pending.append((batch, workers.submit(work, batch.rows)))
             if len(pending) >= _AHEAD:
-                yield pending.popleft().result()
+                done, future = pending.popleft()
+                yield done, future.result()
         while pending:
-            yield pending.popleft().result()
+            done, future = pending.popleft()
+            yield done, future.result()
     except BrokenProcessPool:
         raise ImportInterrupted(
             "the import stopped: a worker process mapping rows died (killed, out of memory?); "
@@ -452,6 +467,7 @@ class _Run:
     batch_size: int
     retry_delays: tuple[float, ...]
     warn: Callable[[str], None]
+    full: bool
 
     def load(
         self,
@@ -459,22 +475,34 @@ class _Run:
         pg: _Postgres,
         rejects: Rejects,
         progress: Progress,
+        notes: list[str],
     ) -> Counts:
         counts = Counts()
         source = sqlite_source.connect(self.table.path)
         try:
             total = sqlite_source.count_rows(source, self.table)
+            mark = Watermark.start(
+                pg.queries, source, self.table, total, ZoneInfo(self.zone), self.full
+            )
+            notes.append(f"{self.table.name}: {mark.mode}")
+            if deleted := Watermark.deleted(pg.queries, self.table, total):
+                notes.append(
+                    f"{self.table.name}: {deleted} row(s) fewer than at the last import: rows "
+                    "deleted in SQLite are not deleted in PostgreSQL"
+                )
+            pg.conn.commit()  # no transaction left open while the batches run
             loader = Loader(pg, self.table.kind)
             progress(self.table.name, 0, total)
             work = partial(transform, self.table, self.zone, self.units)
-            batches = sqlite_source.read_rows(source, self.table, self.batch_size)
-            for batch in _pipeline(workers, work, batches):
-                written = loader.load(batch, self.retry_delays, self.warn)
-                unmapped = [(m, m.reason) for m in batch if m.reason is not None]
-                for mapped, reason in unmapped + list(written.refused):
+            batches = sqlite_source.read_rows(source, self.table, self.batch_size, mark.since)
+            for batch, mapped in _pipeline(workers, work, batches):
+                mark.advance(batch)
+                written = loader.load(mapped, mark, self.retry_delays, self.warn)
+                unmapped = [(m, m.reason) for m in mapped if m.reason is not None]
+                for one, reason in unmapped + list(written.refused):
                     counts.rejected += 1
-                    rejects.write(self.table, mapped.values, reason)
-                counts.read += len(batch)
+                    rejects.write(self.table, one.values, reason)
+                counts.read += len(mapped)
                 counts.inserted += written.inserted
                 counts.updated += written.updated
                 counts.erased += written.erased

@@ -163,52 +163,116 @@ class Oversized(NamedTuple):
     size: int
 
 
+# When a row was last written, per kind (an SQL expression over its columns): Agno's epoch
+# seconds (updated_at is NULL until a session's second write), memories' CURRENT_TIMESTAMP
+# text, PagBank's last_activity (naive local ISO text).
+TIME_OF = {
+    "agent": "coalesce(updated_at, created_at)",
+    "team": "coalesce(updated_at, created_at)",
+    "memory": "coalesce(updated_at, created_at)",
+    "sessions": "last_activity",
+}
+TIME_TYPE: dict[str, type] = {"agent": int, "team": int, "memory": str, "sessions": str}
+KEY_OF = {"agent": "session_id", "team": "session_id", "memory": "id", "sessions": "session_id"}
+
+
+class Since(NamedTuple):
+    """Only the rows written since a watermark: past `max_rowid` (new rows, and rows
+    replaced with INSERT OR REPLACE), or last written at `time` or later."""
+
+    max_rowid: int
+    time: Any
+
+
+class Batch(NamedTuple):
+    """Rows read in one short read transaction, with what a watermark needs of them."""
+
+    rows: list[tuple[Any, ...]]
+    last_rowid: int | None  # the highest rowid of the batch
+    last_key: Any  # the key of the row at last_rowid
+    latest: Any  # the latest time a row of the batch was written (None: none said)
+
+
 def _select(table: SourceTable) -> str:
-    """The rowid, each column (NULL when over the cap), and the sizes of those over it."""
+    """The rowid, the row's time, each column (NULL when over the cap), and the sizes of
+    those over it."""
     values, oversized = [], []
     for column in table.columns:
         size = f"length(CAST({quote(column)} AS BLOB))"
         values.append(f"iif({size} > {MAX_VALUE_BYTES}, NULL, {quote(column)})")
         oversized.append(f"coalesce(iif({size} > {MAX_VALUE_BYTES}, {size}, NULL), 0)")
     rowid = "rowid" if table.rowid else "NULL"
-    return f"SELECT {rowid}, {', '.join(values)}, {', '.join(oversized)} FROM {quote(table.table)}"
+    return (
+        f"SELECT {rowid}, {TIME_OF[table.kind]}, {', '.join(values)}, {', '.join(oversized)} "
+        f"FROM {quote(table.table)}"
+    )
+
+
+def key_at(conn: sqlite3.Connection, table: SourceTable, rowid: int) -> Any:
+    """The key of the row at `rowid`, or None when there is none."""
+    found = conn.execute(
+        f"SELECT {quote(KEY_OF[table.kind])} FROM {quote(table.table)} WHERE rowid = ?", (rowid,)
+    ).fetchone()
+    return _plain(found[0]) if found else None
+
+
+def _plain(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def later(a: Any, b: Any, kind: str) -> Any:
+    """The later of two times of a kind's table (None: none); a value of another type than
+    the kind's own (dirty data) does not count."""
+    wanted = TIME_TYPE[kind]
+    a = a if isinstance(a, wanted) and not isinstance(a, bool) else None
+    b = b if isinstance(b, wanted) and not isinstance(b, bool) else None
+    return a if b is None else b if a is None else max(a, b)
 
 
 def read_rows(
-    conn: sqlite3.Connection, table: SourceTable, batch_size: int
-) -> Iterator[list[tuple[Any, ...]]]:
-    """The table's rows, at most `batch_size` rows or about BATCH_BYTES at a time, each batch
-    read in its own short read transaction (see the module's doc); a value over the cap comes
-    as `Oversized`."""
+    conn: sqlite3.Connection, table: SourceTable, batch_size: int, since: Since | None = None
+) -> Iterator[Batch]:
+    """The table's rows (`since`: only those written since a watermark), at most
+    `batch_size` rows or about BATCH_BYTES at a time, each batch read in its own short read
+    transaction (see the module's doc); a value over the cap comes as `Oversized`."""
     width = len(table.columns)
+    key = table.columns.index(KEY_OF[table.kind])
+    wanted = ""
+    if since is not None:
+        wanted = " AND (rowid > ?" + (f" OR {TIME_OF[table.kind]} >= ?)" if since.time else ")")
     last: int | None = None
+    last_key: Any = None
     while True:
         if table.rowid:
-            where = " WHERE rowid > ?" if last is not None else ""
-            statement = f"{_select(table)}{where} ORDER BY rowid"
-            cursor = conn.execute(statement, (last,) if last is not None else ())
+            params: list[Any] = [last if last is not None else -(2**63)]
+            if since is not None:
+                params += [since.max_rowid] + ([since.time] if since.time else [])
+            statement = f"{_select(table)} WHERE rowid > ?{wanted} ORDER BY rowid"
+            cursor = conn.execute(statement, params)
         else:
             cursor = conn.execute(_select(table))
         batch: list[tuple[Any, ...]] = []
-        size = 0
+        size, latest = 0, None
         try:
             for row in cursor:
-                last, values, sizes = row[0], row[1 : 1 + width], row[1 + width :]
+                last, written = row[0], _plain(row[1])
+                values, sizes = row[2 : 2 + width], row[2 + width :]
                 if any(sizes):
-                    values = tuple(
-                        Oversized(n) if n else v for v, n in zip(values, sizes, strict=True)
-                    )
+                    pairs = zip(values, sizes, strict=True)
+                    values = tuple(Oversized(n) if n else v for v, n in pairs)
                 batch.append(values)
+                latest = later(latest, written, table.kind)
+                last_key = _plain(values[key])
                 size += sum(len(v) for v in values if isinstance(v, bytes))
                 if table.rowid and (len(batch) >= batch_size or size >= BATCH_BYTES):
                     break
                 if not table.rowid and len(batch) >= batch_size:
-                    yield batch
-                    batch, size = [], 0
+                    yield Batch(batch, None, None, latest)
+                    batch, size, latest = [], 0, None
         finally:
             cursor.close()  # ends the batch's read transaction
         if batch:
-            yield batch
+            yield Batch(batch, last, last_key, latest)
         if not table.rowid or (len(batch) < batch_size and size < BATCH_BYTES):
             return
 

@@ -103,7 +103,7 @@ def verify_import(
             try:
                 total = sqlite_source.count_rows(conn, table)
                 for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
-                    _check_batch(queries, table, batch, zone, check)
+                    _check_batch(queries, table, batch.rows, zone, check)
                     progress(table.name, check.source_rows, total)
             finally:
                 conn.close()

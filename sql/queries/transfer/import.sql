@@ -198,3 +198,18 @@ SELECT * FROM user_memories WHERE id = ANY(:ids::uuid[]);
 -- name: imported_user_sessions :many
 -- The PagBank sessions with the given ids.
 SELECT * FROM user_sessions WHERE session_id = ANY(:session_ids::text[]);
+
+-- name: get_watermark :one
+-- Where the import of one source table got to, or nothing (a first import).
+SELECT * FROM import_watermarks WHERE source_file = :source_file AND source_table = :source_table;
+
+-- name: save_watermark :exec
+-- Record where the import of one source table got to (in the transaction of the batch).
+INSERT INTO import_watermarks AS w (source_file, source_table, file_identity, max_rowid,
+    anchor_key, time_mark, source_rows)
+VALUES (:source_file, :source_table, :file_identity, :max_rowid, :anchor_key, :time_mark,
+    :source_rows)
+ON CONFLICT (source_file, source_table) DO UPDATE
+SET file_identity = EXCLUDED.file_identity, max_rowid = EXCLUDED.max_rowid,
+    anchor_key = EXCLUDED.anchor_key, time_mark = EXCLUDED.time_mark,
+    source_rows = EXCLUDED.source_rows, updated_at = now();

@@ -1,0 +1,147 @@
+"""Where the import of each source table got to, kept in PostgreSQL (`import_watermarks`),
+so that a cutover's catch-up reads only what was written since (`Since`) instead of the whole
+file. Written in the transaction of each batch: a killed import never has a watermark ahead of
+its data, and resumes from its last batch.
+
+What a catch-up reads: rows past the highest rowid imported (new rows, and rows the app
+replaced with INSERT OR REPLACE), and rows last written at the latest time seen less a margin
+(rows written in the watermark's own second, and clocks that stepped back a little); the
+upsert then writes only what really changed. A table is compared in full, and the summary
+says why, on a first import, with `--full`, when the file is not the one imported before, for
+a WITHOUT ROWID table, and when no row says when it was written.
+"""
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from ..config import CATCHUP_MARGIN_SECONDS
+from ..query.types import TransferQueries
+from . import source as sqlite_source
+from .source import Batch, Since, SourceTable
+
+_DB_TIME = "%Y-%m-%d %H:%M:%S"  # SQLite's CURRENT_TIMESTAMP, as Agno's memories carry it
+
+
+def _now(kind: str, zone: tzinfo) -> Any:
+    """This moment as a time of a kind's table: no row is trusted to be written later."""
+    if kind in ("agent", "team"):
+        return int(time.time())
+    if kind == "memory":
+        return datetime.now(UTC).strftime(_DB_TIME)
+    return datetime.now(zone).replace(tzinfo=None).isoformat()
+
+
+def _earlier(value: Any, kind: str, seconds: int) -> Any:
+    """`value`, a time of a kind's table, `seconds` earlier; None when it is not one."""
+    try:
+        if kind in ("agent", "team"):
+            return int(value) - seconds
+        if kind == "memory":
+            return (datetime.strptime(value, _DB_TIME) - timedelta(seconds=seconds)).strftime(
+                _DB_TIME
+            )
+        return (datetime.fromisoformat(value) - timedelta(seconds=seconds)).isoformat()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _identity(table: SourceTable) -> str:
+    status = os.stat(table.path)
+    return f"{status.st_dev}:{status.st_ino}"
+
+
+@dataclass
+class Watermark:
+    """Where the import of one source table got to, and how this run reads it."""
+
+    table: SourceTable
+    identity: str
+    source_rows: int
+    max_rowid: int | None
+    anchor: Any
+    time_mark: Any
+    now: Any
+    since: Since | None
+    mode: str  # what the summary says: how the table is read, and why
+
+    @classmethod
+    def start(
+        cls,
+        queries: TransferQueries,
+        conn: sqlite3.Connection,
+        table: SourceTable,
+        source_rows: int,
+        zone: tzinfo,
+        full: bool,
+    ) -> "Watermark":
+        """The watermark of `table` at the start of a run, and how the run reads it."""
+        stored = queries.get_watermark(source_file=table.path.name, source_table=table.table)
+        identity, kind = _identity(table), table.kind
+        mark = cls(table, identity, source_rows, None, None, None, _now(kind, zone), None, "")
+        stored_time = _from_text(stored["time_mark"], kind) if stored else None
+        if full:
+            mark.mode = "full comparison (--full)"
+        elif stored is None:
+            mark.mode = "full comparison: the first import of this table"
+        elif not table.rowid:
+            mark.mode = "full comparison: a WITHOUT ROWID table"
+        elif stored["file_identity"] != identity or (
+            stored["max_rowid"] is not None
+            and str(sqlite_source.key_at(conn, table, stored["max_rowid"])) != stored["anchor_key"]
+        ):
+            mark.mode = "full comparison: the file is not the one imported before (replaced?)"
+        elif stored_time is None or _earlier(stored_time, kind, 0) is None:
+            mark.mode = "full comparison: no row says when it was written"
+        else:
+            mark.max_rowid, mark.anchor, mark.time_mark = (
+                stored["max_rowid"], stored["anchor_key"], stored_time
+            )  # fmt: skip
+            threshold = _earlier(stored_time, kind, CATCHUP_MARGIN_SECONDS)
+            mark.since = Since(mark.max_rowid if mark.max_rowid is not None else -1, threshold)
+            mark.mode = (
+                f"catch-up: rows past rowid {mark.since.max_rowid}, or written at {threshold} or "
+                f"later (the watermark less {CATCHUP_MARGIN_SECONDS} s)"
+            )
+        return mark
+
+    @staticmethod
+    def deleted(queries: TransferQueries, table: SourceTable, source_rows: int) -> int:
+        """How many rows fewer the table holds than at the last import (0: none)."""
+        stored = queries.get_watermark(source_file=table.path.name, source_table=table.table)
+        return max(0, int(stored["source_rows"]) - source_rows) if stored else 0
+
+    def advance(self, batch: Batch) -> None:
+        """Move past a batch about to be written."""
+        if batch.last_rowid is not None and (
+            self.max_rowid is None or batch.last_rowid > self.max_rowid
+        ):
+            self.max_rowid, self.anchor = batch.last_rowid, batch.last_key
+        latest = sqlite_source.later(self.time_mark, batch.latest, self.table.kind)
+        self.time_mark = None if latest is None else min(latest, self.now)
+
+    def save(self, queries: TransferQueries) -> None:
+        """Record the watermark (call inside the transaction of the batch it covers)."""
+        queries.save_watermark(
+            source_file=self.table.path.name,
+            source_table=self.table.table,
+            file_identity=self.identity,
+            max_rowid=self.max_rowid,
+            anchor_key=None if self.anchor is None else str(self.anchor),
+            time_mark=None if self.time_mark is None else str(self.time_mark),
+            source_rows=self.source_rows,
+        )
+
+
+def _from_text(text: str | None, kind: str) -> Any:
+    if text is None:
+        return None
+    if kind in ("agent", "team"):
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    return text

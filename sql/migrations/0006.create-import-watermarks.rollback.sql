@@ -1,0 +1,3 @@
+-- Undo 0006: drop the watermarks (the next import compares every row again).
+
+DROP TABLE IF EXISTS import_watermarks;
