@@ -42,6 +42,21 @@ DEFAULT_POOL_MIN_SIZE = 1
 DEFAULT_POOL_MAX_SIZE = 10
 DEFAULT_POOL_TIMEOUT = 30.0  # seconds, for opening a pool and for borrowing a connection
 STREAM_BATCH = 1000  # rows a streaming read fetches from the server at a time
+# Prepared statements: "auto" prepares on a direct connection and never through a pooler
+# (PgBouncer in transaction mode hands each transaction to any server connection, where a
+# prepared name may be missing or another client's); "on" always, "off" never.
+PREPARE_ENV = "PAGBANK_PG_PREPARE"
+PREPARE_CHOICES = ("auto", "on", "off")
+
+
+def prepare_setting(given: str | None) -> str:
+    """How named calls prepare: `given`, else PAGBANK_PG_PREPARE, else "auto"."""
+    chosen = (given or os.environ.get(PREPARE_ENV) or "auto").lower()
+    if chosen not in PREPARE_CHOICES:
+        raise ConfigurationError(
+            f"invalid {PREPARE_ENV} {chosen!r}; use one of {', '.join(PREPARE_CHOICES)}"
+        )
+    return chosen
 
 
 def pool_settings(

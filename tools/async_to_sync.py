@@ -26,6 +26,7 @@ NAMES = [
     (r"AsyncGenerator", "Generator"),
     (r"AsyncIterator", "Iterator"),
     (r"aclose", "close"),
+    (r"Awaitable\[None\]", "None"),
     (r"AsyncConnectionPool", "ConnectionPool"),
     (r"AsyncConnection", "Connection"),
     (r"AsyncDatabase", "Database"),

@@ -79,6 +79,18 @@ def cursor_name(query: Query) -> str:
     return f"stream_{query.name}_{next(_cursor_numbers)}"
 
 
+POOLER_CHECK = "SELECT pg_backend_pid() AS pid"
+
+
+def prepare_threshold(prepare: str, reported_pid: int, backend_pid: int | None) -> int | None:
+    """psycopg's `prepare_threshold` for a new connection: 0 (prepare at once) unless a
+    pooler stands between (the pid the connection was given at login is not its server's:
+    PgBouncer hands out its own) and `prepare` is "auto", or `prepare` is "off"."""
+    if prepare == "off" or (prepare == "auto" and reported_pid != backend_pid):
+        return None
+    return 0
+
+
 def pool_arguments(
     conninfo: str,
     min_size: int | None,

@@ -14,6 +14,15 @@ from .loader import internal_queries
 from .types import SchemaQueries
 
 
+def behind_a_pooler(conn: psycopg.Connection[Any]) -> bool:
+    """Whether a pooler (PgBouncer) stands between `conn` and the server: the pid it was given
+    at login is not its server's (a pooler hands out its own)."""
+    found = conn.execute("SELECT pg_backend_pid()").fetchone()
+    conn.rollback()
+    pid = found["pg_backend_pid"] if isinstance(found, dict) else found[0] if found else None
+    return bool(conn.info.backend_pid != pid)
+
+
 def require_tables(queries: SchemaQueries, where: str, *tables: str) -> None:
     """Raise ConfigurationError naming `where` unless every table exists (a migrated schema)."""
     for table in tables:

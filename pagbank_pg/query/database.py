@@ -9,7 +9,7 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
-from collections.abc import Generator, Iterator, Iterable, Mapping
+from collections.abc import Generator, Iterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -18,9 +18,10 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import set_json_loads
 
-from ..config import STREAM_BATCH
+from ..config import STREAM_BATCH, prepare_setting
 from ..conninfo import not_connected, resolve_dsn
 from .base import (
+    POOLER_CHECK,
     DatabaseBase,
     TransactionBase,
     cursor_name,
@@ -28,6 +29,7 @@ from .base import (
     needs_transaction,
     pool_arguments,
     pool_timeout,
+    prepare_threshold,
     shape,
     translated,
 )
@@ -35,14 +37,22 @@ from .loader import Queries, Query, load_queries
 from .types import PackageQueries
 
 
-def configure(conn: psycopg.Connection[Any]) -> None:
-    """Set up a new pooled connection: JSON read with orjson."""
-    set_json_loads(orjson.loads, conn)
+def configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
+    """How a new pooled connection is set up: JSON read with orjson; prepared statements
+    (`prepare`: auto, on, off) only where they are safe."""
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        set_json_loads(orjson.loads, conn)
+        found = (conn.execute(POOLER_CHECK, prepare=False)).fetchone()
+        pid = found["pid"] if found else None
+        conn.prepare_threshold = prepare_threshold(prepare, conn.info.backend_pid, pid)
+
+    return configure
 
 
 def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any]) -> Any:
     with translated(query):
-        cursor = conn.execute(query.compiled.sql, bound, prepare=True)
+        cursor = conn.execute(query.compiled.sql, bound)  # prepared where safe
         return shape(query, cursor.fetchall() if fetches(query) else None, cursor.rowcount)
 
 
@@ -166,14 +176,18 @@ class Database(DatabaseBase):
         max_size: int | None = None,
         timeout: float | None = None,
         queries: Queries | None = None,
+        prepare: str | None = None,
         **pool_options: Any,
     ) -> "Database":
         """Open a pool on `dsn` (default: DATABASE_URL, else the embedded server) and wait for it.
 
         Pool sizes and the timeout (seconds, for opening and for borrowing a connection) come
         from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
+        `prepare` (else PAGBANK_PG_PREPARE, else "auto"): "auto" prepares statements on
+        direct connections and never through a pooler such as PgBouncer; "on", "off".
         """
         args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
+        args["configure"] = configurer(prepare_setting(prepare))
         chosen = queries if queries is not None else load_queries()
         return cls._open(args, chosen)
 
@@ -182,7 +196,7 @@ class Database(DatabaseBase):
     @classmethod
     def _open(cls, args: dict[str, Any], queries: Queries) -> "Database":
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            **args, configure=configure, check=psycopg_pool.ConnectionPool.check_connection
+            **args, check=psycopg_pool.ConnectionPool.check_connection
         )
         try:
             pool.open(wait=True, timeout=args["timeout"])

@@ -23,8 +23,9 @@ from yoyo.connections import DatabaseURI
 from yoyo.exceptions import LockTimeout
 
 from ..config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, MIGRATIONS_DIR, lock_timeout
-from ..conninfo import connection_failed, error_line
+from ..conninfo import connection_failed, describe, error_line
 from ..errors import MigrationError, MigrationLockTimeout
+from ..query.connection import behind_a_pooler
 
 _ADVISORY_LOCK_KEY = 0x7061_6762_616E_6B00  # "pagbank\0": one key for all our migrators
 _POLL_SECONDS = 0.2
@@ -90,6 +91,22 @@ class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
                 self._delete_lock_row(pid)
         finally:
             self.execute("SELECT pg_advisory_unlock(:key)", {"key": _ADVISORY_LOCK_KEY})
+
+
+def _refuse_a_pooler(conninfo: str) -> None:
+    """Migrations hold a session advisory lock, which a transaction pooler does not keep:
+    stop at once through one, rather than let two appliers run together."""
+    try:
+        with psycopg.connect(conninfo) as conn:
+            pooled = behind_a_pooler(conn)
+    except psycopg.OperationalError as error:
+        raise connection_failed(conninfo, error_line(error)) from None
+    if pooled:
+        raise MigrationError(
+            f"{describe(conninfo)} is reached through a connection pooler (PgBouncer?), which "
+            "does not keep the migration lock; migrate and roll back with a direct URL to the "
+            "server"
+        )
 
 
 def _connect(conninfo: str, lock_wait: float | None) -> _Backend:
@@ -158,6 +175,7 @@ def apply(
 ) -> list[str]:
     """Apply every pending migration, in order; return their ids."""
     migrations = _read(migrations_dir)
+    _refuse_a_pooler(conninfo)
     with _session(conninfo, lock_wait) as backend, backend.lock():
         done = []
         for migration in backend.to_apply(migrations):
@@ -181,6 +199,7 @@ def rollback(
     known = [m.id for m in migrations]
     if to is not None and to not in known:
         raise MigrationError(f"unknown migration {to!r}; known: {', '.join(known)}")
+    _refuse_a_pooler(conninfo)
     with _session(conninfo, lock_wait) as backend, backend.lock():
         applied = list(backend.to_rollback(migrations))  # newest first
         applied_ids = [m.id for m in applied]
