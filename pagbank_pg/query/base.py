@@ -82,13 +82,17 @@ def cursor_name(query: Query) -> str:
 POOLER_CHECK = "SELECT pg_backend_pid() AS pid"
 
 
+PSYCOPG_PREPARE_THRESHOLD = 5  # psycopg's own default, for what callers run on db.pool
+
+
 def prepare_threshold(prepare: str, reported_pid: int, backend_pid: int | None) -> int | None:
-    """psycopg's `prepare_threshold` for a new connection: 0 (prepare at once) unless a
+    """psycopg's `prepare_threshold` for a new connection: None (never prepare) when a
     pooler stands between (the pid the connection was given at login is not its server's:
-    PgBouncer hands out its own) and `prepare` is "auto", or `prepare` is "off"."""
+    PgBouncer hands out its own) and `prepare` is "auto", or `prepare` is "off"; else
+    psycopg's default. Named calls prepare at once where it is not None."""
     if prepare == "off" or (prepare == "auto" and reported_pid != backend_pid):
         return None
-    return 0
+    return PSYCOPG_PREPARE_THRESHOLD
 
 
 def pool_arguments(

@@ -52,7 +52,8 @@ def configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
 
 def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any]) -> Any:
     with translated(query):
-        cursor = conn.execute(query.compiled.sql, bound)  # prepared where safe
+        safe = conn.prepare_threshold is not None  # see configurer()
+        cursor = conn.execute(query.compiled.sql, bound, prepare=safe)
         return shape(query, cursor.fetchall() if fetches(query) else None, cursor.rowcount)
 
 

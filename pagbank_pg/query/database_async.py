@@ -52,7 +52,8 @@ def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitab
 
 async def _execute(conn: psycopg.AsyncConnection[Any], query: Query, bound: dict[str, Any]) -> Any:
     with translated(query):
-        cursor = await conn.execute(query.compiled.sql, bound)  # prepared where safe
+        safe = conn.prepare_threshold is not None  # see configurer()
+        cursor = await conn.execute(query.compiled.sql, bound, prepare=safe)
         return shape(query, await cursor.fetchall() if fetches(query) else None, cursor.rowcount)
 
 
