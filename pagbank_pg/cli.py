@@ -20,6 +20,7 @@ from rich.table import Table
 from . import config, lgpd
 from .conninfo import describe, resolve_dsn
 from .errors import PagbankPgError
+from .health import check as health_check
 from .private import atomic_private_file
 from .query import Database, load_queries
 from .query.stubs import render, render_package
@@ -147,6 +148,31 @@ def rollback(
         click.echo(f"{len(done)} migration(s) rolled back on {describe(conninfo)}")
     else:
         click.echo(f"nothing to roll back on {describe(conninfo)}")
+
+
+@main.command()
+@_dsn_option
+@click.option("--json", "as_json", is_flag=True, help="The same, as one JSON object.")
+def health(dsn: str | None, as_json: bool) -> None:
+    """The database's role, its standbys and their lag, and pending migrations; exit code 1
+    unless it is a reachable primary with nothing pending (a readiness probe)."""
+    found = health_check(resolve_dsn(dsn))
+    if as_json:
+        click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        lag = "" if found.lag_seconds is None else f", {found.lag_seconds:.1f} s behind"
+        click.echo(f"{found.node}: {found.role} (PostgreSQL {found.version}{lag})")
+        for standby in found.standbys:
+            behind = standby["lag_seconds"]
+            click.echo(
+                f"  standby {standby['name'] or standby['address']}: {standby['state']}, "
+                f"{standby['sync_state']}, "
+                + ("no lag reported" if behind is None else f"{behind:.1f} s behind")
+            )
+        pending = found.pending_migrations
+        click.echo(f"migrations: {', '.join(pending) + ' pending' if pending else 'up to date'}")
+    if not found.ready:
+        raise SystemExit(1)
 
 
 @main.command()
