@@ -207,3 +207,20 @@ async def test_streams_have_their_own_cursors_and_close_with_their_transaction(
         assert (await first(one))["memory"] == (await first(two))["memory"] == "a"
     assert closed(one) and closed(two)  # abandoned: closed on their own connection
     assert await done(db.queries.count_memories(user_id="u-1")) == 2
+
+
+async def test_a_connection_whose_server_turned_read_only_is_thrown_away(
+    twin: tuple[Twin, Any],
+) -> None:
+    driver, db = twin
+    async with driver.transaction(db) as tx:  # what a switchover leaves: a read-only server
+        await done(tx.connection.execute("SET SESSION default_transaction_read_only = on"))
+        old = await done(tx.connection.execute("SELECT pg_backend_pid()"))
+        old_pid = (await done(old.fetchone()))["pg_backend_pid"]
+    with pytest.raises(QueryError, match="read-only transaction") as raised:
+        await done(db.queries.copy_memories(line("u-1", "a")))
+    assert raised.value.sqlstate == "25006"
+    assert await done(db.queries.copy_memories(line("u-1", "b"))) == 1  # on a new connection
+    async with driver.transaction(db) as tx:
+        now = await done(tx.connection.execute("SELECT pg_backend_pid()"))
+        assert (await done(now.fetchone()))["pg_backend_pid"] != old_pid

@@ -82,6 +82,12 @@ def cursor_name(query: Query) -> str:
 POOLER_CHECK = "SELECT pg_backend_pid() AS pid"
 
 
+def turned_read_only(error: BaseException) -> bool:
+    """Whether `error` says the server no longer takes writes (SQLSTATE 25006: after a
+    switchover the old primary comes back as a standby): its connection must not be reused."""
+    return getattr(error, "sqlstate", None) == "25006"
+
+
 PSYCOPG_PREPARE_THRESHOLD = 5  # psycopg's own default, for what callers run on db.pool
 
 

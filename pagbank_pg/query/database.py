@@ -32,6 +32,7 @@ from .base import (
     prepare_threshold,
     shape,
     translated,
+    turned_read_only,
 )
 from .loader import Queries, Query, load_queries
 from .types import PackageQueries
@@ -76,7 +77,12 @@ class _PoolRunner:
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         try:
             with self.pool.connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                except Exception as error:
+                    if turned_read_only(error):
+                        conn.close()  # the pool throws it away: the next is a new one
+                    raise
         except psycopg_pool.PoolTimeout:
             raise pool_timeout(self.pool.timeout, self.pool.max_size) from None
 

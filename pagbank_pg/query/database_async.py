@@ -32,6 +32,7 @@ from .base import (
     prepare_threshold,
     shape,
     translated,
+    turned_read_only,
 )
 from .loader import Queries, Query, load_queries
 from .types import AsyncPackageQueries
@@ -76,7 +77,12 @@ class _PoolRunner:
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         try:
             async with self.pool.connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                except Exception as error:
+                    if turned_read_only(error):
+                        await conn.close()  # the pool throws it away: the next is a new one
+                    raise
         except psycopg_pool.PoolTimeout:
             raise pool_timeout(self.pool.timeout, self.pool.max_size) from None
 
