@@ -147,3 +147,9 @@ def big_copy(agno_data: Path, folder: Path, copies: int) -> Path:
     conn.commit()
     conn.close()
     return folder
+
+
+def sample_agent_row() -> tuple[Any, ...]:
+    """One agent session row as Agno 1.7 wrote it (the shared sample file), column for column."""
+    with sqlite3.connect(SAMPLES / "pagbank.db") as conn:
+        return tuple(conn.execute("SELECT * FROM agent_sessions LIMIT 1").fetchone())

@@ -8,7 +8,7 @@ import psycopg
 
 from pagbank_pg.transfer.exporter import DDL, export_sqlite
 
-from .agno_files import SAMPLES
+from .agno_files import sample_agent_row
 from .helpers import run
 
 
@@ -18,11 +18,7 @@ def test_a_table_name_with_quotes_round_trips(db_dsn: str, tmp_path: Path) -> No
     name = 'my "agents"; DROP TABLE x; --'
     conn = sqlite3.connect(folder / "pagbank.db")
     conn.executescript(DDL["agent"].replace("{t}", name.replace('"', '""')))
-    good = (
-        sqlite3.connect(SAMPLES / "pagbank.db")
-        .execute("SELECT * FROM agent_sessions LIMIT 1")
-        .fetchone()
-    )
+    good = sample_agent_row()
     conn.execute(
         f'INSERT INTO "{name.replace(chr(34), chr(34) * 2)}" VALUES (?,?,?,?,?,?,?,?,?,?)', good
     )

@@ -16,7 +16,7 @@ from pagbank_pg import ImportInterrupted
 from pagbank_pg.transfer.exporter import DDL
 from pagbank_pg.transfer.importer import import_sqlite
 
-from .agno_files import SAMPLES, big_copy
+from .agno_files import big_copy, sample_agent_row
 from .helpers import run
 
 
@@ -95,11 +95,7 @@ def hostile_files(folder: Path) -> Path:
     conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
     conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
     conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
-    good = (
-        sqlite3.connect(SAMPLES / "pagbank.db")
-        .execute("SELECT * FROM agent_sessions LIMIT 1")
-        .fetchone()
-    )
+    good = sample_agent_row()
     conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
     deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"
     conn.execute(

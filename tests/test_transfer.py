@@ -17,7 +17,7 @@ import pytest
 
 from pagbank_pg.transfer.exporter import DDL
 
-from .agno_files import SAMPLES, big_copy
+from .agno_files import SAMPLES, big_copy, sample_agent_row
 from .helpers import run, table_contents
 
 AGNO_JSON = {"memory", "session_data", "extra_data", "agent_data", "team_data"}
@@ -134,11 +134,7 @@ def bad_files(folder: Path) -> Path:
     conn = sqlite3.connect(folder / "pagbank.db")
     conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
     conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
-    good = (
-        sqlite3.connect(SAMPLES / "pagbank.db")
-        .execute("SELECT * FROM agent_sessions LIMIT 1")
-        .fetchone()
-    )
+    good = sample_agent_row()
 
     def agent(session_id: str, **changes: Any) -> None:
         values = dict(zip(["session_id", "user_id", "memory", "session_data", "extra_data",

@@ -485,9 +485,9 @@ class _Run:
                 pg.queries, source, self.table, total, ZoneInfo(self.zone), self.full
             )
             notes.append(f"{self.table.name}: {mark.mode}")
-            if deleted := Watermark.deleted(pg.queries, self.table, total):
+            if mark.deleted:
                 notes.append(
-                    f"{self.table.name}: {deleted} row(s) fewer than at the last import: rows "
+                    f"{self.table.name}: {mark.deleted} row(s) fewer than at the last import: rows "
                     "deleted in SQLite are not deleted in PostgreSQL"
                 )
             pg.conn.commit()  # no transaction left open while the batches run

@@ -67,6 +67,7 @@ class Watermark:
     now: Any
     since: Since | None
     mode: str  # what the summary says: how the table is read, and why
+    deleted: int = 0  # rows fewer than at the last import (deleted in SQLite)
 
     @classmethod
     def start(
@@ -82,6 +83,8 @@ class Watermark:
         stored = queries.get_watermark(source_file=table.path.name, source_table=table.table)
         identity, kind = _identity(table), table.kind
         mark = cls(table, identity, source_rows, None, None, None, _now(kind, zone), None, "")
+        if stored is not None:
+            mark.deleted = max(0, int(stored["source_rows"]) - source_rows)
         stored_time = _from_text(stored["time_mark"], kind) if stored else None
         if full:
             mark.mode = "full comparison (--full)"
@@ -107,12 +110,6 @@ class Watermark:
                 f"later (the watermark less {CATCHUP_MARGIN_SECONDS} s)"
             )
         return mark
-
-    @staticmethod
-    def deleted(queries: TransferQueries, table: SourceTable, source_rows: int) -> int:
-        """How many rows fewer the table holds than at the last import (0: none)."""
-        stored = queries.get_watermark(source_file=table.path.name, source_table=table.table)
-        return max(0, int(stored["source_rows"]) - source_rows) if stored else 0
 
     def advance(self, batch: Batch) -> None:
         """Move past a batch about to be written."""
