@@ -18,6 +18,16 @@ def database_url() -> str | None:
     return os.environ.get(DATABASE_URL_ENV) or None
 
 
+REPLICA_URL_ENV = "DATABASE_REPLICA_URL"  # read replicas (libpq multi-host works), optional
+
+
+def replica_url(given: str | None) -> str | None:
+    """Where reads may go: `given` (an empty string: nowhere), else DATABASE_REPLICA_URL."""
+    if given is not None:
+        return given or None
+    return os.environ.get(REPLICA_URL_ENV) or None
+
+
 def embedded_home() -> Path:
     """The folder holding the embedded server's data: `$PAGBANK_PG_HOME` or `./.pagbank-pg`."""
     return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
@@ -47,6 +57,26 @@ STREAM_BATCH = 1000  # rows a streaming read fetches from the server at a time
 # prepared name may be missing or another client's); "on" always, "off" never.
 PREPARE_ENV = "PAGBANK_PG_PREPARE"
 PREPARE_CHOICES = ("auto", "on", "off")
+
+
+# Read replicas: a read goes to the primary instead when the replica lags more than this many
+# seconds, when it has not yet replayed this database's latest write, or when it cannot be
+# reached (then it is left alone for REPLICA_RETRY_SECONDS).
+REPLICA_MAX_LAG_ENV = "PAGBANK_PG_REPLICA_MAX_LAG"
+DEFAULT_REPLICA_MAX_LAG = 5.0
+REPLICA_CHECK_SECONDS = 1.0  # how often a replica connection's lag is checked again
+REPLICA_BORROW_TIMEOUT = 0.25  # seconds a read waits for a replica connection
+REPLICA_RETRY_SECONDS = 5.0
+
+
+def max_lag_setting(given: float | None) -> float:
+    """Seconds of replica lag reads accept: `given`, else PAGBANK_PG_REPLICA_MAX_LAG, else 5."""
+    if given is not None:
+        return given
+    try:
+        return float(os.environ.get(REPLICA_MAX_LAG_ENV, DEFAULT_REPLICA_MAX_LAG))
+    except ValueError as error:
+        raise ConfigurationError(f"invalid {REPLICA_MAX_LAG_ENV}: {error}") from None
 
 
 def prepare_setting(given: str | None) -> str:

@@ -5,6 +5,10 @@ naming the query in errors, the pool's arguments. Pure: no I/O here; `database.p
 
 import inspect
 import itertools
+import threading
+import time
+import weakref
+from collections import Counter
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
@@ -12,7 +16,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from psycopg.rows import dict_row
 
-from ..config import pool_settings
+from ..config import REPLICA_CHECK_SECONDS, REPLICA_RETRY_SECONDS, pool_settings
 from ..conninfo import error_line, redact
 from ..errors import PoolTimeout, QueryError
 from .loader import Queries, Query
@@ -99,6 +103,58 @@ def prepare_threshold(prepare: str, reported_pid: int, backend_pid: int | None) 
     if prepare == "off" or (prepare == "auto" and reported_pid != backend_pid):
         return None
     return PSYCOPG_PREPARE_THRESHOLD
+
+
+class ReadRouting:
+    """Where the reads of one database go (I/O-free bookkeeping; `db.routing`).
+
+    A read goes to a replica connection that has replayed this database's latest write (its
+    WAL position, taken after each write: read-your-writes) and lags at most `max_lag`
+    seconds; else to the primary. A replica that failed is left alone for a while. `counts`
+    says where reads went, and why not to a replica.
+    """
+
+    def __init__(self, max_lag: float) -> None:
+        self.max_lag = max_lag
+        self.written = 0  # WAL position (bytes) of the latest write through this database
+        self.down_until = 0.0
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._known: weakref.WeakKeyDictionary[Any, tuple[int, float, float]] = (
+            weakref.WeakKeyDictionary()
+        )  # replica connection -> (replayed, lag, checked at)
+
+    def wrote(self, position: int | None) -> None:
+        with self._lock:
+            self.written = max(self.written, position or 0)
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def failed(self, reason: str) -> None:
+        self.down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+        self.counts[f"primary: replica {reason}"] += 1
+
+    def needs_check(self, conn: Any) -> bool:
+        known = self._known.get(conn)
+        return (
+            known is None
+            or known[0] < self.written
+            or time.monotonic() - known[2] > REPLICA_CHECK_SECONDS
+        )
+
+    def checked(self, conn: Any, state: dict[str, Any]) -> None:
+        self._known[conn] = (state["replayed"], state["lag_seconds"], time.monotonic())
+
+    def serves(self, conn: Any) -> bool:
+        """Whether `conn` (checked) may serve a read now; counts the answer."""
+        replayed, lag, _ = self._known[conn]
+        reason = "lags" if lag > self.max_lag else "behind" if replayed < self.written else ""
+        self.counts[f"primary: replica {reason}" if reason else "replica"] += 1
+        return not reason
+
+
+UNSERVED = object()  # what a replica read returns when the primary must serve it
 
 
 def pool_arguments(

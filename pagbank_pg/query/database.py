@@ -2,7 +2,10 @@
 """`Database`: the named statements of `sql/queries`, run through a psycopg connection pool.
 
 A call outside `transaction()` runs alone, in autocommit, as a prepared statement on a pooled
-connection; inside, all calls share one connection and commit together.
+connection; inside, all calls share one connection and commit together. With a `replica_dsn`,
+a call of a statement that only reads (decided when it is loaded) is served by a read replica
+that has replayed this database's latest write and does not lag; anything else, everything
+inside `transaction()`, and a read no replica can serve at once, run on the primary.
 
 The twins: `database_async.py` is written by hand, and `database.py` (`Database`) is generated
 from it by `tools/async_to_sync.py`: the same code without `await`. What they share without
@@ -18,11 +21,20 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import set_json_loads
 
-from ..config import STREAM_BATCH, prepare_setting
+from ..config import (
+    REPLICA_BORROW_TIMEOUT,
+    STREAM_BATCH,
+    max_lag_setting,
+    prepare_setting,
+    replica_url,
+)
 from ..conninfo import not_connected, resolve_dsn
+from ..errors import QueryError
 from .base import (
     POOLER_CHECK,
+    UNSERVED,
     DatabaseBase,
+    ReadRouting,
     TransactionBase,
     cursor_name,
     fetches,
@@ -34,8 +46,10 @@ from .base import (
     translated,
     turned_read_only,
 )
-from .loader import Queries, Query, load_queries
+from .loader import Queries, Query, internal_queries, load_queries
 from .types import PackageQueries
+
+_ROUTING = internal_queries("routing")
 
 
 def configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
@@ -68,10 +82,18 @@ def _execute_many(
 
 
 class _PoolRunner:
-    """Runs each call alone on a connection borrowed from the pool."""
+    """Runs each call alone on a connection borrowed from the pool (a read: from the replica
+    pool, when there is one and it can serve it)."""
 
-    def __init__(self, pool: psycopg_pool.ConnectionPool[Any]) -> None:
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool[Any],
+        replica: psycopg_pool.ConnectionPool[Any] | None = None,
+        routing: ReadRouting | None = None,
+    ) -> None:
         self.pool = pool
+        self.replica = replica
+        self.routing = routing
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -86,22 +108,63 @@ class _PoolRunner:
         except psycopg_pool.PoolTimeout:
             raise pool_timeout(self.pool.timeout, self.pool.max_size) from None
 
+    def wrote(self, conn: psycopg.Connection[Any]) -> None:
+        """Note the WAL position after a write on `conn`: reads wait for replicas to reach it."""
+        if self.routing is not None:
+            self.routing.wrote(_execute(conn, _ROUTING["wal_position"], {}))
+
     def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         bound = query.bind(params)  # a bad call fails before a connection is borrowed
+        if self.replica is not None and query.route == "replica":
+            served = self._on_replica(query, bound)
+            if served is not UNSERVED:
+                return served
         with self.connection() as conn:
-            return _execute(conn, query, bound)
+            result = _execute(conn, query, bound)
+            if query.route == "primary":
+                self.wrote(conn)
+            return result
+
+    def _on_replica(self, query: Query, bound: dict[str, Any]) -> Any:
+        """The result of a read on a replica, or UNSERVED: it lags, has not replayed this
+        database's latest write, or cannot be reached (a fault there is not the caller's)."""
+        assert self.replica is not None and self.routing is not None
+        routing = self.routing
+        if not routing.usable():
+            routing.counts["primary: replica resting"] += 1
+            return UNSERVED
+        try:
+            with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
+                if routing.needs_check(conn):
+                    routing.checked(conn, _execute(conn, _ROUTING["replica_state"], {}))
+                if not routing.serves(conn):
+                    return UNSERVED
+                return _execute(conn, query, bound)
+        except psycopg_pool.PoolTimeout:
+            routing.failed("unreachable")
+        except QueryError as error:
+            if not isinstance(error.__cause__, psycopg.OperationalError):
+                raise  # the statement's own error: the primary would raise it too
+            routing.failed("failed")
+        return UNSERVED
 
     def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         bound = [query.bind(row) for row in rows]
-        with self.connection() as conn, conn.transaction():
-            return _execute_many(conn, query, bound)
+        with self.connection() as conn:
+            with conn.transaction():
+                count = _execute_many(conn, query, bound)
+            self.wrote(conn)
+            return count
 
     def stream(self, query: Query, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         raise needs_transaction(query, "with")
 
     def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
-        with self.connection() as conn, conn.transaction():
-            return _ConnectionRunner(conn).copy(query, params, data)
+        with self.connection() as conn:
+            with conn.transaction():
+                count = _ConnectionRunner(conn).copy(query, params, data)
+            self.wrote(conn)
+            return count
 
 
 class _ConnectionRunner:
@@ -169,9 +232,17 @@ class Database(DatabaseBase):
     `with Database.open(dsn) as db:` does both. `connect` is `open`.
     """
 
-    def __init__(self, pool: psycopg_pool.ConnectionPool[Any], queries: Queries) -> None:
-        super().__init__(pool, queries, _PoolRunner(pool))
+    def __init__(
+        self,
+        pool: psycopg_pool.ConnectionPool[Any],
+        queries: Queries,
+        replica: psycopg_pool.ConnectionPool[Any] | None = None,
+        routing: ReadRouting | None = None,
+    ) -> None:
+        super().__init__(pool, queries, _PoolRunner(pool, replica, routing))
         self.pool: psycopg_pool.ConnectionPool[Any] = pool
+        self.replica_pool = replica
+        self.routing = routing
         self.queries = cast(PackageQueries, self._namespace)
 
     @classmethod
@@ -184,6 +255,8 @@ class Database(DatabaseBase):
         timeout: float | None = None,
         queries: Queries | None = None,
         prepare: str | None = None,
+        replica_dsn: str | None = None,
+        replica_max_lag: float | None = None,
         **pool_options: Any,
     ) -> "Database":
         """Open a pool on `dsn` (default: DATABASE_URL, else the embedded server) and wait for it.
@@ -192,38 +265,61 @@ class Database(DatabaseBase):
         from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
         `prepare` (else PAGBANK_PG_PREPARE, else "auto"): "auto" prepares statements on
         direct connections and never through a pooler such as PgBouncer; "on", "off".
+        `replica_dsn` (else DATABASE_REPLICA_URL; "" for none): read replicas, one or a libpq
+        multi-host URL; a second pool of the same size, opened without waiting (a replica
+        that is down only sends reads to the primary). `replica_max_lag` (else
+        PAGBANK_PG_REPLICA_MAX_LAG, else 5): seconds of lag a replica read accepts.
         """
         args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
         args["configure"] = configurer(prepare_setting(prepare))
+        replica = replica_url(replica_dsn)
+        replica_args = {**args, "conninfo": replica, "name": "pagbank-pg-replica"}
+        routing = ReadRouting(max_lag_setting(replica_max_lag)) if replica else None
         chosen = queries if queries is not None else load_queries()
-        return cls._open(args, chosen)
+        opening = cls._open(args, chosen, replica_args if routing else None, routing)
+        return opening
 
     connect = open
 
     @classmethod
-    def _open(cls, args: dict[str, Any], queries: Queries) -> "Database":
+    def _open(
+        cls,
+        args: dict[str, Any],
+        queries: Queries,
+        replica_args: dict[str, Any] | None,
+        routing: ReadRouting | None,
+    ) -> "Database":
+        check = psycopg_pool.ConnectionPool.check_connection
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            **args, check=psycopg_pool.ConnectionPool.check_connection
+            **args, check=check
         )
         try:
             pool.open(wait=True, timeout=args["timeout"])
         except psycopg_pool.PoolTimeout:
             pool.close()
             raise not_connected(args["conninfo"], args["timeout"]) from None
-        return cls(pool, queries)
+        replica = None
+        if replica_args is not None:
+            replica = psycopg_pool.ConnectionPool(**replica_args, check=check)
+            replica.open(wait=False)
+        return cls(pool, queries, replica, routing)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One connection and one transaction: committed on exit, rolled back on an exception;
         streams left unfinished are closed first."""
-        with self._runner.connection() as conn, conn.transaction():
-            tx = Transaction(conn, self._queries)
-            try:
-                yield tx
-            finally:
-                tx.close_streams()
+        with self._runner.connection() as conn:
+            with conn.transaction():
+                tx = Transaction(conn, self._queries)
+                try:
+                    yield tx
+                finally:
+                    tx.close_streams()
+            self._runner.wrote(conn)
 
     def close(self) -> None:
+        if self.replica_pool is not None:
+            self.replica_pool.close()
         self.pool.close()
 
     def __enter__(self) -> "Database":

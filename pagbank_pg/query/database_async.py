@@ -1,7 +1,10 @@
 """`AsyncDatabase`: the named statements of `sql/queries`, run through a psycopg connection pool.
 
 A call outside `transaction()` runs alone, in autocommit, as a prepared statement on a pooled
-connection; inside, all calls share one connection and commit together.
+connection; inside, all calls share one connection and commit together. With a `replica_dsn`,
+a call of a statement that only reads (decided when it is loaded) is served by a read replica
+that has replayed this database's latest write and does not lag; anything else, everything
+inside `transaction()`, and a read no replica can serve at once, run on the primary.
 
 The twins: `database_async.py` is written by hand, and `database.py` (`Database`) is generated
 from it by `tools/async_to_sync.py`: the same code without `await`. What they share without
@@ -17,12 +20,21 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import set_json_loads
 
-from ..config import STREAM_BATCH, prepare_setting
+from ..config import (
+    REPLICA_BORROW_TIMEOUT,
+    STREAM_BATCH,
+    max_lag_setting,
+    prepare_setting,
+    replica_url,
+)
 from ..conninfo import not_connected, resolve_dsn
+from ..errors import QueryError
 from .base import (
     POOLER_CHECK,
+    UNSERVED,
     DatabaseBase,
     Opening,  # async only
+    ReadRouting,
     TransactionBase,
     cursor_name,
     fetches,
@@ -34,8 +46,10 @@ from .base import (
     translated,
     turned_read_only,
 )
-from .loader import Queries, Query, load_queries
+from .loader import Queries, Query, internal_queries, load_queries
 from .types import AsyncPackageQueries
+
+_ROUTING = internal_queries("routing")
 
 
 def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]:
@@ -68,10 +82,18 @@ async def _execute_many(
 
 
 class _PoolRunner:
-    """Runs each call alone on a connection borrowed from the pool."""
+    """Runs each call alone on a connection borrowed from the pool (a read: from the replica
+    pool, when there is one and it can serve it)."""
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+    def __init__(
+        self,
+        pool: psycopg_pool.AsyncConnectionPool[Any],
+        replica: psycopg_pool.AsyncConnectionPool[Any] | None = None,
+        routing: ReadRouting | None = None,
+    ) -> None:
         self.pool = pool
+        self.replica = replica
+        self.routing = routing
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -86,22 +108,63 @@ class _PoolRunner:
         except psycopg_pool.PoolTimeout:
             raise pool_timeout(self.pool.timeout, self.pool.max_size) from None
 
+    async def wrote(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Note the WAL position after a write on `conn`: reads wait for replicas to reach it."""
+        if self.routing is not None:
+            self.routing.wrote(await _execute(conn, _ROUTING["wal_position"], {}))
+
     async def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         bound = query.bind(params)  # a bad call fails before a connection is borrowed
+        if self.replica is not None and query.route == "replica":
+            served = await self._on_replica(query, bound)
+            if served is not UNSERVED:
+                return served
         async with self.connection() as conn:
-            return await _execute(conn, query, bound)
+            result = await _execute(conn, query, bound)
+            if query.route == "primary":
+                await self.wrote(conn)
+            return result
+
+    async def _on_replica(self, query: Query, bound: dict[str, Any]) -> Any:
+        """The result of a read on a replica, or UNSERVED: it lags, has not replayed this
+        database's latest write, or cannot be reached (a fault there is not the caller's)."""
+        assert self.replica is not None and self.routing is not None
+        routing = self.routing
+        if not routing.usable():
+            routing.counts["primary: replica resting"] += 1
+            return UNSERVED
+        try:
+            async with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
+                if routing.needs_check(conn):
+                    routing.checked(conn, await _execute(conn, _ROUTING["replica_state"], {}))
+                if not routing.serves(conn):
+                    return UNSERVED
+                return await _execute(conn, query, bound)
+        except psycopg_pool.PoolTimeout:
+            routing.failed("unreachable")
+        except QueryError as error:
+            if not isinstance(error.__cause__, psycopg.OperationalError):
+                raise  # the statement's own error: the primary would raise it too
+            routing.failed("failed")
+        return UNSERVED
 
     async def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         bound = [query.bind(row) for row in rows]
-        async with self.connection() as conn, conn.transaction():
-            return await _execute_many(conn, query, bound)
+        async with self.connection() as conn:
+            async with conn.transaction():
+                count = await _execute_many(conn, query, bound)
+            await self.wrote(conn)
+            return count
 
     def stream(self, query: Query, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         raise needs_transaction(query, "async with")
 
     async def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
-        async with self.connection() as conn, conn.transaction():
-            return await _ConnectionRunner(conn).copy(query, params, data)
+        async with self.connection() as conn:
+            async with conn.transaction():
+                count = await _ConnectionRunner(conn).copy(query, params, data)
+            await self.wrote(conn)
+            return count
 
 
 class _ConnectionRunner:
@@ -169,9 +232,17 @@ class AsyncDatabase(DatabaseBase):
     `async with AsyncDatabase.open(dsn) as db:` does both. `connect` is `open`.
     """
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], queries: Queries) -> None:
-        super().__init__(pool, queries, _PoolRunner(pool))
+    def __init__(
+        self,
+        pool: psycopg_pool.AsyncConnectionPool[Any],
+        queries: Queries,
+        replica: psycopg_pool.AsyncConnectionPool[Any] | None = None,
+        routing: ReadRouting | None = None,
+    ) -> None:
+        super().__init__(pool, queries, _PoolRunner(pool, replica, routing))
         self.pool: psycopg_pool.AsyncConnectionPool[Any] = pool
+        self.replica_pool = replica
+        self.routing = routing
         self.queries = cast(AsyncPackageQueries, self._namespace)
 
     @classmethod
@@ -184,6 +255,8 @@ class AsyncDatabase(DatabaseBase):
         timeout: float | None = None,
         queries: Queries | None = None,
         prepare: str | None = None,
+        replica_dsn: str | None = None,
+        replica_max_lag: float | None = None,
         **pool_options: Any,
     ) -> Opening["AsyncDatabase"]:  # sync: ) -> "Database":
         """Open a pool on `dsn` (default: DATABASE_URL, else the embedded server) and wait for it.
@@ -192,38 +265,61 @@ class AsyncDatabase(DatabaseBase):
         from the arguments, else PAGBANK_PG_POOL_MIN_SIZE / _MAX_SIZE / _TIMEOUT, else 1, 10, 30.
         `prepare` (else PAGBANK_PG_PREPARE, else "auto"): "auto" prepares statements on
         direct connections and never through a pooler such as PgBouncer; "on", "off".
+        `replica_dsn` (else DATABASE_REPLICA_URL; "" for none): read replicas, one or a libpq
+        multi-host URL; a second pool of the same size, opened without waiting (a replica
+        that is down only sends reads to the primary). `replica_max_lag` (else
+        PAGBANK_PG_REPLICA_MAX_LAG, else 5): seconds of lag a replica read accepts.
         """
         args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
         args["configure"] = configurer(prepare_setting(prepare))
+        replica = replica_url(replica_dsn)
+        replica_args = {**args, "conninfo": replica, "name": "pagbank-pg-replica"}
+        routing = ReadRouting(max_lag_setting(replica_max_lag)) if replica else None
         chosen = queries if queries is not None else load_queries()
-        return Opening(cls._open(args, chosen))  # sync: return cls._open(args, chosen)
+        opening = cls._open(args, chosen, replica_args if routing else None, routing)
+        return Opening(opening)  # sync: return opening
 
     connect = open
 
     @classmethod
-    async def _open(cls, args: dict[str, Any], queries: Queries) -> "AsyncDatabase":
+    async def _open(
+        cls,
+        args: dict[str, Any],
+        queries: Queries,
+        replica_args: dict[str, Any] | None,
+        routing: ReadRouting | None,
+    ) -> "AsyncDatabase":
+        check = psycopg_pool.AsyncConnectionPool.check_connection
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-            **args, check=psycopg_pool.AsyncConnectionPool.check_connection
+            **args, check=check
         )
         try:
             await pool.open(wait=True, timeout=args["timeout"])
         except psycopg_pool.PoolTimeout:
             await pool.close()
             raise not_connected(args["conninfo"], args["timeout"]) from None
-        return cls(pool, queries)
+        replica = None
+        if replica_args is not None:
+            replica = psycopg_pool.AsyncConnectionPool(**replica_args, check=check)
+            await replica.open(wait=False)
+        return cls(pool, queries, replica, routing)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:
         """One connection and one transaction: committed on exit, rolled back on an exception;
         streams left unfinished are closed first."""
-        async with self._runner.connection() as conn, conn.transaction():
-            tx = AsyncTransaction(conn, self._queries)
-            try:
-                yield tx
-            finally:
-                await tx.close_streams()
+        async with self._runner.connection() as conn:
+            async with conn.transaction():
+                tx = AsyncTransaction(conn, self._queries)
+                try:
+                    yield tx
+                finally:
+                    await tx.close_streams()
+            await self._runner.wrote(conn)
 
     async def close(self) -> None:
+        if self.replica_pool is not None:
+            await self.replica_pool.close()
         await self.pool.close()
 
     async def __aenter__(self) -> "AsyncDatabase":

@@ -11,6 +11,12 @@ row, or None), `:exec` (nothing), `:execrows` (the affected row count), `:copy` 
 FROM STDIN` fed the bytes given as the call's one positional argument; the row count). Rows
 are dicts.
 
+Where a call runs, decided here, once: a statement that only reads (a plain SELECT, or a WITH
+whose parts all only read; no locking clause, no SELECT INTO, no sequence or advisory-lock
+function) may be served by a read replica; anything else runs on the primary. A word after the
+kind overrides it: `-- name: next_ticket :one primary` (a SELECT with side effects the rule
+cannot see) or `... :many replica`.
+
 The `.sql` files at the top of `sql/queries` are the public namespace (`db.queries`); each
 sub-folder is the namespace of one internal area (`internal_queries("transfer")`).
 """
@@ -31,7 +37,16 @@ from ..errors import QueryArgumentError, QueryLoadError
 KINDS = ("one", "many", "scalar", "exec", "execrows", "copy")
 
 # `-- name: snake_name :kind`, the header that opens a statement.
-_HEADER = re.compile(r"^--\s*name:\s*(?P<name>\S+)(?:\s+:(?P<kind>\S+))?\s*$")
+_HEADER = re.compile(r"^--\s*name:\s*(?P<name>\S+)(?:\s+:(?P<kind>\S+))?(?:\s+(?P<route>\S+))?\s*$")
+ROUTES = ("primary", "replica")
+# What makes a SELECT more than a read: a data-modifying part, SELECT INTO, a locking clause,
+# a sequence or an advisory lock (matched in the statement's code, strings and comments out).
+_WRITES = re.compile(
+    r"\b(?:insert|update|delete|merge|into|for\s+(?:no\s+key\s+update|key\s+share|share)"
+    r"|nextval|setval|pg_advisory\w*|pg_try_advisory\w*|lock)\b",
+    re.IGNORECASE,
+)
+_READ_STARTS = ("select", "with", "values", "table")
 _SNAKE = re.compile(r"[a-z_][a-z0-9_]*")
 # A doc line right under the header: a comment line.
 _DOC = re.compile(r"^--\s?(?P<text>.*)$")
@@ -125,6 +140,31 @@ def compile_sql(sql: str) -> Compiled:
     return Compiled("".join(out), unique, frozenset(json_params))
 
 
+def _code(sql: str) -> str:
+    """`sql` with its strings, quoted identifiers, comments and bodies blanked out."""
+    out, pos = [], 0
+    while match := _TOKEN.search(sql, pos):
+        out.append(sql[pos : match.start()])
+        kind, end = match.lastgroup, match.end()
+        if kind == "block_comment":
+            end = _block_comment_end(sql, match.start())
+        elif kind == "dollar":
+            end = sql.find(match[0], end) + len(match[0])
+        keep = kind in ("cast", "param", "percent", "semicolon")
+        out.append(sql[match.start() : end] if keep else " ")
+        pos = end
+    out.append(sql[pos:])
+    return "".join(out)
+
+
+def only_reads(sql: str) -> bool:
+    """Whether `sql` (one compiled-checked statement) only reads: a SELECT, VALUES, TABLE or a
+    WITH of reads, with nothing that writes or locks (see the module's doc)."""
+    code = _code(sql).strip().lower()
+    first = code.split(None, 1)[0].lstrip("(") if code else ""
+    return first in _READ_STARTS and not _WRITES.search(code)
+
+
 @dataclass(frozen=True)
 class Query:
     """One named statement: what it is, where it came from, and its compiled form."""
@@ -136,6 +176,7 @@ class Query:
     compiled: Compiled
     file: str
     line: int
+    route: str = "primary"  # "replica": it only reads, and a read replica may serve it
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -200,7 +241,7 @@ def _has_code(text: str) -> bool:
 def _parse_block(block: list[str], file: str, line: int) -> Query:
     header = _HEADER.match(block[0])
     assert header is not None
-    name, kind = header["name"], header["kind"]
+    name, kind, route = header["name"], header["kind"], header["route"]
     if not _SNAKE.fullmatch(name):
         raise QueryLoadError(f"{file}:{line}: query name {name!r} is not snake_case")
     if kind not in KINDS:
@@ -212,6 +253,11 @@ def _parse_block(block: list[str], file: str, line: int) -> Query:
     while body and (comment := _DOC.match(body[0])):
         doc.append(comment["text"].rstrip())
         body = body[1:]
+    if route is not None and route not in ROUTES:
+        raise QueryLoadError(
+            f"{file}:{line}: query {name}: {route!r} after the kind; expected "
+            f"{' or '.join(ROUTES)} (where the call runs), or nothing"
+        )
     sql = "\n".join(body).strip()
     if not _has_code(sql):
         raise QueryLoadError(f"{file}:{line}: query {name} has no SQL")
@@ -219,7 +265,8 @@ def _parse_block(block: list[str], file: str, line: int) -> Query:
         compiled = compile_sql(sql)
     except ValueError as error:
         raise QueryLoadError(f"{file}:{line}: query {name}: {error}") from None
-    return Query(name, kind, "\n".join(doc).strip(), sql, compiled, file, line)
+    route = route or ("replica" if kind != "copy" and only_reads(sql) else "primary")
+    return Query(name, kind, "\n".join(doc).strip(), sql, compiled, file, line, route)
 
 
 class Queries(Mapping[str, Query]):

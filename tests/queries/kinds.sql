@@ -31,3 +31,7 @@ FROM (SELECT 'x' AS user_id) t; -- :no
 
 -- name: slow :scalar
 SELECT pg_sleep(:seconds) IS NOT NULL;
+
+-- name: divide :scalar
+-- A read that fails on the server, whichever server runs it.
+SELECT 100 / :n::int;

@@ -1,0 +1,127 @@
+"""Read routing without a standby: where the loader sends each statement, and a `Database`
+whose replica is the primary itself (a server not in recovery serves at its own position) or
+cannot be reached (reads go to the primary, with no error). The routing against a real
+streaming standby is in test_topology_replicas.py."""
+
+import socket
+from typing import Any
+
+import pytest
+
+from pagbank_pg import AsyncDatabase, Database, QueryError, QueryLoadError, load_queries
+from pagbank_pg.query.loader import internal_queries, parse_queries
+
+from .helpers import QUERIES
+from .test_twins import done
+
+
+def _route(sql: str, header: str = "-- name: q :many") -> str:
+    return parse_queries(f"{header}\n{sql}")[0].route
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM user_sessions WHERE user_id = :u;",
+    "  (SELECT 1) UNION (SELECT 2);",
+    "WITH s AS (SELECT 1 AS x) SELECT x FROM s;",
+    "VALUES (1), (2);",
+    "SELECT 'insert into t' AS text, \"update\" FROM t -- delete\n;",
+    "SELECT $$ DELETE FROM t $$ /* for update */;",
+    "SELECT deleted_at, updated_at, into_x FROM t;",
+])  # fmt: skip
+def test_a_statement_that_only_reads_may_go_to_a_replica(sql: str) -> None:
+    assert _route(sql) == "replica"
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO t VALUES (1) RETURNING *;",
+    "WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone;",
+    "WITH x AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM x;",
+    "SELECT * FROM t FOR UPDATE;",
+    "SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED;",
+    "SELECT * FROM t FOR SHARE;",
+    "SELECT * INTO copy_of_t FROM t;",
+    "SELECT nextval('s');",
+    "SELECT pg_advisory_xact_lock(1);",
+    "LOCK TABLE t;",
+    "DO $$ BEGIN PERFORM 1; END $$;",
+])  # fmt: skip
+def test_a_statement_that_writes_or_locks_runs_on_the_primary(sql: str) -> None:
+    assert _route(sql) == "primary"
+
+
+def test_the_header_overrides_the_rule_and_a_wrong_word_is_named() -> None:
+    assert _route("SELECT my_counter_bump();", "-- name: q :scalar primary") == "primary"
+    assert _route("SELECT 1;", "-- name: q :scalar replica") == "replica"
+    with pytest.raises(QueryLoadError, match=r"<string>:1: query q: 'standby' after the kind"):
+        parse_queries("-- name: q :one standby\nSELECT 1;")
+
+
+def test_the_package_routes_its_reads_and_keeps_its_writes_on_the_primary() -> None:
+    public = load_queries()
+    assert public["get_user_session"].route == "replica"
+    assert public["export_user"].route == "replica"
+    for write in ("touch_user_session", "forget_user", "record_erasure", "hold_writers"):
+        assert public[write].route == "primary", write
+    assert internal_queries("agno")["lock_agno_session"].route == "primary"
+    assert internal_queries("agno")["agent_session_rows"].route == "replica"
+
+
+@pytest.fixture(params=[Database, AsyncDatabase], ids=["sync", "async"])
+def twin_class(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+async def _open(cls: Any, dsn: str, replica: str, **options: Any) -> Any:
+    return await done(
+        cls.open(dsn, queries=QUERIES, max_size=2, timeout=5, replica_dsn=replica, **options)
+    )
+
+
+async def test_a_replica_that_is_not_in_recovery_serves_reads_at_once(
+    twin_class: Any, db_dsn: str
+) -> None:
+    db = await _open(twin_class, db_dsn, db_dsn)
+    try:
+        assert await done(db.queries.count_memories(user_id="u-1")) == 0
+        await done(db.queries.tag_all(tag="t", user_id="u-1"))  # a write: its position is kept
+        assert db.routing.written > 0
+        assert await done(db.queries.count_memories(user_id="u-1")) == 0
+        assert db.routing.counts["replica"] == 2
+        with pytest.raises(QueryError, match="division by zero"):  # its own error, not a fault
+            await done(db.queries.divide(n=0))
+    finally:
+        await done(db.close())
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
+    twin_class: Any, db_dsn: str
+) -> None:
+    nowhere = f"host=127.0.0.1 port={_closed_port()} dbname=x connect_timeout=1"
+    db = await _open(twin_class, db_dsn, nowhere)
+    try:
+        await done(db.queries.tag_all(tag="t", user_id="u-1"))
+        for _ in range(3):
+            assert await done(db.queries.count_memories(user_id="u-1")) == 0
+        assert db.routing.counts["primary: replica unreachable"] == 1
+        assert db.routing.counts["primary: replica resting"] == 2  # not asked again at once
+        assert db.routing.counts["replica"] == 0
+    finally:
+        await done(db.close())
+
+
+def test_an_empty_replica_url_means_none_and_the_environment_names_one(
+    db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_REPLICA_URL", db_dsn)
+    with Database.open(db_dsn, queries=QUERIES, max_size=1) as db:
+        assert db.routing is not None and db.replica_pool is not None
+        assert db.queries.count_memories(user_id="u") == 0
+        assert db.routing.counts["replica"] == 1
+    with Database.open(db_dsn, queries=QUERIES, max_size=1, replica_dsn="") as db:
+        assert db.routing is None and db.replica_pool is None
