@@ -152,11 +152,17 @@ def rollback(
 
 @main.command()
 @_dsn_option
+@click.option(
+    "--replica-dsn",
+    metavar="URL",
+    help="Read replicas, one or a multi-host URL (default: $DATABASE_REPLICA_URL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The same, as one JSON object.")
-def health(dsn: str | None, as_json: bool) -> None:
-    """The database's role, its standbys and their lag, and pending migrations; exit code 1
-    unless it is a reachable primary with nothing pending (a readiness probe)."""
-    found = health_check(resolve_dsn(dsn))
+def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
+    """The database's role, its standbys and their lag, each read replica, and pending
+    migrations; exit code 1 unless it is a reachable primary with nothing pending (a
+    readiness probe). A replica that is down is shown, not counted: reads go to the primary."""
+    found = health_check(resolve_dsn(dsn), replica_dsn=config.replica_url(replica_dsn))
     if as_json:
         click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -167,6 +173,15 @@ def health(dsn: str | None, as_json: bool) -> None:
             click.echo(
                 f"  standby {standby['name'] or standby['address']}: {standby['state']}, "
                 f"{standby['sync_state']}, "
+                + ("no lag reported" if behind is None else f"{behind:.1f} s behind")
+            )
+        for replica in found.replicas:
+            if not replica["reachable"]:
+                click.echo(f"read replica {replica['node']}: unreachable ({replica['error']})")
+                continue
+            behind = replica["lag_seconds"]
+            click.echo(
+                f"read replica {replica['node']}: {replica['role']}, "
                 + ("no lag reported" if behind is None else f"{behind:.1f} s behind")
             )
         pending = found.pending_migrations

@@ -1,11 +1,14 @@
 """Health of the database for a readiness probe and `pagbank-pg health`: the node's role, its
-streaming standbys and their lag, the pool, and pending migrations. Ready means: the server
-answers, it takes writes (a primary), and no migration is pending."""
+streaming standbys and their lag, each read replica, the pools and where reads went, and
+pending migrations. Ready means: the server answers, it takes writes (a primary), and no
+migration is pending; a replica that is down only sends reads to the primary, so it is
+reported, not counted against readiness."""
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from .conninfo import connection_failed, describe, error_line
@@ -36,6 +39,9 @@ class Health:
     standbys: list[dict[str, Any]] = field(default_factory=list)
     pending_migrations: list[str] = field(default_factory=list)
     pool: dict[str, int] = field(default_factory=dict)
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+    replica_pool: dict[str, int] = field(default_factory=dict)
+    reads: dict[str, int] = field(default_factory=dict)  # where reads went, and why
 
     @property
     def ready(self) -> bool:
@@ -45,9 +51,9 @@ class Health:
         return {**asdict(self), "ready": self.ready}
 
 
-def check(conninfo: str, db: Database | None = None) -> Health:
-    """The health of the server at `conninfo` (and of `db`'s pool, when given); raises
-    ConnectionFailed when the server cannot be reached."""
+def check(conninfo: str, db: Database | None = None, replica_dsn: str | None = None) -> Health:
+    """The health of the server at `conninfo`, of each host of `replica_dsn`, and of `db`'s
+    pools, when given; raises ConnectionFailed when the primary cannot be reached."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=5) as conn:
             node = conn.execute(_NODE).fetchone()
@@ -65,7 +71,37 @@ def check(conninfo: str, db: Database | None = None) -> Health:
         standbys=[{**s, "lag_seconds": _seconds(s["lag_seconds"])} for s in standbys],
         pending_migrations=pending,
         pool=dict(db.pool.get_stats()) if db is not None else {},
+        replicas=[_replica(node) for node in hosts(replica_dsn)] if replica_dsn else [],
+        replica_pool=dict(db.replica_pool.get_stats()) if db and db.replica_pool else {},
+        reads=dict(db.routing.counts) if db and db.routing else {},
     )
+
+
+def hosts(conninfo: str) -> list[str]:
+    """One connection string per host of a libpq multi-host `conninfo`."""
+    params = conninfo_to_dict(conninfo)
+    listed = {k: str(params[k]).split(",") for k in ("host", "hostaddr", "port") if k in params}
+    count = max((len(v) for v in listed.values()), default=1)
+    return [
+        make_conninfo(conninfo, **{k: v[i] if len(v) > 1 else v[0] for k, v in listed.items()})
+        for i in range(count)
+    ]
+
+
+def _replica(conninfo: str) -> dict[str, Any]:
+    """One read replica: its role and lag, or why it cannot be reached."""
+    try:
+        with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=5) as conn:
+            node = conn.execute(_NODE).fetchone()
+    except psycopg.OperationalError as error:
+        return {"node": describe(conninfo), "reachable": False, "error": error_line(error)}
+    assert node is not None
+    return {
+        "node": describe(conninfo),
+        "reachable": True,
+        "role": node["role"],
+        "lag_seconds": _seconds(node["lag_seconds"]),
+    }
 
 
 def _seconds(value: Any) -> float | None:

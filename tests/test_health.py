@@ -3,7 +3,10 @@ exit code a readiness probe reads."""
 
 import json
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from pagbank_pg import Database
+from pagbank_pg.conninfo import describe
 from pagbank_pg.health import check
 
 from .helpers import MIGRATION_IDS, run
@@ -34,3 +37,27 @@ def test_the_app_reads_the_same_with_its_pool(db_dsn: str) -> None:
     with Database.open(db_dsn, min_size=2, max_size=4) as db:
         found = check(db_dsn, db)
     assert found.ready and found.pool["pool_max"] == 4 and found.pool["pool_size"] >= 2
+
+
+def test_each_read_replica_is_shown_and_one_that_is_down_does_not_fail_readiness(
+    db_dsn: str,
+) -> None:
+    from .test_read_routing import _closed_port
+
+    port = _closed_port()
+    both = make_conninfo(db_dsn, host="127.0.0.1,127.0.0.1", port=f"{port},{port}")
+    code, out, err = run("health", "--dsn", db_dsn, "--replica-dsn", db_dsn)
+    assert code == 0, err
+    assert f"read replica {describe(db_dsn)}: primary, no lag reported" in out
+    code, out, _ = run("health", "--dsn", db_dsn, "--replica-dsn", both, "--json")
+    replicas = json.loads(out)["replicas"]
+    assert code == 0 and [r["reachable"] for r in replicas] == [False, False]
+    assert replicas[0]["node"].endswith(f"127.0.0.1:{port}/{conninfo_to_dict(db_dsn)['dbname']}")
+
+
+def test_the_app_sees_its_replica_pool_and_where_its_reads_went(db_dsn: str) -> None:
+    with Database.open(db_dsn, max_size=2, replica_dsn=db_dsn) as db:
+        assert db.queries.get_user_session(session_id="none") is None
+        found = check(db_dsn, db, replica_dsn=db_dsn)
+    assert found.reads == {"replica": 1} and found.replica_pool["pool_max"] == 2
+    assert found.replicas[0]["role"] == "primary" and found.replicas[0]["lag_seconds"] is None

@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pagbank_pg import AsyncDatabase, Database
 from pagbank_pg.agno import PostgresMemoryDb, PostgresSessionManager, PostgresStorage
 
-from .helpers import QUERIES, agent
+from .helpers import QUERIES, agent, run
 
 pytestmark = pytest.mark.topology
 REPLICA_ENV = "PAGBANK_PG_TEST_REPLICA"
@@ -203,3 +203,15 @@ def test_a_multi_host_replica_url_balances_its_connections(db_dsn: str, replica_
         assert ports == {int(standby["port"]), int(both["port"])}  # 2 in 2**15 it fails
         assert db.queries.count_memories(user_id="u-1") == 0
         assert db.routing is not None and db.routing.counts["replica"] == 1
+
+
+def test_health_shows_the_streaming_standby_and_the_read_replica(
+    db_dsn: str, replica_dsn: str
+) -> None:
+    code, out, err = run("health", "--dsn", db_dsn, "--replica-dsn", replica_dsn)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith(")") and ": primary (PostgreSQL 15." in lines[0]
+    assert lines[1].startswith("  standby ") and ": streaming, async, " in lines[1]
+    assert lines[2].startswith("read replica ") and ": standby, " in lines[2]
+    assert lines[3] == "migrations: up to date"
