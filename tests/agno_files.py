@@ -153,3 +153,59 @@ def sample_agent_row() -> tuple[Any, ...]:
     """One agent session row as Agno 1.7 wrote it (the shared sample file), column for column."""
     with sqlite3.connect(SAMPLES / "pagbank.db") as conn:
         return tuple(conn.execute("SELECT * FROM agent_sessions LIMIT 1").fetchone())
+
+
+# How much longer than a sample a session's conversation is, and how often: the mix of real
+# PagBank files (about 12 KB a session on average, a few near 350 KB).
+SIZE_MIX = ((1, 75), (4, 18), (12, 7))
+
+
+def sized_agent_sessions(folder: Path, sessions: int, seed: int = 11) -> Path:
+    """A pagbank.db whose agent_sessions holds `sessions` Agno-written sessions of SIZE_MIX's
+    sizes: each length is a sample session whose runs were repeated, written by Agno's
+    SqliteStorage, then copied under new ids."""
+    rng = random.Random(seed)
+    data = write_agno_files(folder / "agno", sessions=70)
+    storage = SqliteStorage(
+        table_name="agent_sessions", db_file=str(folder / "lengths.db"), mode="agent"
+    )
+    longer: dict[int, list[str]] = {}
+    with sqlite3.connect(data / "pagbank.db") as conn:
+        conn.row_factory = sqlite3.Row
+        bases = [dict(r) for r in conn.execute("SELECT * FROM agent_sessions")]
+    for times, _ in SIZE_MIX:
+        for base in bases:
+            row = {k: json.loads(v) if k in _JSON and v is not None else v for k, v in base.items()}
+            runs = row["memory"].get("runs") or [] if isinstance(row["memory"], dict) else []
+            if times > 1 and runs:
+                row["memory"]["runs"] = [copy.deepcopy(r) for _ in range(times) for r in runs]
+            row["session_id"] = str(uuid.UUID(int=rng.getrandbits(128)))
+            storage.upsert(AgentSession.from_dict(row))
+            longer.setdefault(times, []).append(row["session_id"])
+    big = folder / "pagbank.db"
+    conn = sqlite3.connect(big)
+    conn.execute("ATTACH ? AS src", (str(folder / "lengths.db"),))
+    ddl = conn.execute("SELECT sql FROM src.sqlite_master WHERE name = 'agent_sessions'")
+    conn.execute(ddl.fetchone()[0])
+    columns = [r[1] for r in conn.execute("PRAGMA src.table_info(agent_sessions)")]
+    by_id = {r[0]: r for r in conn.execute(
+        f"SELECT session_id, {', '.join(columns)} FROM src.agent_sessions"
+    )}  # fmt: skip
+    at = columns.index("session_id")
+    weights = [w for _, w in SIZE_MIX]
+    made: list[list[Any]] = []
+    marks = ", ".join("?" for _ in columns)
+    for n in range(sessions):
+        (times,) = rng.choices([t for t, _ in SIZE_MIX], weights)
+        row = list(by_id[rng.choice(longer[times])][1:])
+        row[at] = str(uuid.UUID(int=rng.getrandbits(128)))
+        made.append(row)
+        if len(made) == 2000 or n == sessions - 1:
+            conn.executemany(f"INSERT INTO agent_sessions VALUES ({marks})", made)
+            made = []
+    conn.commit()
+    conn.close()
+    return big
+
+
+_JSON = ("memory", "session_data", "extra_data", "agent_data", "team_data")
