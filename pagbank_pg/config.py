@@ -151,7 +151,7 @@ DEFAULT_TABLES = {
 
 IMPORT_BATCH = 2000  # source rows a batch holds at most
 BATCH_BYTES = 4 << 20  # ... and about this many bytes of values, so memory stays flat
-IMPORT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)  # worker processes mapping rows
+IMPORT_PROCESSES = os.cpu_count() or 1  # worker processes reading, mapping and writing rows
 # Seconds an import waits before each retry of a batch after a fault of the server or the
 # network (a restart takes a few): about half a minute in all, then it stops.
 IMPORT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)

@@ -27,7 +27,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, NamedTuple, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -48,9 +48,10 @@ from .source import Batch, SourceTable
 from .tables import TARGETS, check_copy
 from .watermark import Watermark
 
-_AHEAD = 4  # batches mapped ahead of the one being written
+_AHEAD = 2  # ranges in flight per worker process
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _REFUSED = (QueryError, psycopg.Error)  # what a batch's statements or its commit raise
+T = TypeVar("T")
 
 
 @dataclass
@@ -268,6 +269,27 @@ class _Postgres:
             self.conn.close()
         self.conn = self._open()
 
+    def retrying(
+        self, action: Callable[[], T], retry_delays: tuple[float, ...], warn: Callable[[str], None]
+    ) -> T:
+        """`action`, retried on a new connection after each of `retry_delays` when PostgreSQL
+        or the network fails it for a reason that is not a row's; then ImportInterrupted."""
+        for attempt, delay in enumerate((*retry_delays, None)):
+            try:
+                return action()
+            except _REFUSED as error:
+                if delay is None:
+                    raise ImportInterrupted(
+                        f"the import stopped: {error_line(error)} (after {attempt} "
+                        "retries; no row was rejected for it); what was committed stays: run "
+                        "the same command again to resume"
+                    ) from error
+                warn(f"PostgreSQL fault ({error_line(error)}); retrying in {delay:g}s")
+            time.sleep(delay)
+            with suppress(psycopg.Error, ConnectionFailed):
+                self.reopen()
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
         self.conn.close()
 
@@ -313,31 +335,21 @@ class Loader:
     def load(
         self,
         batch: list[Mapped],
-        mark: Watermark,
+        mark: Watermark | None,
         retry_delays: tuple[float, ...],
         warn: Callable[[str], None],
     ) -> Written:
-        """Write a batch of mapped source rows, and `mark` with it. A fault that is not a
-        row's is retried on a new connection after each of `retry_delays`; then
+        """Write a batch of mapped source rows, and `mark` (when given) with it. A fault that
+        is not a row's is retried on a new connection after each of `retry_delays`; then
         ImportInterrupted."""
-        for attempt, delay in enumerate((*retry_delays, None)):
-            try:
-                self._bind()
-                return self._load(batch, mark)
-            except _REFUSED as error:
-                if delay is None:
-                    raise ImportInterrupted(
-                        f"the import stopped: {error_line(error)} (after {attempt} "
-                        "retries; no row was rejected for it); what was committed stays: run "
-                        "the same command again to resume"
-                    ) from error
-                warn(f"PostgreSQL fault ({error_line(error)}); retrying in {delay:g}s")
-            time.sleep(delay)
-            with suppress(psycopg.Error, ConnectionFailed):
-                self.pg.reopen()
-        raise AssertionError("unreachable")
 
-    def _load(self, batch: list[Mapped], mark: Watermark) -> Written:
+        def attempt() -> Written:
+            self._bind()
+            return self._load(batch, mark)
+
+        return self.pg.retrying(attempt, retry_delays, warn)
+
+    def _load(self, batch: list[Mapped], mark: Watermark | None) -> Written:
         good = [m for m in batch if m.lines is not None]
         rows = sum(m.rows for m in good)
         lines = b"".join(m.lines or b"" for m in good)
@@ -346,7 +358,7 @@ class Loader:
             try:
                 with conn.transaction():
                     copied = self.copy_direct(lines)  # rows of erased users are dropped
-                    mark.save(self.pg.queries)
+                    self._mark(mark)
                 return Written(copied, 0, rows - copied, rows)
             except _REFUSED as error:
                 if getattr(error, "sqlstate", None) == "23505":  # unique_violation
@@ -356,7 +368,7 @@ class Loader:
         try:
             with conn.transaction():
                 written = self._write(lines)._replace(rows=rows)
-                mark.save(self.pg.queries)
+                self._mark(mark)
             return written
         except _REFUSED as error:
             if not is_row_fault(error):
@@ -372,8 +384,12 @@ class Loader:
                 written = Written(refused=((one, f"refused by PostgreSQL: {error_line(error)}"),))
             total = total.plus(written._replace(rows=one.rows if not written.refused else 0))
         with conn.transaction():  # after the rows it covers: never ahead of them
-            mark.save(self.pg.queries)
+            self._mark(mark)
         return total
+
+    def _mark(self, mark: Watermark | None) -> None:
+        if mark is not None:
+            mark.save(self.pg.queries)
 
 
 def import_sqlite(
@@ -393,68 +409,184 @@ def import_sqlite(
 ) -> Report:
     """Import every recognised table of `paths`; see the module's doc. A table imported
     before is read from its watermark (`watermark`), unless `full`. `processes` worker
-    processes map and encode rows while this one reads SQLite and writes PostgreSQL (0: none);
+    processes each read a range of rows, map them and COPY them on a connection of their own,
+    while this one plans the ranges and keeps the watermark (0: this process does it all);
     `warn` is told of each retried fault."""
     zone = ZoneInfo(source_timezone)
     tables, notes = sqlite_source.discover(paths, explicit)
     report = Report(notes=notes)
     rejects = Rejects(reject_file)
-    workers = _workers(processes)  # before any connection: no worker may inherit one
+    job = _Job(conninfo, zone.key, dict(units), batch_size, retry_delays)
+    workers = _workers(processes, job)  # before any connection: no worker may inherit one
+    writer = _Writer(job) if workers is None else None
     pg = _Postgres(conninfo)
     try:
         for table in tables:
-            run = _Run(table, zone.key, dict(units), batch_size, retry_delays, warn, full)
-            report.counts[table.name] = run.load(workers, pg, rejects, progress, report.notes)
+            run = _Run(table, job, warn, full, max(processes, 1))
+            report.counts[table.name] = run.load(workers or writer, pg, rejects, progress, notes)
     finally:
         pg.close()
         rejects.close()
+        if writer is not None:
+            writer.close()
         if workers is not None:
             workers.shutdown(wait=False, cancel_futures=True)
     report.reject_file = reject_file if rejects.used else None
     return report
 
 
-def _die_with_parent() -> None:
+class _Job(NamedTuple):
+    """What every range of an import shares (sent to the worker processes once)."""
+
+    conninfo: str
+    zone: str
+    units: dict[str, str]
+    batch_size: int
+    retry_delays: tuple[float, ...]
+
+
+class _Range(NamedTuple):
+    """A slice of a source table: the rows of rowids after `after` up to `upto` (None: the
+    whole table), those written since `since` when it is a catch-up."""
+
+    table: SourceTable
+    after: int | None
+    upto: int | None
+    since: sqlite_source.Since | None
+
+
+class _Loaded(NamedTuple):
+    """What became of a range: what its watermark needs (`mark`: a Batch without rows), the
+    rows read, what was written, the rows rejected (with why), and the faults retried."""
+
+    mark: Batch
+    read: int
+    written: Written
+    rejected: list[tuple[tuple[Any, ...], str]]
+    warnings: list[str]
+
+
+class _Writer:
+    """One process's share of an import: it reads a range of a source table (its own short
+    SQLite read transactions), maps and encodes the rows, and COPies them on its own
+    connection, one transaction per batch."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.pg: _Postgres | None = None  # opened on the first range: after the fork
+        self.loaders: dict[str, Loader] = {}
+        self.sources: dict[Path, Any] = {}
+
+    def load(self, part: _Range) -> _Loaded:
+        table, job = part.table, self.job
+        if self.pg is None:
+            self.pg = _Postgres(job.conninfo)
+        loader = self.loaders.get(table.kind) or self.loaders.setdefault(
+            table.kind, Loader(self.pg, table.kind)
+        )
+        source = self.sources.get(table.path) or self.sources.setdefault(
+            table.path, sqlite_source.connect(table.path)
+        )
+        rows = sqlite_source.read_rows(
+            source, table, job.batch_size, part.since, part.after, part.upto
+        )
+        warnings: list[str] = []
+        rejected: list[tuple[tuple[Any, ...], str]] = []
+        total, read = Written(), 0
+        last, last_key, latest = None, None, None
+        for batch in rows:
+            mapped = transform(table, job.zone, job.units, batch.rows)
+            written = loader.load(mapped, None, job.retry_delays, warnings.append)
+            rejected += [(m.values, m.reason) for m in mapped if m.reason is not None]
+            rejected += [(m.values, reason) for m, reason in written.refused]
+            total = total.plus(written._replace(refused=()))
+            read += len(mapped)
+            last, last_key = batch.last_rowid, batch.last_key
+            latest = sqlite_source.later(latest, batch.latest, table.kind)
+        return _Loaded(Batch([], last, last_key, latest), read, total, rejected, warnings)
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+        if self.pg is not None:
+            self.pg.close()
+
+
+_WORKER: _Writer | None = None  # in a worker process: its share of the import
+
+
+def _start_worker(job: _Job) -> None:
     """A worker's first act: on Linux, ask to be killed when the import's process dies, even
-    by SIGKILL, so that no orphan lingers."""
+    by SIGKILL, so that no orphan lingers; then wait for ranges."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    global _WORKER
+    _WORKER = _Writer(job)
 
 
-def _workers(processes: int) -> ProcessPoolExecutor | None:
+def _load_in_worker(part: _Range) -> _Loaded:
+    assert _WORKER is not None
+    return _WORKER.load(part)
+
+
+def _workers(processes: int, job: _Job) -> ProcessPoolExecutor | None:
     """The worker processes, started now (they fork from this process as it is)."""
     if processes <= 0:
         return None
-    workers = ProcessPoolExecutor(processes, initializer=_die_with_parent)
-    workers.submit(int).result()  # fork every worker before a connection is opened
+    workers = ProcessPoolExecutor(processes, initializer=_start_worker, initargs=(job,))
+    for _ in range(processes):  # fork every worker before a connection is opened
+        workers.submit(int).result()
     return workers
 
 
-def _pipeline(
-    workers: ProcessPoolExecutor | None,
-    work: Callable[[list[tuple[Any, ...]]], list[Mapped]],
-    batches: Iterator[Batch],
-) -> Iterator[tuple[Batch, list[Mapped]]]:
-    """Each batch with `work` applied to its rows, in order, by the worker processes (a few
-    batches ahead, so memory stays bounded while PostgreSQL writes the previous one)."""
-    if workers is None:
-        yield from ((batch, work(batch.rows)) for batch in batches)
+def _ranges(
+    source: Any, table: SourceTable, batch_size: int, since: sqlite_source.Since | None
+) -> Iterator[_Range]:
+    """The table in slices of about `batch_size` rows, by rowid (a WITHOUT ROWID table: one
+    slice). Rows the app adds past the last slice are the next run's."""
+    if not table.rowid:
+        yield _Range(table, None, None, since)
         return
-    pending: deque[tuple[Batch, Future[list[Mapped]]]] = deque()
+    span = sqlite_source.rowid_span(source, table)
+    if span is None:
+        return
+    low, high = span
+    rows = sqlite_source.count_rows(source, table)
+    step = max(batch_size, (high - low + 1) * batch_size // max(rows, 1))  # sparse rowids
+    for after in range(low - 1, high, step):
+        yield _Range(table, after, min(after + step, high), since)
+
+
+def _in_order(
+    workers: ProcessPoolExecutor | _Writer, parts: Iterator[_Range], ahead: int
+) -> Iterator[_Loaded]:
+    """Each range loaded, in order: by the worker processes, `ahead` ranges at a time, or by
+    this process."""
+    if isinstance(workers, _Writer):
+        yield from (workers.load(part) for part in parts)
+        return
+    pending: deque[Future[_Loaded]] = deque()
     try:
-        for batch in batches:
-            pending.append((batch, workers.submit(work, batch.rows)))
-            if len(pending) >= _AHEAD:
-                done, future = pending.popleft()
-                yield done, future.result()
+        for part in parts:
+            pending.append(workers.submit(_load_in_worker, part))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
         while pending:
-            done, future = pending.popleft()
-            yield done, future.result()
+            yield pending.popleft().result()
     except BrokenProcessPool:
         raise ImportInterrupted(
-            "the import stopped: a worker process mapping rows died (killed, out of memory?); "
-            "what was committed stays: run the same command again to resume"
+            "the import stopped: a worker process died (killed, out of memory?); what was "
+            "committed stays: run the same command again to resume"
         ) from None
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _save(pg: _Postgres, mark: Watermark) -> None:
+    """Record `mark`, after the rows it covers: never ahead of them."""
+    with pg.conn.transaction():
+        mark.save(pg.queries)
 
 
 @dataclass
@@ -462,27 +594,26 @@ class _Run:
     """The import of one source table."""
 
     table: SourceTable
-    zone: str
-    units: dict[str, str]
-    batch_size: int
-    retry_delays: tuple[float, ...]
+    job: _Job
     warn: Callable[[str], None]
     full: bool
+    processes: int
 
     def load(
         self,
-        workers: ProcessPoolExecutor | None,
+        workers: ProcessPoolExecutor | _Writer | None,
         pg: _Postgres,
         rejects: Rejects,
         progress: Progress,
         notes: list[str],
     ) -> Counts:
+        assert workers is not None
         counts = Counts()
         source = sqlite_source.connect(self.table.path)
         try:
             total = sqlite_source.count_rows(source, self.table)
             mark = Watermark.start(
-                pg.queries, source, self.table, total, ZoneInfo(self.zone), self.full
+                pg.queries, source, self.table, total, ZoneInfo(self.job.zone), self.full
             )
             notes.append(f"{self.table.name}: {mark.mode}")
             if mark.deleted:
@@ -490,23 +621,23 @@ class _Run:
                     f"{self.table.name}: {mark.deleted} row(s) fewer than at the last import: rows "
                     "deleted in SQLite are not deleted in PostgreSQL"
                 )
-            pg.conn.commit()  # no transaction left open while the batches run
-            loader = Loader(pg, self.table.kind)
+            pg.conn.commit()  # no transaction left open while the ranges run
             progress(self.table.name, 0, total)
-            work = partial(transform, self.table, self.zone, self.units)
-            batches = sqlite_source.read_rows(source, self.table, self.batch_size, mark.since)
-            for batch, mapped in _pipeline(workers, work, batches):
-                mark.advance(batch)
-                written = loader.load(mapped, mark, self.retry_delays, self.warn)
-                unmapped = [(m, m.reason) for m in mapped if m.reason is not None]
-                for one, reason in unmapped + list(written.refused):
+            parts = _ranges(source, self.table, self.job.batch_size, mark.since)
+            for loaded in _in_order(workers, parts, _AHEAD * self.processes):
+                for line in loaded.warnings:
+                    self.warn(line)
+                for values, reason in loaded.rejected:
                     counts.rejected += 1
-                    rejects.write(self.table, one.values, reason)
-                counts.read += len(mapped)
+                    rejects.write(self.table, values, reason)
+                written = loaded.written
+                counts.read += loaded.read
                 counts.inserted += written.inserted
                 counts.updated += written.updated
                 counts.erased += written.erased
                 counts.unchanged += written.unchanged
+                mark.advance(loaded.mark)
+                pg.retrying(partial(_save, pg, mark), self.job.retry_delays, self.warn)
                 progress(self.table.name, counts.read, total)
         finally:
             source.close()

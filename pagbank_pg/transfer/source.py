@@ -229,24 +229,40 @@ def later(a: Any, b: Any, kind: str) -> Any:
     return a if b is None else b if a is None else max(a, b)
 
 
+def rowid_span(conn: sqlite3.Connection, table: SourceTable) -> tuple[int, int] | None:
+    """The lowest and highest rowid of a rowid table (None: it is empty)."""
+    low, high = conn.execute(f"SELECT min(rowid), max(rowid) FROM {quote(table.table)}").fetchone()
+    return None if low is None else (int(low), int(high))
+
+
 def read_rows(
-    conn: sqlite3.Connection, table: SourceTable, batch_size: int, since: Since | None = None
+    conn: sqlite3.Connection,
+    table: SourceTable,
+    batch_size: int,
+    since: Since | None = None,
+    after: int | None = None,
+    upto: int | None = None,
 ) -> Iterator[Batch]:
-    """The table's rows (`since`: only those written since a watermark), at most
-    `batch_size` rows or about BATCH_BYTES at a time, each batch read in its own short read
-    transaction (see the module's doc); a value over the cap comes as `Oversized`."""
+    """The table's rows (`since`: only those written since a watermark; `after`, `upto`: only
+    those of rowids in that range), at most `batch_size` rows or about BATCH_BYTES at a time,
+    each batch read in its own short read transaction (see the module's doc); a value over the
+    cap comes as `Oversized`."""
     width = len(table.columns)
     key = table.columns.index(KEY_OF[table.kind])
     wanted = ""
     if since is not None:
         wanted = " AND (rowid > ?" + (f" OR {TIME_OF[table.kind]} >= ?)" if since.time else ")")
-    last: int | None = None
+    if upto is not None:
+        wanted += " AND rowid <= ?"
+    last: int | None = after
     last_key: Any = None
     while True:
         if table.rowid:
             params: list[Any] = [last if last is not None else -(2**63)]
             if since is not None:
                 params += [since.max_rowid] + ([since.time] if since.time else [])
+            if upto is not None:
+                params.append(upto)
             statement = f"{_select(table)} WHERE rowid > ?{wanted} ORDER BY rowid"
             cursor = conn.execute(statement, params)
         else:
