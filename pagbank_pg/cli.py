@@ -99,6 +99,10 @@ def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
         click.echo(f"{len(done)} migration(s) applied to {describe(conninfo)}")
     else:
         click.echo(f"nothing to apply: {describe(conninfo)} is up to date")
+    built = migrations.deferred_indexes(conninfo, restore=True)
+    if built:
+        click.echo(f"built {len(built)} index(es) an interrupted import had deferred: "
+                   f"{', '.join(built)}")  # fmt: skip
 
 
 @main.command()
@@ -115,6 +119,10 @@ def status(dsn: str | None, migrations_dir: Path | None) -> None:
         click.echo(f"{state.id:<{width}}  {when}")
     pending = sum(state.applied_at is None for state in states)
     click.echo(f"{len(states) - pending} applied, {pending} pending on {describe(conninfo)}")
+    deferred = migrations.deferred_indexes(conninfo)
+    if deferred:
+        click.echo(f"{len(deferred)} index(es) deferred by an interrupted import, missing until "
+                   f"import-sqlite or migrate runs again: {', '.join(deferred)}")  # fmt: skip
 
 
 @main.command()

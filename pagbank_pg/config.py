@@ -151,7 +151,23 @@ DEFAULT_TABLES = {
 
 IMPORT_BATCH = 2000  # source rows a batch holds at most
 BATCH_BYTES = 4 << 20  # ... and about this many bytes of values, so memory stays flat
-IMPORT_PROCESSES = os.cpu_count() or 1  # worker processes reading, mapping and writing rows
+# Worker processes that read, map and COPY rows (each on its own connection; about 60 MB
+# each): one per core, two at most by default, so that the whole import stays near 200 MB.
+IMPORT_PROCESSES_ENV = "PAGBANK_PG_IMPORT_PROCESSES"
+DEFAULT_IMPORT_PROCESSES = min(os.cpu_count() or 1, 2)
+
+
+def import_processes(given: int | None) -> int:
+    """Worker processes of an import: `given`, else PAGBANK_PG_IMPORT_PROCESSES, else one per
+    core up to 2 (0: none, the import's own process does the work)."""
+    if given is not None:
+        return given
+    try:
+        return int(os.environ.get(IMPORT_PROCESSES_ENV, DEFAULT_IMPORT_PROCESSES))
+    except ValueError as error:
+        raise ConfigurationError(f"invalid {IMPORT_PROCESSES_ENV}: {error}") from None
+
+
 # Seconds an import waits before each retry of a batch after a fault of the server or the
 # network (a restart takes a few): about half a minute in all, then it stops.
 IMPORT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)

@@ -30,6 +30,7 @@ MIGRATION_IDS = [
     "0004.create-pattern-identity-index",
     "0005.create-erasure-records",
     "0006.create-import-watermarks",
+    "0007.create-deferred-indexes",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 # The package's queries and the test statements of every kind (tests/queries, and a :copy

@@ -56,6 +56,7 @@ def test_a_lost_connection_is_retried_not_rejected(
 def test_a_fault_that_goes_on_stops_the_import_and_a_rerun_completes_it(
     db_dsn: str, agno_data: Path, tmp_path: Path
 ) -> None:
+    complete = _indexes(db_dsn)
     with psycopg.connect(db_dsn, autocommit=True) as admin:  # a login that cannot write
         admin.execute("DROP ROLE IF EXISTS importer_ro")
         admin.execute("CREATE ROLE importer_ro LOGIN")
@@ -76,6 +77,7 @@ def test_a_fault_that_goes_on_stops_the_import_and_a_rerun_completes_it(
             admin.execute("GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO importer_ro")
         code, _, err = run("import-sqlite", str(agno_data), "--dsn", reader)
         assert code == 0, err
+        assert _indexes(db_dsn) == complete  # not the owner: it may not drop them, it kept them
         assert run("verify-import", str(agno_data), "--dsn", db_dsn)[0] == 0
     finally:
         with psycopg.connect(db_dsn, autocommit=True) as admin:
@@ -245,3 +247,61 @@ def test_the_live_app_keeps_writing_during_an_import_and_a_verify(
     assert failures == [] and len(waits) > 20
     assert max(waits) < 1.0
     assert imported(db_dsn, "agent_sessions") >= len(rowids)
+
+
+def _indexes(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+
+
+def _deferred(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT index_name FROM import_deferred_indexes ORDER BY 1")
+        return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("finisher", ["import-sqlite", "migrate"])
+def test_a_killed_first_import_leaves_its_indexes_recorded_and_they_are_built_again(
+    db_dsn: str, agno_data: Path, tmp_path: Path, finisher: str
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=10)
+    complete = _indexes(db_dsn)
+    script = (
+        "import os, signal\n"
+        "from pathlib import Path\n"
+        "from pagbank_pg.transfer.importer import import_sqlite\n"
+        "def die(name, done, total):\n"
+        "    if done:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"import_sqlite({db_dsn!r}, [Path({str(data)!r})], batch_size=10,\n"
+        f"              reject_file=Path({str(tmp_path / 'r')!r}), progress=die)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    deferred = _deferred(db_dsn)  # the table being loaded: recorded with the drop, at once
+    assert deferred and all(name.startswith("idx_") for name in deferred)
+    assert complete - _indexes(db_dsn) == set(deferred)
+    code, out, _ = run("status", "--dsn", db_dsn)
+    assert code == 0 and f"{len(deferred)} index(es) deferred by an interrupted import" in out
+    assert deferred[0] in out
+    built = f"built {len(deferred)} index(es) an interrupted import had deferred"
+    if finisher == "migrate":
+        code, out, err = run("migrate", "--dsn", db_dsn)
+        assert code == 0 and built in out, err
+    else:
+        code, out, err = run("import-sqlite", str(data), "--dsn", db_dsn,
+                             "--reject-file", str(tmp_path / "r"))  # fmt: skip
+        assert code == 0, err
+        assert built in err + out
+    assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+    assert "deferred by an interrupted import" not in run("status", "--dsn", db_dsn)[1]
+
+
+def test_a_completed_first_import_builds_every_index_it_deferred(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    complete = _indexes(db_dsn)
+    report = import_sqlite(db_dsn, [agno_data], reject_file=tmp_path / "r")
+    assert any("secondary index(es) of agent_sessions built after the load" in n
+               for n in report.notes)  # fmt: skip
+    assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []

@@ -104,7 +104,7 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003 to 0006).
+# Beyond the plan, each with its reason in its migration (0003 to 0007).
 ADDED_COLUMNS = {
     ("erased_ids", "id_hash"): ("bytea", True, None),
     ("erased_ids", "kind"): ("character varying(10)", True, None),
@@ -119,6 +119,10 @@ ADDED_COLUMNS = {
     ("import_watermarks", "time_mark"): ("text", False, None),
     ("import_watermarks", "source_rows"): ("bigint", True, None),
     ("import_watermarks", "updated_at"): ("timestamp with time zone", True, "now()"),
+    ("import_deferred_indexes", "index_name"): ("text", True, None),
+    ("import_deferred_indexes", "table_name"): ("text", True, None),
+    ("import_deferred_indexes", "definition"): ("text", True, None),
+    ("import_deferred_indexes", "deferred_at"): ("timestamp with time zone", True, "now()"),
 }
 ADDED_CONSTRAINTS = {
     ("escalation_history", "c", ("escalation_type",)),
@@ -129,6 +133,7 @@ ADDED_CONSTRAINTS = {
     ("erasure_key", "p", ("singleton",)),
     ("erasure_key", "c", ("singleton",)),
     ("import_watermarks", "p", ("source_file", "source_table")),
+    ("import_deferred_indexes", "p", ("index_name",)),
 }
 ADDED_OBJECTS = {
     ("i", "idx_patterns_identity"),
@@ -136,6 +141,8 @@ ADDED_OBJECTS = {
     ("function", "keep_erased_out"),
     ("function", "is_erased"),
     ("function", "erased_id_hash"),
+    ("function", "defer_secondary_indexes"),
+    ("function", "restore_deferred_indexes"),
 }
 
 # name: (table, method, key) as the plan's CREATE INDEX statements give them

@@ -1287,10 +1287,28 @@ class _SchemaTableExists(_Query, Protocol):
     def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _SchemaRestoreIndexes(_Query, Protocol):
+    """Build the indexes deferred on a table (NULL: on every table: what a killed import left), (many; checks.sql:8)"""
+
+    def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _SchemaDeferredIndexes(_Query, Protocol):
+    """The indexes an interrupted import left deferred (`status` shows them; none once (many; checks.sql:13)"""
+
+    def __call__(self) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class SchemaQueries(Protocol):
     """The named queries, called through db.queries."""
 
     table_exists: _SchemaTableExists
+    restore_indexes: _SchemaRestoreIndexes
+    deferred_indexes: _SchemaDeferredIndexes
 
 
 class _SchemaAsyncTableExists(_Query, Protocol):
@@ -1301,10 +1319,28 @@ class _SchemaAsyncTableExists(_Query, Protocol):
     def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _SchemaAsyncRestoreIndexes(_Query, Protocol):
+    """Build the indexes deferred on a table (NULL: on every table: what a killed import left), (many; checks.sql:8)"""
+
+    async def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _SchemaAsyncDeferredIndexes(_Query, Protocol):
+    """The indexes an interrupted import left deferred (`status` shows them; none once (many; checks.sql:13)"""
+
+    async def __call__(self) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncSchemaQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
     table_exists: _SchemaAsyncTableExists
+    restore_indexes: _SchemaAsyncRestoreIndexes
+    deferred_indexes: _SchemaAsyncDeferredIndexes
 
 
 class _TransferExportAgentSessions(_Query, Protocol):
@@ -1531,6 +1567,22 @@ class _TransferSaveWatermark(_Query, Protocol):
     def stream(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferDeferIndexes(_Query, Protocol):
+    """Before a first import into an empty table: drop its secondary indexes, recorded in the (many; import.sql:217)"""
+
+    def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferEmptyTables(_Query, Protocol):
+    """Which tables an import writes hold no row yet (a first import defers their indexes). (one; import.sql:222)"""
+
+    def __call__(self) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class TransferQueries(Protocol):
     """The named queries, called through db.queries."""
 
@@ -1562,6 +1614,8 @@ class TransferQueries(Protocol):
     imported_user_sessions: _TransferImportedUserSessions
     get_watermark: _TransferGetWatermark
     save_watermark: _TransferSaveWatermark
+    defer_indexes: _TransferDeferIndexes
+    empty_tables: _TransferEmptyTables
 
 
 class _TransferAsyncExportAgentSessions(_Query, Protocol):
@@ -1788,6 +1842,22 @@ class _TransferAsyncSaveWatermark(_Query, Protocol):
     def stream(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncDeferIndexes(_Query, Protocol):
+    """Before a first import into an empty table: drop its secondary indexes, recorded in the (many; import.sql:217)"""
+
+    async def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncEmptyTables(_Query, Protocol):
+    """Which tables an import writes hold no row yet (a first import defers their indexes). (one; import.sql:222)"""
+
+    async def __call__(self) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncTransferQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
@@ -1819,3 +1889,5 @@ class AsyncTransferQueries(Protocol):
     imported_user_sessions: _TransferAsyncImportedUserSessions
     get_watermark: _TransferAsyncGetWatermark
     save_watermark: _TransferAsyncSaveWatermark
+    defer_indexes: _TransferAsyncDeferIndexes
+    empty_tables: _TransferAsyncEmptyTables

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
@@ -25,6 +26,7 @@ from yoyo.exceptions import LockTimeout
 from ..config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, MIGRATIONS_DIR, lock_timeout
 from ..conninfo import connection_failed, describe, error_line
 from ..errors import MigrationError, MigrationLockTimeout
+from ..query import Transaction, internal_queries
 from ..query.connection import behind_a_pooler
 
 _ADVISORY_LOCK_KEY = 0x7061_6762_616E_6B00  # "pagbank\0": one key for all our migrators
@@ -152,6 +154,21 @@ def status(conninfo: str, migrations_dir: Path | None = None) -> list[MigrationS
     with _session(conninfo) as backend:
         applied = _applied_at(backend)
     return [MigrationState(m.id, applied.get(m.id)) for m in migrations]
+
+
+def deferred_indexes(conninfo: str, *, restore: bool = False) -> list[str]:
+    """The secondary indexes an interrupted import left deferred (import_deferred_indexes):
+    their names; `restore`: built first, in one transaction (then the names built)."""
+    try:
+        with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+            checks = Transaction(conn).bind(internal_queries("schema"))
+            if not checks.table_exists(table_name="import_deferred_indexes"):
+                return []
+            if restore:
+                return [r["index_name"] for r in checks.restore_indexes(table_name=None)]
+            return [r["index_name"] for r in checks.deferred_indexes()]
+    except psycopg.OperationalError as error:
+        raise connection_failed(conninfo, error_line(error)) from None
 
 
 def _run(backend: _Backend, migration: Any, direction: str) -> None:

@@ -16,6 +16,7 @@ What goes wrong is told apart:
 """
 
 import ctypes
+import gc
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -39,7 +40,7 @@ from ..conninfo import error_line
 from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRow
 from ..private import private_file
 from ..query import Transaction, connect_direct, internal_queries
-from ..query.types import TransferQueries
+from ..query.types import SchemaQueries, TransferQueries
 from . import mapping
 from . import source as sqlite_source
 from .mapping import Source
@@ -258,6 +259,7 @@ class _Postgres:
         conn = connect_direct(self.conninfo)
         set_json_dumps(orjson.dumps, conn)
         self.queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
+        self.schema = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
         self.queries.prefer_lz4()
         self.queries.create_import_stages()
         conn.commit()
@@ -402,17 +404,19 @@ def import_sqlite(
     source_timezone: str = config.SOURCE_TIMEZONE,
     units: Mapping[str, str] = mapping.DEFAULT_UNITS,
     progress: Progress = lambda name, done, total: None,
-    processes: int = config.IMPORT_PROCESSES,
+    processes: int | None = None,
     retry_delays: tuple[float, ...] = config.IMPORT_RETRY_DELAYS,
     warn: Callable[[str], None] = lambda line: None,
     full: bool = False,
 ) -> Report:
     """Import every recognised table of `paths`; see the module's doc. A table imported
     before is read from its watermark (`watermark`), unless `full`. `processes` worker
-    processes each read a range of rows, map them and COPY them on a connection of their own,
-    while this one plans the ranges and keeps the watermark (0: this process does it all);
-    `warn` is told of each retried fault."""
+    processes (else PAGBANK_PG_IMPORT_PROCESSES, else one per core up to 2) each read a range
+    of rows, map them and COPY them on a connection of their own, while this one plans the
+    ranges and keeps the watermark (0: this process does it all); `warn` is told of each
+    retried fault."""
     zone = ZoneInfo(source_timezone)
+    processes = config.import_processes(processes)
     tables, notes = sqlite_source.discover(paths, explicit)
     report = Report(notes=notes)
     rejects = Rejects(reject_file)
@@ -421,6 +425,9 @@ def import_sqlite(
     writer = _Writer(job) if workers is None else None
     pg = _Postgres(conninfo)
     try:
+        left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
+        if left:
+            notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
         for table in tables:
             run = _Run(table, job, warn, full, max(processes, 1))
             report.counts[table.name] = run.load(workers or writer, pg, rejects, progress, notes)
@@ -495,7 +502,8 @@ class _Writer:
         total, read = Written(), 0
         last, last_key, latest = None, None, None
         for batch in rows:
-            mapped = transform(table, job.zone, job.units, batch.rows)
+            with _collector_off():
+                mapped = transform(table, job.zone, job.units, batch.rows)
             written = loader.load(mapped, None, job.retry_delays, warnings.append)
             rejected += [(m.values, m.reason) for m in mapped if m.reason is not None]
             rejected += [(m.values, reason) for m, reason in written.refused]
@@ -510,6 +518,18 @@ class _Writer:
             source.close()
         if self.pg is not None:
             self.pg.close()
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """Python's cycle collector paused while a batch is mapped: JSON trees hold no cycles,
+    and scanning their millions of objects again and again costs about a tenth of the
+    mapping."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 _WORKER: _Writer | None = None  # in a worker process: its share of the import
@@ -589,6 +609,22 @@ def _save(pg: _Postgres, mark: Watermark) -> None:
         mark.save(pg.queries)
 
 
+def _defer(pg: _Postgres, table: str) -> list[str]:
+    """Drop the secondary indexes of `table` when it is empty (recorded: see migration 0007);
+    their names."""
+    with pg.conn.transaction():
+        empty = pg.queries.empty_tables()
+        if not (empty and empty[table]):
+            return []
+        return [r["index_name"] for r in pg.queries.defer_indexes(table_name=table)]
+
+
+def _restore(pg: _Postgres, table: str | None) -> list[str]:
+    """Build the indexes deferred on `table` (None: on every table); their names."""
+    with pg.conn.transaction():
+        return [r["index_name"] for r in pg.schema.restore_indexes(table_name=table)]
+
+
 @dataclass
 class _Run:
     """The import of one source table."""
@@ -622,6 +658,9 @@ class _Run:
                     "deleted in SQLite are not deleted in PostgreSQL"
                 )
             pg.conn.commit()  # no transaction left open while the ranges run
+            target = TARGETS[self.table.kind].table
+            retry = self.job.retry_delays
+            deferred = pg.retrying(partial(_defer, pg, target), retry, self.warn)
             progress(self.table.name, 0, total)
             parts = _ranges(source, self.table, self.job.batch_size, mark.since)
             for loaded in _in_order(workers, parts, _AHEAD * self.processes):
@@ -637,8 +676,14 @@ class _Run:
                 counts.erased += written.erased
                 counts.unchanged += written.unchanged
                 mark.advance(loaded.mark)
-                pg.retrying(partial(_save, pg, mark), self.job.retry_delays, self.warn)
+                pg.retrying(partial(_save, pg, mark), retry, self.warn)
                 progress(self.table.name, counts.read, total)
+            if deferred:
+                pg.retrying(partial(_restore, pg, target), retry, self.warn)
+                notes.append(
+                    f"{self.table.name}: {len(deferred)} secondary index(es) of {target} built "
+                    "after the load (it was empty)"
+                )
         finally:
             source.close()
         return counts
