@@ -2,9 +2,13 @@
 back to, and where its SQL files are. Nothing else in the package reads `os.environ`."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ConfigurationError
+
+N = TypeVar("N", int, float)
 
 # --- where the database is ----------------------------------------------------------------------
 
@@ -69,14 +73,19 @@ REPLICA_BORROW_TIMEOUT = 0.25  # seconds a read waits for a replica connection
 REPLICA_RETRY_SECONDS = 5.0
 
 
-def max_lag_setting(given: float | None) -> float:
-    """Seconds of replica lag reads accept: `given`, else PAGBANK_PG_REPLICA_MAX_LAG, else 5."""
+def _number(given: N | None, env: str, default: N, kind: Callable[[str], N]) -> N:
+    """`given`, else the environment variable `env` read as `kind`, else `default`."""
     if given is not None:
         return given
     try:
-        return float(os.environ.get(REPLICA_MAX_LAG_ENV, DEFAULT_REPLICA_MAX_LAG))
+        return kind(os.environ.get(env, str(default)))
     except ValueError as error:
-        raise ConfigurationError(f"invalid {REPLICA_MAX_LAG_ENV}: {error}") from None
+        raise ConfigurationError(f"invalid {env}: {error}") from None
+
+
+def max_lag_setting(given: float | None) -> float:
+    """Seconds of replica lag reads accept: `given`, else PAGBANK_PG_REPLICA_MAX_LAG, else 5."""
+    return _number(given, REPLICA_MAX_LAG_ENV, DEFAULT_REPLICA_MAX_LAG, float)
 
 
 def prepare_setting(given: str | None) -> str:
@@ -124,12 +133,7 @@ DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finis
 
 def lock_timeout(given: float | None) -> float:
     """Seconds a migrate waits for the migration lock: `given`, else the environment."""
-    if given:
-        return given
-    try:
-        return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
-    except ValueError as error:
-        raise ConfigurationError(f"invalid {LOCK_TIMEOUT_ENV}: {error}") from None
+    return _number(given or None, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT, float)
 
 
 # --- PagBank's app ------------------------------------------------------------------------------
@@ -160,12 +164,7 @@ DEFAULT_IMPORT_PROCESSES = min(os.cpu_count() or 1, 2)
 def import_processes(given: int | None) -> int:
     """Worker processes of an import: `given`, else PAGBANK_PG_IMPORT_PROCESSES, else one per
     core up to 2 (0: none, the import's own process does the work)."""
-    if given is not None:
-        return given
-    try:
-        return int(os.environ.get(IMPORT_PROCESSES_ENV, DEFAULT_IMPORT_PROCESSES))
-    except ValueError as error:
-        raise ConfigurationError(f"invalid {IMPORT_PROCESSES_ENV}: {error}") from None
+    return _number(given, IMPORT_PROCESSES_ENV, DEFAULT_IMPORT_PROCESSES, int)
 
 
 # Seconds an import waits before each retry of a batch after a fault of the server or the
