@@ -125,3 +125,24 @@ def test_an_empty_replica_url_means_none_and_the_environment_names_one(
         assert db.routing.counts["replica"] == 1
     with Database.open(db_dsn, queries=QUERIES, max_size=1, replica_dsn="") as db:
         assert db.routing is None and db.replica_pool is None
+
+
+def test_a_write_whose_position_is_unknown_keeps_reads_on_the_primary_until_the_next() -> None:
+    from pagbank_pg.query.base import ReadRouting
+
+    class Conn:  # any object a weak reference can name: the routing keeps no connection
+        pass
+
+    routing, conn = ReadRouting(max_lag=5), Conn()
+    routing.wrote(100)
+    routing.checked(conn, {"replayed": 200, "lag_seconds": 0.0})
+    assert routing.serves(conn)
+    routing.wrote(None)  # the write committed; reading its position failed
+    assert not routing.serves(conn)
+    routing.wrote(150)  # a later write's position covers the unknown one
+    assert routing.serves(conn)
+    routing.checked(conn, {"replayed": 200, "lag_seconds": 9.0})
+    assert not routing.serves(conn)
+    assert routing.counts == {
+        "replica": 2, "primary: replica behind": 1, "primary: replica lags": 1
+    }  # fmt: skip

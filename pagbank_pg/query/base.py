@@ -117,6 +117,7 @@ class ReadRouting:
     def __init__(self, max_lag: float) -> None:
         self.max_lag = max_lag
         self.written = 0  # WAL position (bytes) of the latest write through this database
+        self.unknown = False  # the latest write's position could not be read
         self.down_until = 0.0
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -125,7 +126,10 @@ class ReadRouting:
         )  # replica connection -> (replayed, lag, checked at)
 
     def wrote(self, position: int | None) -> None:
+        """A write reached `position` (None: its position could not be read; until a later
+        write's is, no replica serves: WAL positions only grow, so that one covers it)."""
         with self._lock:
+            self.unknown = position is None
             self.written = max(self.written, position or 0)
 
     def usable(self) -> bool:
@@ -149,7 +153,8 @@ class ReadRouting:
     def serves(self, conn: Any) -> bool:
         """Whether `conn` (checked) may serve a read now; counts the answer."""
         replayed, lag, _ = self._known[conn]
-        reason = "lags" if lag > self.max_lag else "behind" if replayed < self.written else ""
+        behind = self.unknown or replayed < self.written
+        reason = "lags" if lag > self.max_lag else "behind" if behind else ""
         self.counts[f"primary: replica {reason}" if reason else "replica"] += 1
         return not reason
 

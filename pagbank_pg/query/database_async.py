@@ -110,8 +110,13 @@ class _PoolRunner:
 
     async def wrote(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Note the WAL position after a write on `conn`: reads wait for replicas to reach it."""
-        if self.routing is not None:
-            self.routing.wrote(await _execute(conn, _ROUTING["wal_position"], {}))
+        if self.routing is None:
+            return
+        try:
+            position = await _execute(conn, _ROUTING["wal_position"], {})
+        except QueryError:  # the write itself is done: never fail it for this
+            position = None
+        self.routing.wrote(position)
 
     async def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         bound = query.bind(params)  # a bad call fails before a connection is borrowed
