@@ -1,8 +1,11 @@
 """`pagbank-pg import-sqlite`: PagBank's SQLite files into the six tables.
 
-Each table is read a batch at a time without blocking the app (`source`); each batch is
-mapped (`mapping`) by worker processes, COPied into a stage table and moved in by one upsert
-that writes only what changed, in one transaction.
+Each table is split into ranges of rowids; worker processes each read a range a batch at a
+time without blocking the app (`source`), map it (`mapping`), and COPY it on a connection of
+their own, one transaction per batch: straight into the table while its rows are new, else
+into a stage table moved in by one upsert that writes only what changed. This process plans
+the ranges and moves the watermark past each range once it is committed, in order. A first
+import into an empty table builds its secondary indexes after the load (migration 0007).
 
 What goes wrong is told apart:
 * a row that cannot be mapped or encoded (any exception while mapping it) is rejected alone,
