@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import config, lgpd
-from .conninfo import describe, resolve_dsn
+from .conninfo import describe, resolve_dsn, to_conninfo
 from .errors import PagbankPgError
 from .health import check as health_check
 from .private import atomic_private_file
@@ -170,7 +170,8 @@ def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
     """The database's role, its standbys and their lag, each read replica, and pending
     migrations; exit code 1 unless it is a reachable primary with nothing pending (a
     readiness probe). A replica that is down is shown, not counted: reads go to the primary."""
-    found = health_check(resolve_dsn(dsn), replica_dsn=config.replica_url(replica_dsn))
+    replicas = config.replica_url(replica_dsn)
+    found = health_check(resolve_dsn(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
     if as_json:
         click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from pagbank_pg import AsyncDatabase, Database, QueryError, QueryLoadError, load_queries
 from pagbank_pg.query.loader import internal_queries, parse_queries
@@ -118,7 +119,11 @@ async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
 def test_an_empty_replica_url_means_none_and_the_environment_names_one(
     db_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_REPLICA_URL", db_dsn)
+    params = conninfo_to_dict(db_dsn)  # the URL forms DATABASE_URL takes, SQLAlchemy's too
+    url = f"postgresql+psycopg://{params['user']}@/{params['dbname']}?host={params['host']}"
+    if "port" in params:
+        url += f"&port={params['port']}"
+    monkeypatch.setenv("DATABASE_REPLICA_URL", url)
     with Database.open(db_dsn, queries=QUERIES, max_size=1) as db:
         assert db.routing is not None and db.replica_pool is not None
         assert db.queries.count_memories(user_id="u") == 0

@@ -27,7 +27,7 @@ from ..config import (
     prepare_setting,
     replica_url,
 )
-from ..conninfo import not_connected, resolve_dsn
+from ..conninfo import not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
     POOLER_CHECK,
@@ -278,6 +278,7 @@ class AsyncDatabase(DatabaseBase):
         args = pool_arguments(resolve_dsn(dsn), min_size, max_size, timeout, pool_options)
         args["configure"] = configurer(prepare_setting(prepare))
         replica = replica_url(replica_dsn)
+        replica = to_conninfo(replica) if replica else None  # the forms DATABASE_URL takes
         replica_args = {**args, "conninfo": replica, "name": "pagbank-pg-replica"}
         routing = ReadRouting(max_lag_setting(replica_max_lag)) if replica else None
         chosen = queries if queries is not None else load_queries()
