@@ -491,12 +491,11 @@ class _Writer:
         table, job = part.table, self.job
         if self.pg is None:
             self.pg = _Postgres(job.conninfo)
-        loader = self.loaders.get(table.kind) or self.loaders.setdefault(
-            table.kind, Loader(self.pg, table.kind)
-        )
-        source = self.sources.get(table.path) or self.sources.setdefault(
-            table.path, sqlite_source.connect(table.path)
-        )
+        if table.kind not in self.loaders:
+            self.loaders[table.kind] = Loader(self.pg, table.kind)
+        if table.path not in self.sources:
+            self.sources[table.path] = sqlite_source.connect(table.path)
+        loader, source = self.loaders[table.kind], self.sources[table.path]
         rows = sqlite_source.read_rows(
             source, table, job.batch_size, part.since, part.after, part.upto
         )
