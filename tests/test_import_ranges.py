@@ -11,7 +11,7 @@ from pagbank_pg.transfer import importer
 from pagbank_pg.transfer import source as sqlite_source
 
 from .agno_files import big_copy
-from .helpers import run
+from .helpers import fresh_database, run, table_contents
 
 
 @pytest.mark.parametrize("spread", [1, 7, 1_000_003])
@@ -59,3 +59,18 @@ def test_a_sparse_table_and_a_without_rowid_one_import_whole(
     assert "a WITHOUT ROWID table" in out + err
     code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
     assert code == 0, err + out
+
+
+def test_workers_or_none_the_same_rows_land(
+    server_dsn: str, template_db: str, agno_data: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    landed = []
+    for processes in (0, 2):
+        for dsn in fresh_database(server_dsn, template_db):
+            monkeypatch.setenv("PAGBANK_PG_IMPORT_PROCESSES", str(processes))
+            code, _, err = run("import-sqlite", str(agno_data), "--dsn", dsn, "--batch-size",
+                               "5", "--reject-file", str(tmp_path / "r"))  # fmt: skip
+            assert code == 0, err
+            landed.append(table_contents(dsn))
+    assert landed[0] == landed[1] and landed[0]["agent_sessions"]
