@@ -9,27 +9,18 @@ served by the primary).
         pytest -m topology bench/test_topology_latency.py --benchmark-only
 """
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pagbank_pg import Database
+from tests.helpers import on_server
 
 pytestmark = pytest.mark.topology
 SESSION = "s-bench-1"
-
-
-def _on(env: str, bench_dsn: str) -> str:
-    """The benchmark database on the server named by `env`."""
-    server = os.environ.get(env)
-    if not server:
-        pytest.fail(f"{env} is not set: run this through .ci/run")
-    return make_conninfo(server, dbname=conninfo_to_dict(bench_dsn)["dbname"])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +31,7 @@ def dsns(bench_dsn: str) -> dict[str, str]:
             "SELECT 's-bench-' || i, 'u-' || i % 100, jsonb_build_object('i', i) "
             "FROM generate_series(1, 10000) i ON CONFLICT DO NOTHING"
         )
-    replica = _on("PAGBANK_PG_BENCH_REPLICA", bench_dsn)
+    replica = on_server("PAGBANK_PG_BENCH_REPLICA", bench_dsn)
     deadline = time.monotonic() + 30
     while True:  # the standby has the rows
         try:
@@ -53,7 +44,7 @@ def dsns(bench_dsn: str) -> dict[str, str]:
         time.sleep(0.1)
     return {
         "direct": bench_dsn,
-        "pgbouncer": _on("PAGBANK_PG_BENCH_PGBOUNCER", bench_dsn),
+        "pgbouncer": on_server("PAGBANK_PG_BENCH_PGBOUNCER", bench_dsn),
         "replica": replica,
     }
 

@@ -12,20 +12,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from .conninfo import connection_failed, describe, error_line
-from .query import Database
+from .query import Database, Transaction
+from .query.base import TOPOLOGY
 from .schema import migrations
-
-_NODE = """
-SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END AS role,
-       current_setting('server_version') AS version,
-       CASE WHEN pg_is_in_recovery()
-            THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag_seconds
-"""
-_STANDBYS = """
-SELECT application_name AS name, client_addr::text AS address, state, sync_state,
-       extract(epoch FROM replay_lag) AS lag_seconds
-FROM pg_stat_replication ORDER BY application_name
-"""
 
 
 @dataclass
@@ -56,19 +45,17 @@ def check(conninfo: str, db: Database | None = None, replica_dsn: str | None = N
     pools, when given; raises ConnectionFailed when the primary cannot be reached."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=5) as conn:
-            node = conn.execute(_NODE).fetchone()
-            standbys = conn.execute(_STANDBYS).fetchall()
+            topology = Transaction(conn).bind(TOPOLOGY)
+            node, standbys = topology.node_state(), topology.standbys()
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
-    assert node is not None
     pending = [state.id for state in migrations.status(conninfo) if state.applied_at is None]
-    lag = node["lag_seconds"]
     return Health(
         node=describe(conninfo),
         role=node["role"],
         version=node["version"],
-        lag_seconds=float(lag) if lag is not None else None,
-        standbys=[{**s, "lag_seconds": _seconds(s["lag_seconds"])} for s in standbys],
+        lag_seconds=node["lag_seconds"],
+        standbys=standbys,
         pending_migrations=pending,
         pool=dict(db.pool.get_stats()) if db is not None else {},
         replicas=[_replica(node) for node in hosts(replica_dsn)] if replica_dsn else [],
@@ -92,17 +79,12 @@ def _replica(conninfo: str) -> dict[str, Any]:
     """One read replica: its role and lag, or why it cannot be reached."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=5) as conn:
-            node = conn.execute(_NODE).fetchone()
+            node = Transaction(conn).bind(TOPOLOGY).node_state()
     except psycopg.OperationalError as error:
         return {"node": describe(conninfo), "reachable": False, "error": error_line(error)}
-    assert node is not None
     return {
         "node": describe(conninfo),
         "reachable": True,
         "role": node["role"],
-        "lag_seconds": _seconds(node["lag_seconds"]),
+        "lag_seconds": node["lag_seconds"],
     }
-
-
-def _seconds(value: Any) -> float | None:
-    return float(value) if value is not None else None

@@ -3,6 +3,7 @@ server, the CLI, the test queries, the schema read back from the catalogue, and 
 and teams on an offline model."""
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -10,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from agno.agent import Agent
 from agno.models.base import Model
 from agno.models.response import ModelResponse
 from agno.team import Team
 from click.testing import CliRunner
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pagbank_pg import Queries, load_queries
 from pagbank_pg.cli import main
@@ -57,6 +59,15 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
 def database_dsn(server: str, name: str) -> str:
     """The connection string of database `name` on the test server."""
     return make_conninfo(server, dbname=name)
+
+
+def on_server(env: str, dsn: str) -> str:
+    """`dsn`'s database on the server that the environment variable `env` names (a pooler, a
+    standby: started by .ci/run); fails when it is not set."""
+    server = os.environ.get(env)
+    if not server:
+        pytest.fail(f"{env} names no server: run this through .ci/run (.ci/topology)")
+    return make_conninfo(server, dbname=conninfo_to_dict(dsn)["dbname"])
 
 
 def create_database(server: str, name: str, template: str | None = None) -> str:

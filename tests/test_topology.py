@@ -4,7 +4,6 @@ migrations refuse to run through it. `pytest -m topology` runs these; a plain `p
 collect them (they need the pooler, which .ci/run installs)."""
 
 import asyncio
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,11 +11,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pagbank_pg import AsyncDatabase, Database
 
-from .helpers import MIGRATION_IDS, QUERIES, run
+from .helpers import MIGRATION_IDS, QUERIES, on_server, run
 
 pytestmark = pytest.mark.topology
 POOLER_ENV = "PAGBANK_PG_TEST_PGBOUNCER"
@@ -25,10 +23,7 @@ POOLER_ENV = "PAGBANK_PG_TEST_PGBOUNCER"
 @pytest.fixture
 def pooled_dsn(db_dsn: str) -> str:
     """The test database, reached through PgBouncer."""
-    pooler = os.environ.get(POOLER_ENV)
-    if not pooler:
-        pytest.fail(f"{POOLER_ENV} names no PgBouncer: run these through .ci/run")
-    return make_conninfo(pooler, dbname=conninfo_to_dict(db_dsn)["dbname"])
+    return on_server(POOLER_ENV, db_dsn)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ beside the PostgreSQL 15 primary): reads go to it, a client reads its own writes
 is paused, a lagging replica is passed over, and the Agno storage, memory DB and session
 manager route the same way. `pytest -m topology` runs these."""
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pagbank_pg import AsyncDatabase, Database
 from pagbank_pg.agno import PostgresMemoryDb, PostgresSessionManager, PostgresStorage
 
-from .helpers import QUERIES, agent, run
+from .helpers import QUERIES, agent, on_server, run
 
 pytestmark = pytest.mark.topology
 REPLICA_ENV = "PAGBANK_PG_TEST_REPLICA"
@@ -26,10 +25,7 @@ REPLICA_ENV = "PAGBANK_PG_TEST_REPLICA"
 @pytest.fixture
 def replica_dsn(db_dsn: str) -> str:
     """The test database on the standby, once the standby has replayed its creation."""
-    standby = os.environ.get(REPLICA_ENV)
-    if not standby:
-        pytest.fail(f"{REPLICA_ENV} names no standby: run these through .ci/run")
-    dsn = make_conninfo(standby, dbname=conninfo_to_dict(db_dsn)["dbname"])
+    dsn = on_server(REPLICA_ENV, db_dsn)
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from ..config import REPLICA_CHECK_SECONDS, REPLICA_RETRY_SECONDS, pool_settings
 from ..conninfo import error_line, redact
 from ..errors import PoolTimeout, QueryError
-from .loader import Queries, Query
+from .loader import Queries, Query, internal_queries
 
 
 def shape(query: Query, rows: list[dict[str, Any]] | None, rowcount: int) -> Any:
@@ -83,7 +83,8 @@ def cursor_name(query: Query) -> str:
     return f"stream_{query.name}_{next(_cursor_numbers)}"
 
 
-POOLER_CHECK = "SELECT pg_backend_pid() AS pid"
+TOPOLOGY = internal_queries("topology")  # where a connection stands: sql/queries/topology
+POOLER_CHECK = TOPOLOGY["backend_pid"].compiled.sql  # run unprepared, before preparing is set
 
 
 def turned_read_only(error: BaseException) -> bool:
@@ -148,7 +149,9 @@ class ReadRouting:
         )
 
     def checked(self, conn: Any, state: dict[str, Any]) -> None:
-        self._known[conn] = (state["replayed"], state["lag_seconds"], time.monotonic())
+        """Record a replica connection's `node_state` (a server that is no standby: no lag)."""
+        lag = state["lag_seconds"] or 0.0
+        self._known[conn] = (state["replayed"], lag, time.monotonic())
 
     def serves(self, conn: Any) -> bool:
         """Whether `conn` (checked) may serve a read now; counts the answer."""

@@ -5,10 +5,11 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from ..conninfo import connection_failed, describe, error_line
 from ..errors import ConfigurationError
+from .base import POOLER_CHECK
 from .database import Transaction
 from .loader import internal_queries
 from .types import SchemaQueries
@@ -17,10 +18,9 @@ from .types import SchemaQueries
 def behind_a_pooler(conn: psycopg.Connection[Any]) -> bool:
     """Whether a pooler (PgBouncer) stands between `conn` and the server: the pid it was given
     at login is not its server's (a pooler hands out its own)."""
-    found = conn.execute("SELECT pg_backend_pid()").fetchone()
+    found = conn.cursor(row_factory=tuple_row).execute(POOLER_CHECK).fetchone()
     conn.rollback()
-    pid = found["pg_backend_pid"] if isinstance(found, dict) else found[0] if found else None
-    return bool(conn.info.backend_pid != pid)
+    return bool(found is None or conn.info.backend_pid != found[0])
 
 
 def require_tables(queries: SchemaQueries, where: str, *tables: str) -> None:

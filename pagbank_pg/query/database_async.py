@@ -31,6 +31,7 @@ from ..conninfo import not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
     POOLER_CHECK,
+    TOPOLOGY,
     UNSERVED,
     DatabaseBase,
     Opening,  # async only
@@ -46,10 +47,8 @@ from .base import (
     translated,
     turned_read_only,
 )
-from .loader import Queries, Query, internal_queries, load_queries
+from .loader import Queries, Query, load_queries
 from .types import AsyncPackageQueries
-
-_ROUTING = internal_queries("routing")
 
 
 def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]:
@@ -113,7 +112,7 @@ class _PoolRunner:
         if self.routing is None:
             return
         try:
-            position = await _execute(conn, _ROUTING["wal_position"], {})
+            position = await _execute(conn, TOPOLOGY["wal_position"], {})
         except QueryError:  # the write itself is done: never fail it for this
             position = None
         self.routing.wrote(position)
@@ -141,7 +140,7 @@ class _PoolRunner:
         try:
             async with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
                 if routing.needs_check(conn):
-                    routing.checked(conn, await _execute(conn, _ROUTING["replica_state"], {}))
+                    routing.checked(conn, await _execute(conn, TOPOLOGY["node_state"], {}))
                 if not routing.serves(conn):
                     return UNSERVED
                 return await _execute(conn, query, bound)

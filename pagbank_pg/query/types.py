@@ -1568,19 +1568,11 @@ class _TransferSaveWatermark(_Query, Protocol):
 
 
 class _TransferDeferIndexes(_Query, Protocol):
-    """Before a first import into an empty table: drop its secondary indexes, recorded in the (many; import.sql:217)"""
+    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:217)"""
 
     def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
-
-
-class _TransferEmptyTables(_Query, Protocol):
-    """Which tables an import writes hold no row yet (a first import defers their indexes). (one; import.sql:222)"""
-
-    def __call__(self) -> dict[str, Any] | None: ...
-    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self) -> Iterator[dict[str, Any]]: ...
 
 
 class TransferQueries(Protocol):
@@ -1615,7 +1607,6 @@ class TransferQueries(Protocol):
     get_watermark: _TransferGetWatermark
     save_watermark: _TransferSaveWatermark
     defer_indexes: _TransferDeferIndexes
-    empty_tables: _TransferEmptyTables
 
 
 class _TransferAsyncExportAgentSessions(_Query, Protocol):
@@ -1843,19 +1834,11 @@ class _TransferAsyncSaveWatermark(_Query, Protocol):
 
 
 class _TransferAsyncDeferIndexes(_Query, Protocol):
-    """Before a first import into an empty table: drop its secondary indexes, recorded in the (many; import.sql:217)"""
+    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:217)"""
 
     async def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
-
-
-class _TransferAsyncEmptyTables(_Query, Protocol):
-    """Which tables an import writes hold no row yet (a first import defers their indexes). (one; import.sql:222)"""
-
-    async def __call__(self) -> dict[str, Any] | None: ...
-    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class AsyncTransferQueries(Protocol):
@@ -1890,4 +1873,3 @@ class AsyncTransferQueries(Protocol):
     get_watermark: _TransferAsyncGetWatermark
     save_watermark: _TransferAsyncSaveWatermark
     defer_indexes: _TransferAsyncDeferIndexes
-    empty_tables: _TransferAsyncEmptyTables

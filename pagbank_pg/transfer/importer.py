@@ -338,23 +338,18 @@ class Loader:
         return Written(int(result["inserted"]), int(result["updated"]), int(result["erased"]))
 
     def load(
-        self,
-        batch: list[Mapped],
-        mark: Watermark | None,
-        retry_delays: tuple[float, ...],
-        warn: Callable[[str], None],
+        self, batch: list[Mapped], retry_delays: tuple[float, ...], warn: Callable[[str], None]
     ) -> Written:
-        """Write a batch of mapped source rows, and `mark` (when given) with it. A fault that
-        is not a row's is retried on a new connection after each of `retry_delays`; then
-        ImportInterrupted."""
+        """Write a batch of mapped source rows. A fault that is not a row's is retried on a
+        new connection after each of `retry_delays`; then ImportInterrupted."""
 
         def attempt() -> Written:
             self._bind()
-            return self._load(batch, mark)
+            return self._load(batch)
 
         return self.pg.retrying(attempt, retry_delays, warn)
 
-    def _load(self, batch: list[Mapped], mark: Watermark | None) -> Written:
+    def _load(self, batch: list[Mapped]) -> Written:
         good = [m for m in batch if m.lines is not None]
         rows = sum(m.rows for m in good)
         lines = b"".join(m.lines or b"" for m in good)
@@ -363,7 +358,6 @@ class Loader:
             try:
                 with conn.transaction():
                     copied = self.copy_direct(lines)  # rows of erased users are dropped
-                    self._mark(mark)
                 return Written(copied, 0, rows - copied, rows)
             except _REFUSED as error:
                 if getattr(error, "sqlstate", None) == "23505":  # unique_violation
@@ -373,7 +367,6 @@ class Loader:
         try:
             with conn.transaction():
                 written = self._write(lines)._replace(rows=rows)
-                self._mark(mark)
             return written
         except _REFUSED as error:
             if not is_row_fault(error):
@@ -388,13 +381,7 @@ class Loader:
                     raise
                 written = Written(refused=((one, f"refused by PostgreSQL: {error_line(error)}"),))
             total = total.plus(written._replace(rows=one.rows if not written.refused else 0))
-        with conn.transaction():  # after the rows it covers: never ahead of them
-            self._mark(mark)
         return total
-
-    def _mark(self, mark: Watermark | None) -> None:
-        if mark is not None:
-            mark.save(self.pg.queries)
 
 
 def import_sqlite(
@@ -424,8 +411,8 @@ def import_sqlite(
     report = Report(notes=notes)
     rejects = Rejects(reject_file)
     job = _Job(conninfo, zone.key, dict(units), batch_size, retry_delays)
-    workers = _workers(processes, job)  # before any connection: no worker may inherit one
-    writer = _Writer(job) if workers is None else None
+    # The worker processes start before any connection opens: none may inherit one.
+    workers: ProcessPoolExecutor | _Writer = _workers(processes, job) or _Writer(job)
     pg = _Postgres(conninfo)
     try:
         left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
@@ -433,13 +420,13 @@ def import_sqlite(
             notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
         for table in tables:
             run = _Run(table, job, warn, full, max(processes, 1))
-            report.counts[table.name] = run.load(workers or writer, pg, rejects, progress, notes)
+            report.counts[table.name] = run.load(workers, pg, rejects, progress, notes)
     finally:
         pg.close()
         rejects.close()
-        if writer is not None:
-            writer.close()
-        if workers is not None:
+        if isinstance(workers, _Writer):
+            workers.close()
+        else:
             workers.shutdown(wait=False, cancel_futures=True)
     report.reject_file = reject_file if rejects.used else None
     return report
@@ -506,7 +493,7 @@ class _Writer:
         for batch in rows:
             with _collector_off():
                 mapped = transform(table, job.zone, job.units, batch.rows)
-            written = loader.load(mapped, None, job.retry_delays, warnings.append)
+            written = loader.load(mapped, job.retry_delays, warnings.append)
             rejected += [(m.values, m.reason) for m in mapped if m.reason is not None]
             rejected += [(m.values, reason) for m, reason in written.refused]
             total = total.plus(written._replace(refused=()))
@@ -615,9 +602,6 @@ def _defer(pg: _Postgres, table: str) -> list[str]:
     """Drop the secondary indexes of `table` when it is empty (recorded: see migration 0007);
     their names."""
     with pg.conn.transaction():
-        empty = pg.queries.empty_tables()
-        if not (empty and empty[table]):
-            return []
         return [r["index_name"] for r in pg.queries.defer_indexes(table_name=table)]
 
 
@@ -639,13 +623,12 @@ class _Run:
 
     def load(
         self,
-        workers: ProcessPoolExecutor | _Writer | None,
+        workers: ProcessPoolExecutor | _Writer,
         pg: _Postgres,
         rejects: Rejects,
         progress: Progress,
         notes: list[str],
     ) -> Counts:
-        assert workers is not None
         counts = Counts()
         source = sqlite_source.connect(self.table.path)
         try:

@@ -5,9 +5,9 @@
 -- builds it again, so a killed import leaves its definition behind; the next import-sqlite
 -- or migrate builds it (and `status` names it meanwhile).
 --
--- defer_secondary_indexes(t) drops the secondary indexes of a table (not unique, not primary,
--- backing no constraint), recording each, and returns their names (none when the login may
--- not drop them: then the import keeps them);
+-- defer_secondary_indexes(t) drops the secondary indexes of an empty table (not unique, not
+-- primary, backing no constraint), recording each, and returns their names (none when the
+-- table holds rows, or the login may not drop them: then the import keeps them);
 -- restore_deferred_indexes(t) builds the recorded indexes of a table (NULL: of every table),
 -- forgets them, and returns their names.
 --
@@ -24,10 +24,15 @@ CREATE OR REPLACE FUNCTION defer_secondary_indexes(target REGCLASS) RETURNS SETO
 LANGUAGE plpgsql AS $$
 DECLARE
     found RECORD;
+    has_rows BOOLEAN;
 BEGIN
     IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = target), 'USAGE')
        OR NOT has_table_privilege('import_deferred_indexes', 'INSERT') THEN
         RETURN;  -- a login that may not drop them (not the table's owner) keeps them
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', target) INTO has_rows;
+    IF has_rows THEN
+        RETURN;  -- only an empty table is loaded faster without them
     END IF;
     FOR found IN
         SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition

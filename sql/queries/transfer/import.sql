@@ -215,13 +215,6 @@ SET file_identity = EXCLUDED.file_identity, max_rowid = EXCLUDED.max_rowid,
     source_rows = EXCLUDED.source_rows, updated_at = now();
 
 -- name: defer_indexes :many primary
--- Before a first import into an empty table: drop its secondary indexes, recorded in the
--- same transaction (import_deferred_indexes), to build them after the load.
+-- Before a first import: drop the secondary indexes of a table that holds no row, recorded in
+-- the same transaction (import_deferred_indexes), to build them after the load.
 SELECT defer_secondary_indexes(:table_name::regclass) AS index_name;
-
--- name: empty_tables :one
--- Which tables an import writes hold no row yet (a first import defers their indexes).
-SELECT NOT EXISTS (SELECT FROM agent_sessions) AS agent_sessions,
-       NOT EXISTS (SELECT FROM team_sessions) AS team_sessions,
-       NOT EXISTS (SELECT FROM user_memories) AS user_memories,
-       NOT EXISTS (SELECT FROM user_sessions) AS user_sessions;
