@@ -13,11 +13,11 @@ from agno.storage.base import Storage
 from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
+from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
 from ..errors import ConfigurationError, InvalidRecord, RejectedRow
 from ..query import Database, internal_queries, require_tables
 from ..query.types import AgnoQueries, PackageQueries, SchemaQueries
-from ..transfer import mapping
 from ..transfer.tables import SOURCE_COLUMNS
 from .merge import merge_sessions
 
