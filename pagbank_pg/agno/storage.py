@@ -13,6 +13,7 @@ from agno.storage.base import Storage
 from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
+from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
 from ..errors import (
     ConfigurationError,
@@ -22,7 +23,6 @@ from ..errors import (
 )
 from ..query import Database, internal_queries, require_tables
 from ..query.types import AgnoQueries, SchemaQueries
-from ..transfer import mapping
 from ..transfer.tables import SOURCE_COLUMNS
 from .merge import check_owner
 from .writes import Served, agno_statements, stored_rows, write_session

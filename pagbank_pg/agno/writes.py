@@ -8,9 +8,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import Any, Literal, cast
 
+from .. import mapping
 from ..query import Database, Transaction, internal_queries
 from ..query.types import AgnoQueries
-from ..transfer import mapping
 from .merge import check_owner, fingerprints, merge_sessions
 
 logger = logging.getLogger("pagbank_pg.agno")
