@@ -7,8 +7,9 @@
 --   forget-user takes the same keys exclusively (lock_for_erasure). An erasure therefore
 --   waits only for the writers of that user and of its sessions, and only they wait for it;
 --   the erased check (keep_erased_out) runs after the lock, so erasure wins every race. A bulk
---   writer (the importer, `pagbank_pg.bulk_writer` on) takes one shared key instead of
---   thousands, and an erasure waits for its batch in flight. An UPDATE that keeps a row's
+--   writer (the importer sets `pagbank_pg.bulk_writer`; any transaction past 32 keys becomes
+--   one) takes one shared key instead of thousands (the lock table stays small), and an
+--   erasure waits for its transaction in flight. An UPDATE that keeps a row's
 --   user and session takes no lock: its row lock already orders it with the erasure's DELETE.
 -- * interaction_patterns_keep_erased_out: no erased user id enters user_ids, whoever writes
 --   it (an occurrence of erased users only is dropped), no pattern_data naming an erased user
@@ -32,11 +33,17 @@ COMMENT ON FUNCTION sessions_of_user(TEXT) IS
 
 CREATE OR REPLACE FUNCTION erasure_guard(user_id TEXT, session_id TEXT) RETURNS VOID
 LANGUAGE plpgsql AS $$
+DECLARE
+    taken INTEGER := coalesce(nullif(current_setting('pagbank_pg.guard_keys', true), ''), '0');
 BEGIN
+    IF taken >= 32 THEN  -- a transaction of many users' rows: one key for the rest of it
+        PERFORM set_config('pagbank_pg.bulk_writer', 'on', true);
+    END IF;
     IF current_setting('pagbank_pg.bulk_writer', true) = 'on' THEN
         PERFORM pg_advisory_xact_lock_shared(1162035539, 0);
         RETURN;
     END IF;
+    PERFORM set_config('pagbank_pg.guard_keys', (taken + 2)::text, true);
     IF user_id IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock_shared(1162035539, hashtext('user:' || user_id));
     END IF;
