@@ -31,9 +31,9 @@ def db(db_dsn: str) -> Any:
         yield database
 
 
-def seed_user(dsn: str, user: str, session: str) -> None:
+def seed_user(dsn: str, user: str, session: str, options: str = "") -> None:
     """One row of `user` in each of the six tables (its session `session`)."""
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn, options=options) as conn:
         for statement in (
             "INSERT INTO user_sessions (session_id, user_id) VALUES (%(s)s, %(u)s)",
             "INSERT INTO agent_sessions (session_id, agent_id, user_id) VALUES (%(s)s, 'pix', %(u)s)",
@@ -97,13 +97,13 @@ def test_an_unrelated_writer_is_not_blocked_while_an_erasure_waits(db_dsn: str) 
     thread = threading.Thread(target=erase)
     thread.start()
     wait_until(
-        lambda: backend_of(db_dsn, "erasing").get("wait_event") == "advisory",
+        lambda: backend_of(db_dsn, "erasing").get("wait_event_type") == "Lock",
         "the erasure waits for u-1's writer in flight",
     )
     eraser = backend_of(db_dsn, "erasing")
     # meanwhile another customer writes to every table, with no wait allowed past 2 s
+    seed_user(db_dsn, "u-2", "s-2", options="-c lock_timeout=2s")
     with psycopg.connect(db_dsn, options="-c lock_timeout=2s") as other:
-        seed_user(db_dsn, "u-2", "s-2")
         other.execute(
             "UPDATE agent_sessions SET messages = '[]' WHERE session_id = 'o-7';"
             "INSERT INTO interaction_patterns (pattern_type, pattern_data, user_ids) "
@@ -135,7 +135,7 @@ def test_a_write_of_the_erased_user_during_the_erasure_is_dropped(db: Database, 
     erasing = threading.Thread(target=forget_user, args=(db, "u-1"))
     erasing.start()
     wait_until(
-        lambda: any(b["wait_event"] == "advisory" for b in lock_waiters(db_dsn)),
+        lambda: lock_waiters(db_dsn) != [],
         "the erasure waits for u-1's writer in flight",
     )
     with psycopg.connect(db_dsn) as conn:  # an append to u-1's session: dropped at once
