@@ -90,4 +90,4 @@ class NothingToErase(PagbankPgError):
 
 
 class ErasureIncomplete(PagbankPgError):
-    """An erasure stopped before it deleted the rows (a writer held them); running it again finishes it."""
+    """An erasure stopped before it deleted the rows; running it again finishes it."""

@@ -59,7 +59,9 @@ def forget_user(
     db.queries.record_erasure(user_id=user_id)
     try:
         with db.transaction() as tx:
-            tx.queries.lock_for_erasure(user_id=user_id, lock_timeout=f"{lock_timeout * 1000:.0f}ms")
+            tx.queries.lock_for_erasure(
+                user_id=user_id, lock_timeout=f"{lock_timeout * 1000:.0f}ms"
+            )
             tx.queries.record_erasure(user_id=user_id)  # sessions begun meanwhile
             removed = tx.queries.forget_user(user_id=user_id)
     except QueryError as error:
@@ -94,7 +96,10 @@ def export_user(db: Database, user_id: str, out: IO[bytes]) -> dict[str, int]:
                 out.write(b',\n  "%s": [' % key.encode())
                 counts[key] = 0
                 copy_sql = f"COPY ({query.compiled.sql.rstrip().rstrip(';')}) TO STDOUT"
-                with translated(query), cursor.copy(copy_sql, query.bind({"user_id": user_id})) as copy:
+                with (
+                    translated(query),
+                    cursor.copy(copy_sql, query.bind({"user_id": user_id})) as copy,
+                ):
                     copy.set_types(["text"])
                     for (row,) in copy.rows():
                         out.write(b"%s\n    %s" % (b"," if counts[key] else b"", row.encode()))

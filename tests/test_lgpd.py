@@ -131,9 +131,7 @@ def test_the_erasure_waits_for_a_writer_in_flight(db: Database, db_dsn: str) -> 
         "UPDATE interaction_patterns SET user_ids = user_ids || '{u-1}' "
         "WHERE pattern_type = 'shared'"
     )
-    erasing = threading.Thread(
-        target=forget_user, args=(db, "u-1"), kwargs={"record_anyway": True}
-    )
+    erasing = threading.Thread(target=forget_user, args=(db, "u-1"), kwargs={"record_anyway": True})
     erasing.start()
     time.sleep(0.5)
     assert erasing.is_alive()  # waiting for the writer, not erasing around it

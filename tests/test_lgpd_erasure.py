@@ -36,7 +36,8 @@ def seed_user(dsn: str, user: str, session: str, options: str = "") -> None:
     with psycopg.connect(dsn, options=options) as conn:
         for statement in (
             "INSERT INTO user_sessions (session_id, user_id) VALUES (%(s)s, %(u)s)",
-            "INSERT INTO agent_sessions (session_id, agent_id, user_id) VALUES (%(s)s, 'pix', %(u)s)",
+            "INSERT INTO agent_sessions (session_id, agent_id, user_id) "
+            "VALUES (%(s)s, 'pix', %(u)s)",
             "INSERT INTO team_sessions (session_id, team_id, user_id) VALUES (%(s)s, 'ana', %(u)s)",
             "INSERT INTO user_memories (user_id, memory) VALUES (%(u)s, 'prefere PIX')",
             "INSERT INTO escalation_history (ticket_id, session_id, user_id) "
@@ -91,7 +92,7 @@ def test_an_unrelated_writer_is_not_blocked_while_an_erasure_waits(db_dsn: str) 
     def erase() -> None:
         try:
             forget_user(erasing, "u-1")
-        except BaseException as error:  # noqa: BLE001 - reported by the test
+        except BaseException as error:
             failed.append(error)
 
     thread = threading.Thread(target=erase)
@@ -129,7 +130,9 @@ def test_an_unrelated_writer_is_not_blocked_while_an_erasure_waits(db_dsn: str) 
     assert mentions(db_dsn, "u-2", ["s-2"])["agent_sessions"] == 1
 
 
-def test_a_write_of_the_erased_user_during_the_erasure_is_dropped(db: Database, db_dsn: str) -> None:
+def test_a_write_of_the_erased_user_during_the_erasure_is_dropped(
+    db: Database, db_dsn: str
+) -> None:
     seed_user(db_dsn, "u-1", "s-1")
     first = in_flight_memory(db_dsn, "u-1")
     erasing = threading.Thread(target=forget_user, args=(db, "u-1"))
@@ -197,7 +200,13 @@ def test_forget_and_export_use_the_indexes(db_dsn: str) -> None:
                     "EXPLAIN (FORMAT JSON) " + query.compiled.sql, query.bind({"user_id": "u-1"})
                 ).fetchone()
             scanned[name] = seq_scans(plan[0]["Plan"])
-    big = {"team_sessions", "agent_sessions", "user_sessions", "escalation_history", "user_memories"}
+    big = {
+        "team_sessions",
+        "agent_sessions",
+        "user_sessions",
+        "escalation_history",
+        "user_memories",
+    }
     assert {name: tables & big for name, tables in scanned.items() if tables & big} == {}
 
 
@@ -255,7 +264,8 @@ def test_the_watermarks_keep_no_readable_id(db_dsn: str, agno_data: Path) -> Non
             r[0]
             for r in conn.execute(
                 "SELECT session_id FROM agent_sessions UNION SELECT session_id FROM team_sessions "
-                "UNION SELECT session_id FROM user_sessions UNION SELECT id::text FROM user_memories"
+                "UNION SELECT session_id FROM user_sessions "
+                "UNION SELECT id::text FROM user_memories"
             )
         }
     assert anchors and all(len(a) == 64 and a not in ids for a in anchors if a is not None)
@@ -268,7 +278,9 @@ def plain_key(path: Path, table: str, rowid: int) -> str:
     with sqlite3.connect(next(path.parent.rglob(path.name))) as conn:
         columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
         key = "session_id" if "session_id" in columns else "id"
-        return str(conn.execute(f'SELECT "{key}" FROM "{table}" WHERE rowid = ?', [rowid]).fetchone()[0])
+        return str(
+            conn.execute(f'SELECT "{key}" FROM "{table}" WHERE rowid = ?', [rowid]).fetchone()[0]
+        )
 
 
 def test_watermarks_written_before_0008_keep_working(db_dsn: str, agno_data: Path) -> None:
@@ -284,8 +296,11 @@ def test_watermarks_written_before_0008_keep_working(db_dsn: str, agno_data: Pat
             conn.execute(
                 "UPDATE import_watermarks SET anchor_key = %s "
                 "WHERE source_file = %s AND source_table = %s",
-                [plain_key(agno_data / source_file, source_table, max_rowid), source_file,
-                 source_table],
+                [
+                    plain_key(agno_data / source_file, source_table, max_rowid),
+                    source_file,
+                    source_table,
+                ],
             )
     assert migrations.apply(db_dsn) == ["0008.guard-erasure"]
     with psycopg.connect(db_dsn) as conn:
@@ -305,12 +320,18 @@ def test_no_erased_id_enters_user_ids_whoever_writes_it(db: Database, db_dsn: st
         )
     forget_user(db, "u-1")
     # the hot path, after the erasure: an occurrence of u-1 alone is dropped ...
-    assert db.queries.record_pattern(
-        pattern_type="shared", pattern_data={"p": 1}, user_id="u-1", business_unit=None
-    ) is None
-    assert db.queries.record_pattern(
-        pattern_type="new", pattern_data={"p": 2}, user_id="u-1", business_unit=None
-    ) is None
+    assert (
+        db.queries.record_pattern(
+            pattern_type="shared", pattern_data={"p": 1}, user_id="u-1", business_unit=None
+        )
+        is None
+    )
+    assert (
+        db.queries.record_pattern(
+            pattern_type="new", pattern_data={"p": 2}, user_id="u-1", business_unit=None
+        )
+        is None
+    )
     with psycopg.connect(db_dsn) as conn:  # ... and any other writer loses u-1's id
         conn.execute("UPDATE interaction_patterns SET user_ids = user_ids || '{u-1,u-3}'")
         conn.execute(
@@ -333,10 +354,15 @@ def test_patterns_that_name_a_user_go_with_it(db: Database, db_dsn: str) -> None
     )
     removed = forget_user(db, "u-1")
     assert removed["interaction_patterns_deleted"] == 1
-    assert db.queries.record_pattern(  # named again after the erasure: not written
-        pattern_type="about", pattern_data={"again": {"who": "u-1"}}, user_id="u-2",
-        business_unit=None,
-    ) is None
+    assert (
+        db.queries.record_pattern(  # named again after the erasure: not written
+            pattern_type="about",
+            pattern_data={"again": {"who": "u-1"}},
+            user_id="u-2",
+            business_unit=None,
+        )
+        is None
+    )
     with psycopg.connect(db_dsn) as conn:
         left = conn.execute("SELECT pattern_data FROM interaction_patterns").fetchall()
     assert left == [({"seen": ["u-5"]},)]
@@ -403,9 +429,7 @@ def test_export_user_streams_row_by_row(db_dsn: str) -> None:
             "FROM generate_series(1, 200) i"
         )
     out = Watched(db_dsn)
-    with Database.connect(
-        make_conninfo(db_dsn, application_name="exporting"), max_size=1
-    ) as db:
+    with Database.connect(make_conninfo(db_dsn, application_name="exporting"), max_size=1) as db:
         counts = export_user(db, "u-1", out)  # type: ignore[arg-type]
     assert isinstance(out.seen, dict)
     # the first row was written while the server was still sending the table: streamed
