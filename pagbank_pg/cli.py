@@ -245,6 +245,9 @@ def forget_user(dsn: str | None, user_id: str, yes: bool, record_anyway: bool) -
     _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
         removed = lgpd.forget_user(db, user_id, record_anyway=record_anyway)
+    if not removed:
+        click.echo(f"user {user_id!r} was erased before; nothing of it is left")
+        return
     width = max(len(table) for table in removed)
     for table, count in removed.items():
         click.echo(f"{table:<{width}}  {count}")

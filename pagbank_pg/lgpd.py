@@ -45,12 +45,16 @@ def forget_user(
     record_anyway: bool = False,
     lock_timeout: float = ERASURE_LOCK_TIMEOUT,
 ) -> dict[str, Any]:
-    """Erase `user_id` from the six tables and keep it out; how many rows each table lost.
+    """Erase `user_id` from the six tables and keep it out; how many rows each table lost
+    (empty: it was erased before, and nothing of it is left).
 
     An id with no row is refused (NothingToErase: a typo would otherwise erase no one and
     drop that id's writes for good) unless `record_anyway`. ErasureIncomplete when a writer
     of the user holds its rows past `lock_timeout` seconds: run it again."""
-    if db.queries.held_about_user(user_id=user_id) == "nothing" and not record_anyway:
+    held = db.queries.held_about_user(user_id=user_id)
+    if held == "erased":
+        return {}  # erased before, and nothing of it is left
+    if held == "nothing" and not record_anyway:
         raise NothingToErase(
             f"nothing found for user {user_id!r}: no row of the six tables holds this id "
             "(a typo?); nothing was erased or recorded. To record the erasure anyway, so that "

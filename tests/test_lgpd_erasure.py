@@ -399,6 +399,8 @@ def test_forget_user_of_an_id_with_no_rows_records_nothing_unless_asked(db_dsn: 
     with psycopg.connect(db_dsn) as conn:
         assert conn.execute("SELECT is_erased('u-l', NULL)").fetchone() == (True,)
         assert conn.execute("SELECT is_erased('u-1', NULL)").fetchone() == (False,)
+    code, out, _ = run("forget-user", "u-l", "--dsn", db_dsn, "--yes")  # again: said so
+    assert (code, out) == (0, "user 'u-l' was erased before; nothing of it is left\n")
 
 
 # --- item 5: export-user streams ------------------------------------------------------------------
