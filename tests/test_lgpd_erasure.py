@@ -175,6 +175,30 @@ def lock_waiters(dsn: str) -> list[dict[str, Any]]:
     return [{"pid": pid, "wait_event": event} for pid, event in rows]
 
 
+def test_an_erasure_waits_for_a_bulk_writer_in_flight(db: Database, db_dsn: str) -> None:
+    seed_user(db_dsn, "u-1", "s-1")
+    bulk = psycopg.connect(db_dsn)  # a transaction of many users' rows: one shared key
+    bulk.execute(
+        "INSERT INTO user_memories (user_id, memory) "
+        "SELECT 'other-' || i, 'm' FROM generate_series(1, 500) i"
+    )
+    bulk.execute("INSERT INTO user_memories (user_id, memory) VALUES ('u-1', 'no lote')")
+    with psycopg.connect(db_dsn) as conn:
+        held = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s",
+            [bulk.info.backend_pid],
+        ).fetchone()
+    assert held is not None and held[0] <= 40  # not one per user
+    erasing = threading.Thread(target=forget_user, args=(db, "u-1"))
+    erasing.start()
+    wait_until(lambda: lock_waiters(db_dsn) != [], "the erasure waits for the bulk writer")
+    bulk.commit()
+    bulk.close()
+    erasing.join(timeout=20)
+    assert not erasing.is_alive()
+    assert mentions(db_dsn, "u-1", ["s-1"]) == {}
+
+
 def test_forget_and_export_use_the_indexes(db_dsn: str) -> None:
     with psycopg.connect(db_dsn) as conn:
         for user, session in (("u-1", "s-1"), ("u-2", "s-2")):
