@@ -34,13 +34,16 @@ COMMENT ON FUNCTION sessions_of_user(TEXT) IS
 CREATE OR REPLACE FUNCTION erasure_guard(user_id TEXT, session_id TEXT) RETURNS VOID
 LANGUAGE plpgsql AS $$
 DECLARE
-    taken INTEGER := coalesce(nullif(current_setting('pagbank_pg.guard_keys', true), ''), '0');
+    mode TEXT := current_setting('pagbank_pg.bulk_writer', true);
+    taken INTEGER;
 BEGIN
-    IF taken >= 32 THEN  -- a transaction of many users' rows: one key for the rest of it
-        PERFORM set_config('pagbank_pg.bulk_writer', 'on', true);
+    IF mode = 'held' THEN
+        RETURN;  -- this transaction holds the bulk key already
     END IF;
-    IF current_setting('pagbank_pg.bulk_writer', true) = 'on' THEN
+    taken := coalesce(nullif(current_setting('pagbank_pg.guard_keys', true), ''), '0');
+    IF mode = 'on' OR taken >= 32 THEN  -- a bulk writer: one key for the rest of it
         PERFORM pg_advisory_xact_lock_shared(1162035539, 0);
+        PERFORM set_config('pagbank_pg.bulk_writer', 'held', true);
         RETURN;
     END IF;
     PERFORM set_config('pagbank_pg.guard_keys', (taken + 2)::text, true);
@@ -85,6 +88,9 @@ COMMENT ON FUNCTION lock_for_erasure(TEXT) IS
 CREATE OR REPLACE FUNCTION before_erasure_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('pagbank_pg.bulk_writer', true) = 'held' THEN
+        RETURN NEW;  -- a bulk writer holding its key (the fast path of an import)
+    END IF;
     IF TG_ARGV[0] = 'no session' THEN  -- user_memories: rows of a user, not of a session
         IF TG_OP = 'INSERT' OR NEW.user_id IS DISTINCT FROM OLD.user_id THEN
             PERFORM erasure_guard(NEW.user_id, NULL);
