@@ -50,6 +50,19 @@ def _migrations_option(command: F) -> F:
     )(command)
 
 
+def _say_started(data: Path) -> None:
+    click.echo(
+        f"started the embedded PostgreSQL server, data in {data} (it keeps running: "
+        "`pagbank-pg server stop` stops it)",
+        err=True,
+    )
+
+
+def _resolve(dsn: str | None) -> str:
+    """--dsn, else DATABASE_URL, else the embedded server (saying so when it starts)."""
+    return resolve_dsn(dsn, on_start=_say_started)
+
+
 def _confirm(question: str, refused: str, yes: bool) -> None:
     """Ask `question` on the terminal unless `yes`; raise with `refused` (what was not done)."""
     if yes:
@@ -91,7 +104,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 @_migrations_option
 def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
     """Apply every pending migration, in order, and list what was applied."""
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     done = migrations.apply(
         conninfo, migrations_dir, on_applied=lambda mid: click.echo(f"applied {mid}")
     )
@@ -110,7 +123,7 @@ def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
 @_migrations_option
 def status(dsn: str | None, migrations_dir: Path | None) -> None:
     """Show each migration: when it was applied, or pending."""
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     states = migrations.status(conninfo, migrations_dir)
     width = max(len(state.id) for state in states)
     click.echo(f"{'MIGRATION':<{width}}  APPLIED (UTC)")
@@ -137,7 +150,7 @@ def rollback(
     """Roll back the last applied migration (or down to --to ID, or --all)."""
     if to and everything:
         raise click.UsageError("give --to ID or --all, not both")
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     if everything:
         _confirm(
             f"Roll back every migration of {describe(conninfo)}, dropping the six tables "
@@ -171,7 +184,7 @@ def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
     migrations; exit code 1 unless it is a reachable primary with nothing pending (a
     readiness probe). A replica that is down is shown, not counted: reads go to the primary."""
     replicas = config.replica_url(replica_dsn)
-    found = health_check(resolve_dsn(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
+    found = health_check(_resolve(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
     if as_json:
         click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -208,7 +221,7 @@ def schema(migrations_dir: Path | None) -> None:
 
 @contextmanager
 def _database(dsn: str | None) -> Iterator[Database]:
-    with Database.connect(resolve_dsn(dsn), min_size=1, max_size=1) as db:
+    with Database.connect(_resolve(dsn), min_size=1, max_size=1) as db:
         yield db
 
 
@@ -350,7 +363,7 @@ def import_sqlite(
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown zone {source_timezone!r}") from None
     unit_map = _units(units)
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     with progress_reporter() as progress:
         report = importer.import_sqlite(
             conninfo,
@@ -391,7 +404,7 @@ def verify_import(
     """Compare each source table with PostgreSQL: row counts and every row's content."""
     with progress_reporter() as progress:
         checks = verify.verify_import(
-            resolve_dsn(dsn),
+            _resolve(dsn),
             list(paths),
             explicit=_explicit_tables(tables),
             source_timezone=source_timezone,
@@ -422,7 +435,7 @@ def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite
     """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""
     with progress_reporter() as progress:
         export = exporter.export_sqlite(
-            resolve_dsn(dsn),
+            _resolve(dsn),
             outdir,
             source_timezone=source_timezone,
             overwrite=overwrite,
@@ -462,13 +475,15 @@ def stubs(queries_path: Path | None, name: str, package: bool, out: Path | None)
 
 @main.group()
 def server() -> None:
-    """The embedded PostgreSQL server (data in $PAGBANK_PG_HOME, default ./.pagbank-pg)."""
+    """The embedded PostgreSQL server: one per user and virtual environment (data in
+    ~/.local/share/pagbank-pg/<env>, as root /var/lib/pagbank-pg/<env>; $PAGBANK_PG_HOME
+    names another folder). It keeps running until `server stop`."""
 
 
 @server.command("start")
 def server_start() -> None:
     """Start the embedded server (if needed) and print its URL."""
-    click.echo(embedded.ensure_running())
+    click.echo(embedded.ensure_running(on_start=_say_started))
 
 
 @server.command("stop")

@@ -27,7 +27,7 @@ from ..config import (
     prepare_setting,
     replica_url,
 )
-from ..conninfo import not_connected, resolve_dsn, to_conninfo
+from ..conninfo import connection_failed, error_line, not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
     POOLER_CHECK,
@@ -294,6 +294,13 @@ class AsyncDatabase(DatabaseBase):
         replica_args: dict[str, Any] | None,
         routing: ReadRouting | None,
     ) -> "AsyncDatabase":
+        # One attempt first: a refused login, a missing database or a server that is not
+        # there fails at once, with the server's reason, not after the pool's timeout.
+        try:
+            probe = await psycopg.AsyncConnection.connect(args["conninfo"])
+        except psycopg.OperationalError as error:
+            raise connection_failed(args["conninfo"], error_line(error)) from None
+        await probe.close()
         check = psycopg_pool.AsyncConnectionPool.check_connection
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
             **args, check=check
