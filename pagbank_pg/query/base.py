@@ -5,6 +5,7 @@ naming the query in errors, the pool's arguments. Pure: no I/O here; `database.p
 
 import inspect
 import itertools
+import re
 import threading
 import time
 import weakref
@@ -40,14 +41,40 @@ def fetches(query: Query) -> bool:
     return query.kind in ("one", "many", "scalar")
 
 
+# The SQLSTATE classes whose server messages quote the data: data exceptions (22: the value
+# that did not parse) and integrity violations (23: "Failing row contains (...)", "Key (...)=
+# (...) already exists").
+_QUOTES_DATA = ("22", "23")
+_QUOTED_VALUE = re.compile(r':\s*".*"$', re.DOTALL)
+
+
 def query_error(query: Query, error: psycopg.Error) -> QueryError:
-    """`error`, raised by the database inside `query`, as a QueryError naming the query."""
-    reason = error.diag.message_primary or error_line(error)
-    if error.diag.message_detail:
-        reason += f" ({error.diag.message_detail})"
-    if error.sqlstate == "42P01":  # undefined_table
+    """`error`, raised by the database inside `query`, as a QueryError naming the query, its
+    SQLSTATE and constraint, leaving out the values of a row (a customer's data) that the
+    server's message quotes. Raise it `from None`: psycopg's error is `.original`."""
+    diag, sqlstate = error.diag, error.sqlstate or ""
+    reason = diag.message_primary or error_line(error)
+    if sqlstate.startswith(_QUOTES_DATA):
+        reason = _QUOTED_VALUE.sub("", reason)
+    elif diag.message_detail:
+        reason += f" ({diag.message_detail})"
+    where = [f"SQLSTATE {sqlstate}"] if sqlstate else []
+    if diag.constraint_name:
+        where.append(f"constraint {diag.constraint_name}")
+    if diag.table_name:
+        where.append(f"table {diag.table_name}")
+    if where:
+        reason += f" [{', '.join(where)}]"
+    if sqlstate == "42P01":  # undefined_table
         reason += "; is the schema migrated? run: pagbank-pg migrate"
-    return QueryError(f"query {query.where} failed: {redact(reason)}", error.sqlstate)
+    return QueryError(
+        f"query {query.where} failed: {redact(' '.join(reason.split()))}",
+        error.sqlstate,
+        query=query.name,
+        constraint=diag.constraint_name,
+        table=diag.table_name,
+        original=error,
+    )
 
 
 @contextmanager
@@ -56,7 +83,7 @@ def translated(query: Query) -> Iterator[None]:
     try:
         yield
     except psycopg.Error as error:
-        raise query_error(query, error) from error
+        raise query_error(query, error) from None
 
 
 def needs_transaction(query: Query, opener: str) -> QueryError:

@@ -147,7 +147,7 @@ class _PoolRunner:
         except psycopg_pool.PoolTimeout:
             routing.failed("unreachable")
         except QueryError as error:
-            if not isinstance(error.__cause__, psycopg.OperationalError):
+            if not isinstance(error.original, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
             routing.failed("failed")
         return UNSERVED
