@@ -85,6 +85,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="pagbank-pg", message="%(prog)s %(version)s")
 def main() -> None:
     """PostgreSQL data layer of PagBank's multi-agent assistant."""
 
@@ -341,7 +342,13 @@ def _units(path: Path | None) -> dict[str, str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file mapping agent ids (or words in them) to business units.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=config.IMPORT_BATCH)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=config.IMPORT_BATCH,
+    show_default=True,
+    help="Source rows per batch (one transaction each), at most.",
+)
 @click.option("--accept-rejects", is_flag=True, help="Exit 0 even when rows were rejected.")
 @click.option(
     "--full", is_flag=True, help="Compare every row, not only those written since the last run."
@@ -396,8 +403,19 @@ def import_sqlite(
 @main.command("verify-import")
 @_dsn_option
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--table", "tables", multiple=True, metavar="FILE:TABLE=KIND")
-@click.option("--source-timezone", default=config.SOURCE_TIMEZONE, show_default=True)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="FILE:TABLE=KIND",
+    help="Name a table's kind (agent, team, memory, sessions), as import-sqlite was told.",
+)
+@click.option(
+    "--source-timezone",
+    default=config.SOURCE_TIMEZONE,
+    show_default=True,
+    help="Zone of the naive timestamps of PagBank's sessions table, as import-sqlite used.",
+)
 def verify_import(
     dsn: str | None, paths: tuple[Path, ...], tables: tuple[str, ...], source_timezone: str
 ) -> None:
@@ -429,7 +447,12 @@ def verify_import(
 @main.command("export-sqlite")
 @_dsn_option
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--source-timezone", default=config.SOURCE_TIMEZONE, show_default=True)
+@click.option(
+    "--source-timezone",
+    default=config.SOURCE_TIMEZONE,
+    show_default=True,
+    help="Zone the sessions table's naive timestamps are written in.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace files already in OUTDIR.")
 def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite: bool) -> None:
     """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""
