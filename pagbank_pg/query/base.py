@@ -5,6 +5,7 @@ naming the query in errors, the pool's arguments. Pure: no I/O here; `database.p
 
 import inspect
 import itertools
+import logging
 import re
 import threading
 import time
@@ -21,6 +22,8 @@ from ..config import REPLICA_CHECK_SECONDS, REPLICA_RETRY_SECONDS, pool_settings
 from ..conninfo import error_line, redact
 from ..errors import PoolTimeout, QueryError
 from .loader import Queries, Query, internal_queries
+
+_LOG = logging.getLogger("pagbank_pg")
 
 
 def shape(query: Query, rows: list[dict[str, Any]] | None, rowcount: int) -> Any:
@@ -148,6 +151,7 @@ class ReadRouting:
         self.unknown = False  # the latest write's position could not be read
         self.down_until = 0.0
         self.counts: Counter[str] = Counter()
+        self.writers: set[str] = set()  # statements a replica refused as writes (25006)
         self._lock = threading.Lock()
         self._known: weakref.WeakKeyDictionary[Any, tuple[int, float, float]] = (
             weakref.WeakKeyDictionary()
@@ -162,6 +166,28 @@ class ReadRouting:
 
     def usable(self) -> bool:
         return time.monotonic() >= self.down_until
+
+    def runs_on_replica(self, query: Query) -> bool:
+        return query.route == "replica" and query.name not in self.writers
+
+    def writes(self, query: Query) -> bool:
+        """Whether a call of `query` on the primary is a write (its WAL position is kept)."""
+        return query.route == "primary" or query.name in self.writers
+
+    def refused_write(self, query: Query) -> None:
+        """A replica refused `query` as a write (SQLSTATE 25006: a SELECT of a function that
+        writes, say): it runs on the primary from now on, as a write. Nothing was written on
+        the replica, so running it again on the primary is safe."""
+        with self._lock:
+            first = query.name not in self.writers
+            self.writers.add(query.name)
+        self.counts["primary: a write the replica refused"] += 1
+        if first:
+            _LOG.warning(
+                "query %s writes: a read replica refused it (SQLSTATE 25006), so it now runs "
+                "on the primary; write 'primary' after its kind to send it there at once",
+                query.where,
+            )
 
     def failed(self, reason: str) -> None:
         self.down_until = time.monotonic() + REPLICA_RETRY_SECONDS

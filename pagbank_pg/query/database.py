@@ -119,13 +119,14 @@ class _PoolRunner:
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         bound = query.bind(params)  # a bad call fails before a connection is borrowed
-        if self.replica is not None and query.route == "replica":
+        routing = self.routing
+        if self.replica is not None and routing is not None and routing.runs_on_replica(query):
             served = self._on_replica(query, bound)
             if served is not UNSERVED:
                 return served
         with self.connection() as conn:
             result = _execute(conn, query, bound)
-            if query.route == "primary":
+            if routing is not None and routing.writes(query):
                 self.wrote(conn)
             return result
 
@@ -147,6 +148,9 @@ class _PoolRunner:
         except psycopg_pool.PoolTimeout:
             routing.failed("unreachable")
         except QueryError as error:
+            if error.sqlstate == "25006":  # read-only: it writes; the primary runs it instead
+                routing.refused_write(query)
+                return UNSERVED
             if not isinstance(error.original, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
             routing.failed("failed")
