@@ -58,8 +58,10 @@ def test_the_readme_s_first_command_works_in_a_clone_under_a_closed_folder() -> 
         assert _modes(clone) == before and stat.S_IMODE(closed.stat().st_mode) == 0o700
         # The same server from another folder, run as its own user with its socket in a 0700
         # folder.
-        status = subprocess.run([cli, "server", "status"], cwd="/", env=env,
-                                capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        status = subprocess.run(
+            [cli, "server", "status"], cwd="/", env=env, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
         assert status.returncode == 0 and f"data folder {data}\n" in status.stdout
         assert stat.S_IMODE(data.stat().st_mode) == 0o700
         assert (data / ".s.PGSQL.5432").is_socket()
