@@ -240,35 +240,44 @@ def _database(dsn: str | None) -> Iterator[Database]:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON here (atomically) instead of to stdout.",
+    help="Write the JSON here (0600, atomically) instead of to stdout.",
 )
 def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
-    """Write everything held about USER_ID as JSON (LGPD access request)."""
+    """Write everything held about USER_ID as JSON (LGPD access request), streamed: any size."""
     with _database(dsn) as db:
-        document = db.queries.export_user(user_id=user_id)
-    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    with atomic_private_file(out) as file:  # 0600, whole or not at all
-        file.write(text.encode())
-    counts = ", ".join(f"{k} {len(v)}" for k, v in document.items() if isinstance(v, list))
-    click.echo(f"wrote {out}: {counts}")
+        if out is None:
+            lgpd.export_user(db, user_id, sys.stdout.buffer)
+            return
+        with atomic_private_file(out) as file:  # 0600, whole or not at all
+            counts = lgpd.export_user(db, user_id, file)
+    click.echo(f"wrote {out}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
 
 
 @main.command("forget-user")
 @_dsn_option
 @click.argument("user_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
+@click.option(
+    "--record-anyway",
+    is_flag=True,
+    help="Record the erasure even when no row holds USER_ID (its future writes are dropped).",
+)
+def forget_user(dsn: str | None, user_id: str, yes: bool, record_anyway: bool) -> None:
     """Erase USER_ID from all six tables in one transaction (LGPD erasure request)."""
     _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
-        removed = lgpd.forget_user(db, user_id)
+        removed = lgpd.forget_user(db, user_id, record_anyway=record_anyway)
+    if not removed:
+        click.echo(f"user {user_id!r} was erased before; nothing of it is left")
+        return
     width = max(len(table) for table in removed)
     for table, count in removed.items():
         click.echo(f"{table:<{width}}  {count}")
-    click.echo(f"erased user {user_id!r}: {sum(removed.values())} row(s) changed")
+    total = sum(removed.values())
+    if total:
+        click.echo(f"erased user {user_id!r}: {total} row(s) changed")
+    else:
+        click.echo(f"recorded user {user_id!r} as erased: no row of it was found")
     click.echo(f"note: {lgpd.REACH}", err=True)
 
 

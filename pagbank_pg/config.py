@@ -181,6 +181,10 @@ def lock_timeout(given: float | None) -> float:
 
 # --- PagBank's app ------------------------------------------------------------------------------
 
+# LGPD: how long forget-user waits for the writers in flight of the user it erases (only
+# theirs: no other customer waits for an erasure); past it, running it again finishes it.
+ERASURE_LOCK_TIMEOUT = 10.0  # seconds
+
 SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire after this
 SOURCE_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times
 

@@ -98,3 +98,11 @@ class ImportInterrupted(PagbankPgError):
     """An import stopped on a fault of the server, the network or a worker process, not of a
     row: what was committed stays, nothing was rejected for it, and running the same command
     again resumes it."""
+
+
+class NothingToErase(PagbankPgError):
+    """forget-user found no row of the user id: nothing was erased, and nothing recorded."""
+
+
+class ErasureIncomplete(PagbankPgError):
+    """An erasure stopped before it deleted the rows; running it again finishes it."""

@@ -2,6 +2,7 @@
 server, the CLI, the test queries, the schema read back from the catalogue, and Agno agents
 and teams on an offline model."""
 
+import io
 import json
 import os
 import stat
@@ -37,6 +38,7 @@ MIGRATION_IDS = [
     "0005.create-erasure-records",
     "0006.create-import-watermarks",
     "0007.create-deferred-indexes",
+    "0008.guard-erasure",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 
@@ -287,3 +289,12 @@ def route_team(team_storage: Any, agent_storage: Any) -> Team:
         members=[agent(agent_storage, "pix"), agent(agent_storage, "cartoes")],
         storage=team_storage,
     )
+
+
+def exported(db: Any, user_id: str) -> dict[str, Any]:
+    """What export-user writes about `user_id`, read back as JSON."""
+    from pagbank_pg import lgpd
+
+    out = io.BytesIO()
+    lgpd.export_user(db, user_id, out)
+    return dict(json.loads(out.getvalue()))

@@ -62,8 +62,8 @@ def test_the_header_overrides_the_rule_and_a_wrong_word_is_named() -> None:
 def test_the_package_routes_its_reads_and_keeps_its_writes_on_the_primary() -> None:
     public = load_queries()
     assert public["get_user_session"].route == "replica"
-    assert public["export_user"].route == "replica"
-    for write in ("touch_user_session", "forget_user", "record_erasure", "hold_writers"):
+    assert public["export_user_sessions"].route == "replica"
+    for write in ("touch_user_session", "forget_user", "record_erasure", "lock_for_erasure"):
         assert public[write].route == "primary", write
     assert internal_queries("agno")["lock_agno_session"].route == "primary"
     assert internal_queries("agno")["agent_session_rows"].route == "replica"

@@ -265,6 +265,7 @@ class _Postgres:
         self.queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
         self.schema = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
         self.queries.prefer_lz4()
+        self.queries.bulk_writer()
         self.queries.create_import_stages()
         conn.commit()
         self.opened += 1
