@@ -20,6 +20,8 @@ What goes wrong is told apart:
 
 import ctypes
 import gc
+import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -524,11 +526,14 @@ def _collector_off() -> Iterator[None]:
 _WORKER: _Writer | None = None  # in a worker process: its share of the import
 
 
-def _start_worker(job: _Job) -> None:
-    """A worker's first act: on Linux, ask to be killed when the import's process dies, even
-    by SIGKILL, so that no orphan lingers; then wait for ranges."""
+def _start_worker(job: _Job, parent: int) -> None:
+    """A worker's first act: on Linux, ask to be killed when the import's process (`parent`)
+    dies, even by SIGKILL, so that no orphan lingers (and leave at once if it died while this
+    worker was starting); then wait for ranges."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
     global _WORKER
     _WORKER = _Writer(job)
 
@@ -539,11 +544,18 @@ def _load_in_worker(part: _Range) -> _Loaded:
 
 
 def _workers(processes: int, job: _Job) -> ProcessPoolExecutor | None:
-    """The worker processes, started now (they fork from this process as it is)."""
+    """The worker processes, started now. Spawned, not forked: a fork copies the locks other
+    threads of this process hold at that instant (SQLite's own, for one), and a worker then
+    waits forever on a lock no thread of its own will release."""
     if processes <= 0:
         return None
-    workers = ProcessPoolExecutor(processes, initializer=_start_worker, initargs=(job,))
-    for _ in range(processes):  # fork every worker before a connection is opened
+    workers = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(job, os.getpid()),
+    )
+    for _ in range(processes):  # start every worker before a connection is opened
         workers.submit(int).result()
     return workers
 
