@@ -982,23 +982,23 @@ class AsyncPackageQueries(Protocol):
 
 
 class _AgnoSaveAgentSessionRow(_Query, Protocol):
-    """Create or replace one agent's row of a session (created_at on insert, updated_at now()). (exec; agno.sql:5)"""
+    """Create or replace one agent's row of a session (created_at: the session's, else now(), set on (exec; agno.sql:5)"""
 
-    def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> None: ...
+    def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _AgnoSaveTeamSessionRow(_Query, Protocol):
-    """Create or replace a team session (created_at on insert, updated_at now()). (exec; agno.sql:17)"""
+    """Create or replace a team session (created_at: the session's, else now(), set on insert; (exec; agno.sql:19)"""
 
-    def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> None: ...
+    def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _AgnoTeamSessionsOfSession(_Query, Protocol):
-    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:28)"""
+    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:31)"""
 
     def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1006,7 +1006,7 @@ class _AgnoTeamSessionsOfSession(_Query, Protocol):
 
 
 class _AgnoAgentSessionRowsOfSession(_Query, Protocol):
-    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:33)"""
+    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:36)"""
 
     def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1014,7 +1014,7 @@ class _AgnoAgentSessionRowsOfSession(_Query, Protocol):
 
 
 class _AgnoAgentSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:37)"""
+    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:40)"""
 
     def __call__(self, *, user_id: Any, agent_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1022,7 +1022,7 @@ class _AgnoAgentSessionIds(_Query, Protocol):
 
 
 class _AgnoTeamSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:46)"""
+    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:49)"""
 
     def __call__(self, *, user_id: Any, team_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1030,7 +1030,7 @@ class _AgnoTeamSessionIds(_Query, Protocol):
 
 
 class _AgnoAgentSessionRows(_Query, Protocol):
-    """Every row of the given agent session ids. (many; agno.sql:55)"""
+    """Every row of the given agent session ids. (many; agno.sql:58)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1038,7 +1038,7 @@ class _AgnoAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoTeamSessionRows(_Query, Protocol):
-    """Every row of the given team session ids. (many; agno.sql:60)"""
+    """Every row of the given team session ids. (many; agno.sql:63)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1046,7 +1046,7 @@ class _AgnoTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteAgentSessionRows(_Query, Protocol):
-    """Delete every agent's row of a session. (execrows; agno.sql:65)"""
+    """Delete every agent's row of a session. (execrows; agno.sql:68)"""
 
     def __call__(self, *, session_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1054,7 +1054,7 @@ class _AgnoDeleteAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteTeamSessionRows(_Query, Protocol):
-    """Delete every row of a team session. (execrows; agno.sql:69)"""
+    """Delete every row of a team session. (execrows; agno.sql:72)"""
 
     def __call__(self, *, session_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1062,7 +1062,7 @@ class _AgnoDeleteTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteAllAgentSessions(_Query, Protocol):
-    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:73)"""
+    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:76)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1070,7 +1070,7 @@ class _AgnoDeleteAllAgentSessions(_Query, Protocol):
 
 
 class _AgnoDeleteAllTeamSessions(_Query, Protocol):
-    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:77)"""
+    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:80)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1078,7 +1078,7 @@ class _AgnoDeleteAllTeamSessions(_Query, Protocol):
 
 
 class _AgnoSaveAgnoMemory(_Query, Protocol):
-    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:81)"""
+    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:84)"""
 
     def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1086,7 +1086,7 @@ class _AgnoSaveAgnoMemory(_Query, Protocol):
 
 
 class _AgnoAgnoMemoriesNewest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:90)"""
+    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:93)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1094,7 +1094,7 @@ class _AgnoAgnoMemoriesNewest(_Query, Protocol):
 
 
 class _AgnoAgnoMemoriesOldest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:97)"""
+    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:100)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1102,7 +1102,7 @@ class _AgnoAgnoMemoriesOldest(_Query, Protocol):
 
 
 class _AgnoDeleteAllMemories(_Query, Protocol):
-    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:104)"""
+    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:107)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1110,7 +1110,7 @@ class _AgnoDeleteAllMemories(_Query, Protocol):
 
 
 class _AgnoLockAgnoSession(_Query, Protocol):
-    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:108)"""
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:111)"""
 
     def __call__(self, *, mode: Any, session_id: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1118,7 +1118,7 @@ class _AgnoLockAgnoSession(_Query, Protocol):
 
 
 class _AgnoAgentSessionPage(_Query, Protocol):
-    """One page of agent session ids (every row of an id counts as one session) of a user, an (many; agno.sql:117)"""
+    """One page of agent session ids (every row of an id counts as one session) of a user, an (many; agno.sql:120)"""
 
     def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1126,7 +1126,7 @@ class _AgnoAgentSessionPage(_Query, Protocol):
 
 
 class _AgnoTeamSessionPage(_Query, Protocol):
-    """One page of team session ids, as agent_session_page. (many; agno.sql:149)"""
+    """One page of team session ids, as agent_session_page. (many; agno.sql:152)"""
 
     def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1134,7 +1134,7 @@ class _AgnoTeamSessionPage(_Query, Protocol):
 
 
 class _AgnoDeleteAgentSessionsOf(_Query, Protocol):
-    """Delete every agent's row of the given session ids (of one user only, unless NULL). (execrows; agno.sql:177)"""
+    """Delete every agent's row of the given session ids (of one user only, unless NULL). (execrows; agno.sql:180)"""
 
     def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1142,7 +1142,7 @@ class _AgnoDeleteAgentSessionsOf(_Query, Protocol):
 
 
 class _AgnoDeleteTeamSessionsOf(_Query, Protocol):
-    """Delete the team rows of the given session ids (of one user only, unless NULL). (execrows; agno.sql:182)"""
+    """Delete the team rows of the given session ids (of one user only, unless NULL). (execrows; agno.sql:185)"""
 
     def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1150,7 +1150,7 @@ class _AgnoDeleteTeamSessionsOf(_Query, Protocol):
 
 
 class _AgnoSessionsForMetrics(_Query, Protocol):
-    """The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics (many; agno.sql:187)"""
+    """The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics (many; agno.sql:190)"""
 
     def __call__(self, *, start_epoch: Any, end_epoch: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1158,7 +1158,7 @@ class _AgnoSessionsForMetrics(_Query, Protocol):
 
 
 class _AgnoFirstSessionEpoch(_Query, Protocol):
-    """When the first agent or team session was created (epoch seconds), or NULL. (scalar; agno.sql:205)"""
+    """When the first agent or team session was created (epoch seconds), or NULL. (scalar; agno.sql:208)"""
 
     def __call__(self) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1166,7 +1166,7 @@ class _AgnoFirstSessionEpoch(_Query, Protocol):
 
 
 class _AgnoSaveAgno2Memory(_Query, Protocol):
-    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the (one; agno.sql:211)"""
+    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the (one; agno.sql:214)"""
 
     def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any, created_at: Any, updated_at: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1174,7 +1174,7 @@ class _AgnoSaveAgno2Memory(_Query, Protocol):
 
 
 class _AgnoAgno2Memories(_Query, Protocol):
-    """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of (many; agno.sql:222)"""
+    """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of (many; agno.sql:225)"""
 
     def __call__(self, *, user_id: Any, agent_id: Any, team_id: Any, topics: Any, search: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1182,7 +1182,7 @@ class _AgnoAgno2Memories(_Query, Protocol):
 
 
 class _AgnoAgno2MemoryTopics(_Query, Protocol):
-    """The distinct topics of a user's memories (NULL: everyone's), in order. (many; agno.sql:247)"""
+    """The distinct topics of a user's memories (NULL: everyone's), in order. (many; agno.sql:250)"""
 
     def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1190,7 +1190,7 @@ class _AgnoAgno2MemoryTopics(_Query, Protocol):
 
 
 class _AgnoAgno2MemoryStats(_Query, Protocol):
-    """Per user (NULL: every user): how many memories and when one last changed (epoch), the (many; agno.sql:253)"""
+    """Per user (NULL: every user): how many memories and when one last changed (epoch), the (many; agno.sql:256)"""
 
     def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1198,7 +1198,7 @@ class _AgnoAgno2MemoryStats(_Query, Protocol):
 
 
 class _AgnoDeleteAgno2Memories(_Query, Protocol):
-    """Delete the given memories (of one user only, unless NULL). (execrows; agno.sql:265)"""
+    """Delete the given memories (of one user only, unless NULL). (execrows; agno.sql:268)"""
 
     def __call__(self, *, ids: Any, user_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1239,23 +1239,23 @@ class AgnoQueries(Protocol):
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
-    """Create or replace one agent's row of a session (created_at on insert, updated_at now()). (exec; agno.sql:5)"""
+    """Create or replace one agent's row of a session (created_at: the session's, else now(), set on (exec; agno.sql:5)"""
 
-    async def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> None: ...
+    async def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AgnoAsyncSaveTeamSessionRow(_Query, Protocol):
-    """Create or replace a team session (created_at on insert, updated_at now()). (exec; agno.sql:17)"""
+    """Create or replace a team session (created_at: the session's, else now(), set on insert; (exec; agno.sql:19)"""
 
-    async def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> None: ...
+    async def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AgnoAsyncTeamSessionsOfSession(_Query, Protocol):
-    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:28)"""
+    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:31)"""
 
     async def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1263,7 +1263,7 @@ class _AgnoAsyncTeamSessionsOfSession(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionRowsOfSession(_Query, Protocol):
-    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:33)"""
+    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:36)"""
 
     async def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1271,7 +1271,7 @@ class _AgnoAsyncAgentSessionRowsOfSession(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:37)"""
+    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:40)"""
 
     async def __call__(self, *, user_id: Any, agent_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1279,7 +1279,7 @@ class _AgnoAsyncAgentSessionIds(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:46)"""
+    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:49)"""
 
     async def __call__(self, *, user_id: Any, team_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1287,7 +1287,7 @@ class _AgnoAsyncTeamSessionIds(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionRows(_Query, Protocol):
-    """Every row of the given agent session ids. (many; agno.sql:55)"""
+    """Every row of the given agent session ids. (many; agno.sql:58)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1295,7 +1295,7 @@ class _AgnoAsyncAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionRows(_Query, Protocol):
-    """Every row of the given team session ids. (many; agno.sql:60)"""
+    """Every row of the given team session ids. (many; agno.sql:63)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1303,7 +1303,7 @@ class _AgnoAsyncTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAgentSessionRows(_Query, Protocol):
-    """Delete every agent's row of a session. (execrows; agno.sql:65)"""
+    """Delete every agent's row of a session. (execrows; agno.sql:68)"""
 
     async def __call__(self, *, session_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1311,7 +1311,7 @@ class _AgnoAsyncDeleteAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteTeamSessionRows(_Query, Protocol):
-    """Delete every row of a team session. (execrows; agno.sql:69)"""
+    """Delete every row of a team session. (execrows; agno.sql:72)"""
 
     async def __call__(self, *, session_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1319,7 +1319,7 @@ class _AgnoAsyncDeleteTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllAgentSessions(_Query, Protocol):
-    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:73)"""
+    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:76)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1327,7 +1327,7 @@ class _AgnoAsyncDeleteAllAgentSessions(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllTeamSessions(_Query, Protocol):
-    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:77)"""
+    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:80)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1335,7 +1335,7 @@ class _AgnoAsyncDeleteAllTeamSessions(_Query, Protocol):
 
 
 class _AgnoAsyncSaveAgnoMemory(_Query, Protocol):
-    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:81)"""
+    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:84)"""
 
     async def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1343,7 +1343,7 @@ class _AgnoAsyncSaveAgnoMemory(_Query, Protocol):
 
 
 class _AgnoAsyncAgnoMemoriesNewest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:90)"""
+    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:93)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1351,7 +1351,7 @@ class _AgnoAsyncAgnoMemoriesNewest(_Query, Protocol):
 
 
 class _AgnoAsyncAgnoMemoriesOldest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:97)"""
+    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:100)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1359,7 +1359,7 @@ class _AgnoAsyncAgnoMemoriesOldest(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
-    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:104)"""
+    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:107)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1367,7 +1367,7 @@ class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
 
 
 class _AgnoAsyncLockAgnoSession(_Query, Protocol):
-    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:108)"""
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:111)"""
 
     async def __call__(self, *, mode: Any, session_id: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1375,7 +1375,7 @@ class _AgnoAsyncLockAgnoSession(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionPage(_Query, Protocol):
-    """One page of agent session ids (every row of an id counts as one session) of a user, an (many; agno.sql:117)"""
+    """One page of agent session ids (every row of an id counts as one session) of a user, an (many; agno.sql:120)"""
 
     async def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1383,7 +1383,7 @@ class _AgnoAsyncAgentSessionPage(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionPage(_Query, Protocol):
-    """One page of team session ids, as agent_session_page. (many; agno.sql:149)"""
+    """One page of team session ids, as agent_session_page. (many; agno.sql:152)"""
 
     async def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1391,7 +1391,7 @@ class _AgnoAsyncTeamSessionPage(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAgentSessionsOf(_Query, Protocol):
-    """Delete every agent's row of the given session ids (of one user only, unless NULL). (execrows; agno.sql:177)"""
+    """Delete every agent's row of the given session ids (of one user only, unless NULL). (execrows; agno.sql:180)"""
 
     async def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1399,7 +1399,7 @@ class _AgnoAsyncDeleteAgentSessionsOf(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteTeamSessionsOf(_Query, Protocol):
-    """Delete the team rows of the given session ids (of one user only, unless NULL). (execrows; agno.sql:182)"""
+    """Delete the team rows of the given session ids (of one user only, unless NULL). (execrows; agno.sql:185)"""
 
     async def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1407,7 +1407,7 @@ class _AgnoAsyncDeleteTeamSessionsOf(_Query, Protocol):
 
 
 class _AgnoAsyncSessionsForMetrics(_Query, Protocol):
-    """The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics (many; agno.sql:187)"""
+    """The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics (many; agno.sql:190)"""
 
     async def __call__(self, *, start_epoch: Any, end_epoch: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1415,7 +1415,7 @@ class _AgnoAsyncSessionsForMetrics(_Query, Protocol):
 
 
 class _AgnoAsyncFirstSessionEpoch(_Query, Protocol):
-    """When the first agent or team session was created (epoch seconds), or NULL. (scalar; agno.sql:205)"""
+    """When the first agent or team session was created (epoch seconds), or NULL. (scalar; agno.sql:208)"""
 
     async def __call__(self) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1423,7 +1423,7 @@ class _AgnoAsyncFirstSessionEpoch(_Query, Protocol):
 
 
 class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
-    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the (one; agno.sql:211)"""
+    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the (one; agno.sql:214)"""
 
     async def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any, created_at: Any, updated_at: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1431,7 +1431,7 @@ class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
 
 
 class _AgnoAsyncAgno2Memories(_Query, Protocol):
-    """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of (many; agno.sql:222)"""
+    """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of (many; agno.sql:225)"""
 
     async def __call__(self, *, user_id: Any, agent_id: Any, team_id: Any, topics: Any, search: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1439,7 +1439,7 @@ class _AgnoAsyncAgno2Memories(_Query, Protocol):
 
 
 class _AgnoAsyncAgno2MemoryTopics(_Query, Protocol):
-    """The distinct topics of a user's memories (NULL: everyone's), in order. (many; agno.sql:247)"""
+    """The distinct topics of a user's memories (NULL: everyone's), in order. (many; agno.sql:250)"""
 
     async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1447,7 +1447,7 @@ class _AgnoAsyncAgno2MemoryTopics(_Query, Protocol):
 
 
 class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
-    """Per user (NULL: every user): how many memories and when one last changed (epoch), the (many; agno.sql:253)"""
+    """Per user (NULL: every user): how many memories and when one last changed (epoch), the (many; agno.sql:256)"""
 
     async def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1455,7 +1455,7 @@ class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAgno2Memories(_Query, Protocol):
-    """Delete the given memories (of one user only, unless NULL). (execrows; agno.sql:265)"""
+    """Delete the given memories (of one user only, unless NULL). (execrows; agno.sql:268)"""
 
     async def __call__(self, *, ids: Any, user_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...

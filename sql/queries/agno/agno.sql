@@ -3,11 +3,13 @@
 -- the database's.
 
 -- name: save_agent_session_row :exec
--- Create or replace one agent's row of a session (created_at on insert, updated_at now()).
+-- Create or replace one agent's row of a session (created_at: the session's, else now(), set on
+-- insert; updated_at now()).
 INSERT INTO agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
-    messages, agent_session_state, metadata)
+    messages, agent_session_state, metadata, created_at)
 VALUES (:id, :session_id, :agent_id, :agent_name, :user_id, :business_unit,
-    :messages::jsonb, :agent_session_state::jsonb, :metadata::jsonb)
+    :messages::jsonb, :agent_session_state::jsonb, :metadata::jsonb,
+    coalesce(:created_at::timestamptz, now()))
 ON CONFLICT (session_id, agent_id) DO UPDATE
 SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
     business_unit = EXCLUDED.business_unit, messages = EXCLUDED.messages,
@@ -15,11 +17,12 @@ SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
     updated_at = now();
 
 -- name: save_team_session_row :exec
--- Create or replace a team session (created_at on insert, updated_at now()).
+-- Create or replace a team session (created_at: the session's, else now(), set on insert;
+-- updated_at now()).
 INSERT INTO team_sessions (id, session_id, team_id, team_name, user_id, messages,
-    team_session_state, metadata)
+    team_session_state, metadata, created_at)
 VALUES (:id, :session_id, :team_id, :team_name, :user_id, :messages::jsonb,
-    :team_session_state::jsonb, :metadata::jsonb)
+    :team_session_state::jsonb, :metadata::jsonb, coalesce(:created_at::timestamptz, now()))
 ON CONFLICT (session_id, team_id) DO UPDATE
 SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
     messages = EXCLUDED.messages, team_session_state = EXCLUDED.team_session_state,
