@@ -136,7 +136,7 @@ def _delegate(name: str) -> Callable[..., Any]:
         return getattr(self.agno_db, name)(*args, **kwargs)  # async only
 
     if not inspect.iscoroutinefunction(getattr(AsyncBaseDb, name)):  # async only
-        call = call_sync  # type: ignore[assignment]  # async only
+        call = call_sync  # async only
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Agno's own `AsyncPostgresDb.{name}`, in the schema `agno_schema`."
     return call
@@ -406,8 +406,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             return sessions if deserialize else (sessions, total)
         # All of them: the keys of every match, sorted and paginated here, then the page read.
         keys: list[tuple[Any, str, str, Any]] = []
-        for each in ("agent", "team"):
-            for f in await self._page(cast(Kind, each), filters, None, 0, sort, asc):
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for each in kinds:
+            for f in await self._page(each, filters, None, 0, sort, asc):
                 keys.append((f[sort], each, f["session_id"], None))
         if session_type is None:
             theirs, _ = await self.agno_db.get_sessions(
@@ -434,11 +435,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         )
         chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
         loaded_by: dict[str, dict[str, Any]] = {}
-        for each in ("agent", "team"):
+        for each in kinds:
             ids = [k[2] for k in chosen if k[1] == each]
-            loaded_by[each] = await self._load(
-                cast(Kind, each), ids, user_id, deserialize, include_runs
-            )
+            loaded_by[each] = await self._load(each, ids, user_id, deserialize, include_runs)
         sessions = []
         for _, where, sid, raw in chosen:
             if where == "agno":
@@ -488,7 +487,8 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         await self.agno_db.delete_sessions(session_ids, user_id=user_id)
 
     async def _first_plan_session(self) -> int | None:
-        return await (await self._statements()).first_session_epoch()
+        first = await (await self._statements()).first_session_epoch()
+        return int(first) if first is not None else None
 
     async def _plan_sessions(self, start: int | None, end: int | None) -> list[dict[str, Any]]:
         """The plan's sessions as Agno's metrics read sessions: one per session id and type,
@@ -633,8 +633,8 @@ def _agno_session(raw: dict[str, Any], deserialize: bool | None, include_runs: b
         raw = {k: v for k, v in raw.items() if k != "runs"}
     if not deserialize:
         return raw
-    cls = {"agent": AgentSession, "team": TeamSession}.get(raw.get("session_type"), WorkflowSession)
-    return cls.from_dict(raw)
+    classes: dict[Any, Any] = {"agent": AgentSession, "team": TeamSession}
+    return classes.get(raw.get("session_type"), WorkflowSession).from_dict(raw)
 
 
 __all__ = ["DELEGATED", "OWN", "AsyncAgnoTables", "AsyncPagbankDb"]
