@@ -126,8 +126,24 @@ class AgnoTables(PostgresDb):  # type: ignore[misc]
         return min(found, ours) if found is not None else ours
 
 
+_WRITES = ("upsert_", "create_", "update_")  # Agno's writes an erased user stays out of
+
+
+def _user_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The user a write to Agno's tables is for: its `user_id` argument, else the one of the
+    record it writes (an eval run, a trace, a knowledge row, …)."""
+    if isinstance(kwargs.get("user_id"), str):
+        return str(kwargs["user_id"])
+    record = args[0] if args else next(iter(kwargs.values()), None)
+    user = record.get("user_id") if isinstance(record, dict) else getattr(record, "user_id", None)
+    return user if isinstance(user, str) else None
+
+
 def _delegate(name: str) -> Callable[..., Any]:
     def call(self: "PagbankDb", *args: Any, **kwargs: Any) -> Any:
+        user = _user_of(args, kwargs) if name.startswith(_WRITES) else None
+        if user is not None and self._erased(user):
+            return None
         return getattr(self.agno_db, name)(*args, **kwargs)
 
 

@@ -143,9 +143,13 @@ def test_an_erased_user_stays_out_of_every_write(pdb: PagbankDb, db_dsn: str) ->
     assert pdb.upsert_user_memory(UserMemory(memory="x", memory_id="m", user_id="ana")) is None
     workflow = WorkflowSession(session_id="w1", workflow_id="wf", user_id="ana")
     assert pdb.upsert_session(workflow) is None
+    # Agno's own tables too: a learning about the erased user is not written.
+    pdb.upsert_learning(id="l1", learning_type="user_profile", content={"a": 1}, user_id="ana")
+    pdb.upsert_learning(id="l2", learning_type="user_profile", content={"b": 2}, user_id="bia")
+    assert [x["user_id"] for x in pdb.get_learnings()] == ["bia"]
     assert rows(db_dsn, "SELECT count(*) FROM agent_sessions") == [(0,)]
     assert rows(db_dsn, "SELECT count(*) FROM user_memories") == [(0,)]
-    assert pdb.erased_skipped >= 4
+    assert pdb.erased_skipped == 5
 
 
 def test_what_the_plan_has_no_table_for_goes_to_agnos_own(pdb: PagbankDb, db_dsn: str) -> None:
