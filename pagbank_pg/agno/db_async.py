@@ -274,19 +274,19 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         data["session_data"] = _session_data(data.get("session_data"))
         if runs_limit is not None:
             data["runs"] = data["runs"][-runs_limit:] if runs_limit > 0 else []
-        session = _CLASSES[kind].from_dict(data)
-        if session is None:
-            return None
-        given = session.to_dict()
-        self.served.add(f"{kind}:{session.session_id}", mapping.agno2.session_values(given, kind))
-        if deserialize:
-            if not include_runs:
-                session.runs = None
-            return session
-        given["session_type"] = kind
         if not include_runs:
-            given.pop("runs", None)
-        return given
+            data["runs"] = []
+        # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
+        # to_dict gives back what its from_dict took). Taken first: from_dict consumes it.
+        self.served.add(f"{kind}:{data['session_id']}", mapping.agno2.session_values(data, kind))
+        if not deserialize:
+            if not include_runs:
+                del data["runs"]
+            return {**data, "session_type": kind}
+        session = _CLASSES[kind].from_dict(data)
+        if session is not None and not include_runs:
+            session.runs = None
+        return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
         source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
