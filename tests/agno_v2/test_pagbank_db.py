@@ -193,6 +193,13 @@ def test_sessions_listed_from_both_places(pdb: PagbankDb) -> None:
     assert [s.session_id for s in pdb.get_sessions(SessionType.AGENT, component_id="pix")] == [
         "b1", "a1"
     ]  # fmt: skip
+    assert [s.session_id for s in pdb.get_sessions(SessionType.WORKFLOW, user_id="ana")] == ["w1"]
+    renamed = pdb.rename_session("a1", SessionType.AGENT, "meu pix", user_id="ana")
+    assert renamed.session_data["session_name"] == "meu pix"
+    assert pdb.rename_session("a1", SessionType.AGENT, "x", user_id="bia") is None
+    assert [s.session_id for s in pdb.get_sessions(session_name="PIX")] == ["a1"]
+    pdb.delete_sessions(["a1", "a2", "b1"], user_id="ana")  # b1 is bia's: kept
+    assert [s.session_id for s in pdb.get_sessions(SessionType.AGENT)] == ["b1"]
 
 
 def test_agnos_metrics_count_the_plans_sessions(pdb: PagbankDb) -> None:
