@@ -15,7 +15,6 @@ import pytest
 
 from pagbank_pg.schema import migrations
 
-from .agno_files import write_agno_files
 from .helpers import TEST_DSN_ENV, create_database, drop_database, fresh_database
 
 
@@ -64,4 +63,6 @@ def empty_dsn(server_dsn: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def agno_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder of SQLite files written by Agno 1.7's own code (40 sessions)."""
+    from .agno_files import write_agno_files  # needs Agno 1.7 installed
+
     return write_agno_files(tmp_path_factory.mktemp("agno"), sessions=40)

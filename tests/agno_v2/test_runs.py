@@ -1,0 +1,52 @@
+"""Runs one at a time (Agno 3's upsert_run) and the last N of them (runs_limit): Agno 3 only
+(conftest.py leaves this file out under Agno 2)."""
+
+import pytest
+from agno.db.base import SessionType
+from agno.run.base import RunStatus
+
+from .backends import Backend, save
+from .sessions import agent_run, agent_session, questions, run_ids
+
+AGENT = SessionType.AGENT
+
+
+class TestRunsOfAgno3:
+    """Runs written one at a time (Agno 3's upsert_run) and read back the last N (runs_limit).
+    Agno: test_upsert_run_appends_new_run, test_upsert_run_updates_existing_run (in Agno 3.1's
+    upsert_run signature), and the adapter cases of tests/integration/session/
+    test_runs_limit_thread_through.py (TestAdapterBoundsReadCorrectly)."""
+
+    def test_upsert_run_appends(self, backend: Backend) -> None:
+        save(backend, agent_session())
+        run = agent_run("sessao-pix-run-1", question="segunda")
+        backend.db.upsert_run(run=run, session_id="sessao-pix", user_id="cliente-1", run_index=1)
+        read = backend.db.get_session("sessao-pix", AGENT)
+        assert run_ids(read) == ["sessao-pix-run-0", "sessao-pix-run-1"]
+        assert questions(read) == ["pergunta sessao-pix-run-0", "segunda"]
+
+    def test_upsert_run_updates_in_place(self, backend: Backend) -> None:
+        save(backend, agent_session())
+        run = agent_run("sessao-pix-run-0", status=RunStatus.error)
+        backend.db.upsert_run(run=run, session_id="sessao-pix", user_id="cliente-1")
+        read = backend.db.get_session("sessao-pix", AGENT)
+        assert run_ids(read) == ["sessao-pix-run-0"]
+        assert read.runs[0].status == RunStatus.error
+
+    @pytest.mark.parametrize(("limit", "expected"), [(5, range(15, 20)), (None, range(20)),
+                                                     (0, range(0)), (50, range(20))])  # fmt: skip
+    def test_runs_limit(self, backend: Backend, limit: int | None, expected: range) -> None:
+        save(backend, agent_session(runs=20))
+        read = backend.db.get_session("sessao-pix", AGENT, runs_limit=limit)
+        assert read is not None
+        assert run_ids(read) == [f"sessao-pix-run-{i}" for i in expected]
+
+    def test_runs_limit_counts_only_the_history(self, backend: Backend) -> None:
+        """Agno's own counts the last N runs that make history: cancelled runs and member
+        runs (parent_run_id) are not among them."""
+        session = agent_session(runs=4)
+        session.runs[3].status = RunStatus.cancelled
+        session.runs[2].parent_run_id = "sessao-pix-run-1"
+        save(backend, session)
+        read = backend.db.get_session("sessao-pix", AGENT, runs_limit=2)
+        assert run_ids(read) == ["sessao-pix-run-0", "sessao-pix-run-1"]
