@@ -121,6 +121,15 @@ def backend(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[Backend]:
     close_backend(opened)
 
 
+@pytest.fixture(params=("pagbank", "agno"))
+def sync_backend(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[Backend]:
+    """The sync storages, ours and Agno's own: bulk upserts are BaseDb's only (AsyncBaseDb
+    has no upsert_sessions or upsert_memories)."""
+    opened = open_backend(request.param, db_dsn)
+    yield opened
+    close_backend(opened)
+
+
 @pytest.fixture(params=OURS)
 def own_backend(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[Backend]:
     """Ours only, sync and async: for what only the plan's tables have."""

@@ -12,7 +12,7 @@ AGNO_MAJOR = int(version("agno").split(".")[0])
 if AGNO_MAJOR < 2:
     collect_ignore_glob = ["test_*.py"]
 else:
-    from .backends import backend, own_backend  # noqa: F401  (fixtures)
+    from .backends import backend, own_backend, sync_backend  # noqa: F401  (fixtures)
 
     if AGNO_MAJOR < 3:
         collect_ignore = ["test_runs.py"]  # upsert_run and runs_limit are Agno 3's

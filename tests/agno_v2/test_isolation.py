@@ -81,19 +81,20 @@ def test_upsert_for_another_user(alice_and_bob: Backend) -> None:
     assert run_ids(original) == ["sessao-alice-run-0"]
 
 
-def test_bulk_upsert_for_another_user(alice_and_bob: Backend) -> None:
+def test_bulk_upsert_for_another_user(sync_backend: Backend) -> None:
     """The same through upsert_sessions: nothing of the batch is half-written on ours; on
     Agno's own the hijacking session is left out of the result."""
+    save(sync_backend, agent_session("sessao-alice", user_id="alice", name="Conversa da Alice"))
     batch = [agent_session("nova-bob", user_id="bob"),
              agent_session("sessao-alice", user_id="bob", name="Sequestrada")]  # fmt: skip
-    if alice_and_bob.ours:
+    if sync_backend.ours:
         with pytest.raises(errors.SessionOwnershipError):
-            alice_and_bob.db.upsert_sessions(batch)
-        assert alice_and_bob.db.get_session("nova-bob", AGENT) is None
+            sync_backend.db.upsert_sessions(batch)
+        assert sync_backend.db.get_session("nova-bob", AGENT) is None
     else:
-        stored = alice_and_bob.db.upsert_sessions(batch)
+        stored = sync_backend.db.upsert_sessions(batch)
         assert [s.session_id for s in stored] == ["nova-bob"]
-    original = alice_and_bob.db.get_session("sessao-alice", AGENT)
+    original = sync_backend.db.get_session("sessao-alice", AGENT)
     assert (original.user_id, original.session_data["session_name"]) == (
         "alice", "Conversa da Alice")  # fmt: skip
 

@@ -125,36 +125,36 @@ def test_stats(backend: Backend) -> None:
     assert count == 2 and len(page) == 1
 
 
-def test_bulk_upsert(backend: Backend) -> None:
+def test_bulk_upsert(sync_backend: Backend) -> None:
     """Agno: test_upsert_memories, test_upsert_memories_performance (what it stores; its timing
     belongs in bench/)."""
     given = [memory(f"massa_{i}", f"user_{i % 3}", f"Memória em massa {i}",
                     topics=[f"topico_{i}", "massa"], agent_id=f"agente_{i}") for i in range(30)]  # fmt: skip
-    results = backend.db.upsert_memories(given)
+    results = sync_backend.db.upsert_memories(given)
     assert len(results) == 30
     for result in results:
         i = int(result.memory_id.removeprefix("massa_"))
         assert isinstance(result, UserMemory)
         assert (result.user_id, result.agent_id) == (f"user_{i % 3}", f"agente_{i}")
         assert result.topics == [f"topico_{i}", "massa"]
-    assert len(backend.db.get_user_memories(user_id="user_0")) == 10
-    assert len(backend.db.get_user_memories()) == 30
+    assert len(sync_backend.db.get_user_memories(user_id="user_0")) == 10
+    assert len(sync_backend.db.get_user_memories()) == 30
 
 
-def test_bulk_upsert_updates(backend: Backend) -> None:
+def test_bulk_upsert_updates(sync_backend: Backend) -> None:
     """Agno: test_upsert_memories_update."""
-    backend.db.upsert_memories([memory(f"m{i}", f"u{i}", f"Original {i}", topics=["original"])
+    sync_backend.db.upsert_memories([memory(f"m{i}", f"u{i}", f"Original {i}", topics=["original"])
                                 for i in range(3)])  # fmt: skip
     updated = [memory(f"m{i}", f"u{i}", f"Atualizada {i}", topics=["atualizada", "mais"],
                       feedback="positivo", agent_id=f"novo_{i}") for i in range(3)]  # fmt: skip
-    results = backend.db.upsert_memories(updated)
+    results = sync_backend.db.upsert_memories(updated)
     assert sorted(r.memory_id for r in results) == ["m0", "m1", "m2"]
-    for result in [*results, *(backend.db.get_user_memory(f"m{i}") for i in range(3))]:
+    for result in [*results, *(sync_backend.db.get_user_memory(f"m{i}") for i in range(3))]:
         i = int(result.memory_id[1:])
         assert result.memory == f"Atualizada {i}"
         assert result.topics == ["atualizada", "mais"]
         assert result.agent_id == f"novo_{i}"
-    assert len(backend.db.get_user_memories()) == 3
+    assert len(sync_backend.db.get_user_memories()) == 3
 
 
 def test_get_user_memories_filters(backend: Backend) -> None:
@@ -183,7 +183,7 @@ def test_get_user_memories_paged_and_sorted(backend: Backend) -> None:
     """Pagination and sort of get_user_memories (beyond Agno's own cases)."""
     for i in range(5):
         given = memory(f"m{i}", "u1", f"Memória {i}", updated_at=datetime(2026, 1, 1 + i, 12))
-        backend.db.upsert_memories([given], preserve_updated_at=True)
+        backend.db.upsert_user_memory(given)  # a new memory keeps the time it was given
     ordered = [m.memory_id for m in backend.db.get_user_memories(
         user_id="u1", sort_by="updated_at", sort_order="asc")]  # fmt: skip
     assert ordered == ["m0", "m1", "m2", "m3", "m4"]

@@ -288,14 +288,14 @@ def test_every_team_session_field_kept(backend: Backend) -> None:
         assert run_ids(result) == ["completa-t-run-0"]
 
 
-def test_bulk_upsert_of_each_type(backend: Backend) -> None:
+def test_bulk_upsert_of_each_type(sync_backend: Backend) -> None:
     """Agno: test_upsert_sessions, test_upsert_sessions_performance (what it stores; its
     timing belongs in bench/)."""
     workflow = workflow_session()
     workflow.runs = [WorkflowRunOutput(run_id="wf-run", workflow_id="onboarding",
                                        status=RunStatus.completed, created_at=NOW)]  # fmt: skip
     many = [agent_session(f"massa-{i}", f"agente-{i}", user_id="massa") for i in range(50)]
-    results = backend.db.upsert_sessions([agent_session(), team_session(), workflow, *many])
+    results = sync_backend.db.upsert_sessions([agent_session(), team_session(), workflow, *many])
     assert len(results) == 53
     by_id = {r.session_id: r for r in results}
     assert isinstance(by_id["sessao-pix"], AgentSession)
@@ -303,23 +303,23 @@ def test_bulk_upsert_of_each_type(backend: Backend) -> None:
     assert isinstance(by_id["sessao-ana"], TeamSession) and by_id["sessao-ana"].team_id == "ana"
     assert isinstance(by_id["sessao-fluxo"], WorkflowSession)
     assert by_id["sessao-fluxo"].workflow_data == {"name": "Onboarding"}
-    assert len(backend.db.get_sessions(session_type=AGENT, user_id="massa")) == 50
-    assert backend.db.get_session("sessao-ana", TEAM).team_data == team_session().team_data
-    read_workflow = backend.db.get_session("sessao-fluxo", SessionType.WORKFLOW)
+    assert len(sync_backend.db.get_sessions(session_type=AGENT, user_id="massa")) == 50
+    assert sync_backend.db.get_session("sessao-ana", TEAM).team_data == team_session().team_data
+    read_workflow = sync_backend.db.get_session("sessao-fluxo", SessionType.WORKFLOW)
     assert isinstance(read_workflow, WorkflowSession) and read_workflow.workflow_id == "onboarding"
 
 
-def test_bulk_upsert_updates(backend: Backend) -> None:
+def test_bulk_upsert_updates(sync_backend: Backend) -> None:
     """Agno: test_upsert_sessions_update."""
     first = [agent_session(f"b{i}", f"a{i}", created_at=NOW - 60) for i in range(2)]
-    backend.db.upsert_sessions(first)
+    sync_backend.db.upsert_sessions(first)
     updated = [agent_session(f"b{i}", f"a{i}", created_at=NOW - 60) for i in range(2)]
     for session in updated:
         session.agent_data = {"name": "Atualizado", "updated": True}
         session.session_data = {"version": 2}
-    results = backend.db.upsert_sessions(updated)
+    results = sync_backend.db.upsert_sessions(updated)
     assert sorted(r.session_id for r in results) == ["b0", "b1"]
-    for result in [*results, *(backend.db.get_session(f"b{i}", AGENT) for i in range(2))]:
+    for result in [*results, *(sync_backend.db.get_session(f"b{i}", AGENT) for i in range(2))]:
         assert result.agent_data == {"name": "Atualizado", "updated": True}
         assert result.session_data == {"version": 2}
         assert result.created_at == NOW - 60  # the first write's creation time stays
