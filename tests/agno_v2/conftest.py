@@ -1,18 +1,26 @@
-"""Tests of `PagbankDb` and `AsyncPagbankDb`, the storage for Agno 2.x and 3.x.
+"""Tests of `PagbankDb` and `AsyncPagbankDb`, the storage for Agno 2.x and 3.x, on a fresh
+migrated database per test.
 
-The folder needs Agno 2 or 3 (`agno.db`, `agno.session`): under Agno 1.7 pytest does not collect
-it at all (collect_ignore_glob, decided by the installed Agno's major version), and the 1.7
-tests of tests/ stay where they are. Every test here runs against a real server.
+Only an Agno 2 or 3 venv collects this folder (tests/conftest.py decides by the Agno generation
+installed); here the Agno 3 only file is left out under Agno 2. Every test runs against a real
+server.
 """
 
+from collections.abc import Iterator
 from importlib.metadata import version
 
-AGNO_MAJOR = int(version("agno").split(".")[0])
+import pytest
 
-if AGNO_MAJOR < 2:
-    collect_ignore_glob = ["test_*.py"]
-else:
-    from .backends import backend, own_backend, sync_backend  # noqa: F401  (fixtures)
+from pagbank_pg.agno import PagbankDb
 
-    if AGNO_MAJOR < 3:
-        collect_ignore = ["test_runs.py"]  # upsert_run and runs_limit are Agno 3's
+from .backends import backend, own_backend, sync_backend  # noqa: F401  (fixtures)
+
+if int(version("agno").split(".")[0]) < 3:
+    collect_ignore = ["test_runs.py"]  # upsert_run and runs_limit are Agno 3's
+
+
+@pytest.fixture
+def pdb(db_dsn: str) -> Iterator[PagbankDb]:
+    db = PagbankDb(db_dsn, agno_schema="agno")
+    yield db
+    db.close()
