@@ -23,10 +23,15 @@ REFERENCE_SCHEMA = "agno_reference"  # Agno's own PostgresDb, beside ours in the
 def sqlalchemy_url(dsn: str, driver: str = "psycopg") -> str:
     """`dsn` (a libpq string) as the SQLAlchemy URL Agno's own storage takes."""
     params = conninfo_to_dict(dsn)
-    database, user, password = params.pop("dbname"), params.pop("user", None), params.pop("password", None)
+    database, user, password = (
+        params.pop("dbname"),
+        params.pop("user", None),
+        params.pop("password", None),
+    )
     query = {key: str(value) for key, value in params.items()}  # host (a socket folder too), port
-    url = URL.create(f"postgresql+{driver}", username=user, password=password, database=database,
-                     query=query)  # fmt: skip
+    url = URL.create(
+        f"postgresql+{driver}", username=user, password=password, database=database, query=query
+    )
     return url.render_as_string(hide_password=False)
 
 
@@ -147,9 +152,11 @@ def save(backend: Backend, session: Any) -> Any:
         for index, run in enumerate(session.runs or []):
             try:
                 backend.db.upsert_run(
-                    run=run, session_id=session.session_id, user_id=session.user_id,
+                    run=run,
+                    session_id=session.session_id,
+                    user_id=session.user_id,
                     run_index=index,
-                )  # fmt: skip
+                )
             except NotImplementedError:
                 break
     return stored

@@ -38,8 +38,11 @@ class ScriptedModel(Model):
         if DELEGATE in names and messages[-1].role == "user":
             member = "cartoes" if "cartão" in last.lower() else "pix"
             arguments = json.dumps({"member_id": member, "task": last})
-            call = {"id": f"call-{uuid.uuid4().hex[:8]}", "type": "function",
-                    "function": {"name": DELEGATE, "arguments": arguments}}  # fmt: skip
+            call = {
+                "id": f"call-{uuid.uuid4().hex[:8]}",
+                "type": "function",
+                "function": {"name": DELEGATE, "arguments": arguments},
+            }
             return ModelResponse(role="assistant", tool_calls=[call])
         return ModelResponse(role="assistant", content=f"Entendi: {last} (vi {len(users)})")
 
@@ -64,15 +67,17 @@ class ScriptedModel(Model):
         return response  # type: ignore[no-any-return]
 
 
-def specialist(db: Any, agent_id: str = "pix", model: ScriptedModel | None = None,
-               **options: Any) -> Agent:  # fmt: skip
+def specialist(
+    db: Any, agent_id: str = "pix", model: ScriptedModel | None = None, **options: Any
+) -> Agent:
     """A specialist on the offline model that keeps its last 5 runs in its history."""
     settings = {"add_history_to_context": True, "num_history_runs": 5, **options}
     return Agent(name=agent_id, id=agent_id, model=model or ScriptedModel(), db=db, **settings)
 
 
-def turn(backend: Backend, runner: Agent | Team, text: str, session_id: str,
-         user_id: str = "cliente-1") -> Any:  # fmt: skip
+def turn(
+    backend: Backend, runner: Agent | Team, text: str, session_id: str, user_id: str = "cliente-1"
+) -> Any:
     """One turn, with arun on an async storage (Agno requires it there)."""
     if backend.loop is not None:
         return backend.run(lambda: runner.arun(text, session_id=session_id, user_id=user_id))

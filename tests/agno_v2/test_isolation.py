@@ -85,8 +85,10 @@ def test_bulk_upsert_for_another_user(sync_backend: Backend) -> None:
     """The same through upsert_sessions: nothing of the batch is half-written on ours; on
     Agno's own the hijacking session is left out of the result."""
     save(sync_backend, agent_session("sessao-alice", user_id="alice", name="Conversa da Alice"))
-    batch = [agent_session("nova-bob", user_id="bob"),
-             agent_session("sessao-alice", user_id="bob", name="Sequestrada")]  # fmt: skip
+    batch = [
+        agent_session("nova-bob", user_id="bob"),
+        agent_session("sessao-alice", user_id="bob", name="Sequestrada"),
+    ]
     if sync_backend.ours:
         with pytest.raises(errors.SessionOwnershipError):
             sync_backend.db.upsert_sessions(batch)
@@ -96,7 +98,9 @@ def test_bulk_upsert_for_another_user(sync_backend: Backend) -> None:
         assert [s.session_id for s in stored] == ["nova-bob"]
     original = sync_backend.db.get_session("sessao-alice", AGENT)
     assert (original.user_id, original.session_data["session_name"]) == (
-        "alice", "Conversa da Alice")  # fmt: skip
+        "alice",
+        "Conversa da Alice",
+    )
 
 
 def test_team_upsert_for_another_user(own_backend: Backend) -> None:

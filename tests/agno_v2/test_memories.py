@@ -11,24 +11,36 @@ from agno.db.schemas.memory import UserMemory
 from .backends import Backend
 
 
-def memory(memory_id: str | None = "memoria_1", user_id: str | None = "cliente-1",
-           text: str = "Prefere receber o extrato por e-mail", topics: list[str] | None = None,
-           **fields: object) -> UserMemory:  # fmt: skip
+def memory(
+    memory_id: str | None = "memoria_1",
+    user_id: str | None = "cliente-1",
+    text: str = "Prefere receber o extrato por e-mail",
+    topics: list[str] | None = None,
+    **fields: object,
+) -> UserMemory:
     return UserMemory(
-        memory_id=memory_id, memory=text, topics=topics if topics is not None else ["extrato"],
-        user_id=user_id, **{"updated_at": datetime.now(), **fields},  # type: ignore[arg-type]
-    )  # fmt: skip
+        memory_id=memory_id,
+        memory=text,
+        topics=topics if topics is not None else ["extrato"],
+        user_id=user_id,
+        **{"updated_at": datetime.now(), **fields},  # type: ignore[arg-type]
+    )
 
 
 def test_insert_and_read(backend: Backend) -> None:
     """Agno: test_insert_memory, test_get_memory_by_id, test_comprehensive_user_memory_fields."""
     given = memory(
-        "memoria_completa", topics=["preferencias", "extrato", "canal"],
-        input="Manda o extrato por e-mail, por favor", feedback="positivo",
-        agent_id="conta-digital", team_id="ana",
-    )  # fmt: skip
-    for result in (backend.db.upsert_user_memory(given),
-                   backend.db.get_user_memory("memoria_completa")):  # fmt: skip
+        "memoria_completa",
+        topics=["preferencias", "extrato", "canal"],
+        input="Manda o extrato por e-mail, por favor",
+        feedback="positivo",
+        agent_id="conta-digital",
+        team_id="ana",
+    )
+    for result in (
+        backend.db.upsert_user_memory(given),
+        backend.db.get_user_memory("memoria_completa"),
+    ):
         assert isinstance(result, UserMemory)
         assert result.memory_id == "memoria_completa"  # a memory id that is not a UUID
         assert result.memory == given.memory
@@ -53,7 +65,8 @@ def test_update(backend: Backend) -> None:
 
 
 def test_without_deserialization(backend: Backend) -> None:
-    """Agno: test_upsert_memory_without_deserialization, test_get_user_memory_without_deserialize."""
+    """Agno: test_upsert_memory_without_deserialization,
+    test_get_user_memory_without_deserialize."""
     stored = backend.db.upsert_user_memory(memory(), deserialize=False)
     assert isinstance(stored, dict) and stored["memory_id"] == "memoria_1"
     read = backend.db.get_user_memory("memoria_1", deserialize=False)
@@ -77,7 +90,8 @@ def test_delete(backend: Backend) -> None:
 
 def test_delete_scoped_by_user(backend: Backend) -> None:
     """Agno: test_delete_user_memory_with_user_id_filter,
-    test_delete_user_memories_with_user_id_filter, test_delete_user_memories_without_user_id_filter."""
+    test_delete_user_memories_with_user_id_filter,
+    test_delete_user_memories_without_user_id_filter."""
     for memory_id, user in (("m1", "u1"), ("m2", "u1"), ("m3", "u2"), ("m4", "u2"), ("m5", "u3")):
         backend.db.upsert_user_memory(memory(memory_id, user))
     backend.db.delete_user_memory("m1", user_id="u2")
@@ -108,7 +122,12 @@ def test_topics(backend: Backend) -> None:
     backend.db.upsert_user_memory(memory("m1", "u1", topics=["pix", "limite"]))
     backend.db.upsert_user_memory(memory("m2", "u2", topics=["limite", "cartão"]))
     backend.db.upsert_user_memory(memory("m3", "u3", topics=["pix", "investimentos"]))
-    assert sorted(backend.db.get_all_memory_topics()) == ["cartão", "investimentos", "limite", "pix"]
+    assert sorted(backend.db.get_all_memory_topics()) == [
+        "cartão",
+        "investimentos",
+        "limite",
+        "pix",
+    ]
 
 
 def test_stats(backend: Backend) -> None:
@@ -128,8 +147,16 @@ def test_stats(backend: Backend) -> None:
 def test_bulk_upsert(sync_backend: Backend) -> None:
     """Agno: test_upsert_memories, test_upsert_memories_performance (what it stores; its timing
     belongs in bench/)."""
-    given = [memory(f"massa_{i}", f"user_{i % 3}", f"Memória em massa {i}",
-                    topics=[f"topico_{i}", "massa"], agent_id=f"agente_{i}") for i in range(30)]  # fmt: skip
+    given = [
+        memory(
+            f"massa_{i}",
+            f"user_{i % 3}",
+            f"Memória em massa {i}",
+            topics=[f"topico_{i}", "massa"],
+            agent_id=f"agente_{i}",
+        )
+        for i in range(30)
+    ]
     results = sync_backend.db.upsert_memories(given)
     assert len(results) == 30
     for result in results:
@@ -143,10 +170,20 @@ def test_bulk_upsert(sync_backend: Backend) -> None:
 
 def test_bulk_upsert_updates(sync_backend: Backend) -> None:
     """Agno: test_upsert_memories_update."""
-    sync_backend.db.upsert_memories([memory(f"m{i}", f"u{i}", f"Original {i}", topics=["original"])
-                                for i in range(3)])  # fmt: skip
-    updated = [memory(f"m{i}", f"u{i}", f"Atualizada {i}", topics=["atualizada", "mais"],
-                      feedback="positivo", agent_id=f"novo_{i}") for i in range(3)]  # fmt: skip
+    sync_backend.db.upsert_memories(
+        [memory(f"m{i}", f"u{i}", f"Original {i}", topics=["original"]) for i in range(3)]
+    )
+    updated = [
+        memory(
+            f"m{i}",
+            f"u{i}",
+            f"Atualizada {i}",
+            topics=["atualizada", "mais"],
+            feedback="positivo",
+            agent_id=f"novo_{i}",
+        )
+        for i in range(3)
+    ]
     results = sync_backend.db.upsert_memories(updated)
     assert sorted(r.memory_id for r in results) == ["m0", "m1", "m2"]
     for result in [*results, *(sync_backend.db.get_user_memory(f"m{i}") for i in range(3))]:
@@ -160,10 +197,12 @@ def test_bulk_upsert_updates(sync_backend: Backend) -> None:
 def test_get_user_memories_filters(backend: Backend) -> None:
     """Filters of get_user_memories that the app uses (beyond Agno's own cases): agent, team,
     topics, and the substring search Agno's own runs as ILIKE."""
-    backend.db.upsert_user_memory(memory("m1", "u1", "O limite do meu cartão", ["cartão", "limite"],
-                                         agent_id="cartoes"))  # fmt: skip
-    backend.db.upsert_user_memory(memory("m2", "u1", "Faz PIX toda sexta", ["pix"],
-                                         agent_id="pix", team_id="ana"))  # fmt: skip
+    backend.db.upsert_user_memory(
+        memory("m1", "u1", "O limite do meu cartão", ["cartão", "limite"], agent_id="cartoes")
+    )
+    backend.db.upsert_user_memory(
+        memory("m2", "u1", "Faz PIX toda sexta", ["pix"], agent_id="pix", team_id="ana")
+    )
     backend.db.upsert_user_memory(memory("m3", "u2", "Quer aumentar o LIMITE", ["limite"]))
 
     def ids(**filters: object) -> list[str]:
@@ -184,12 +223,14 @@ def test_get_user_memories_paged_and_sorted(backend: Backend) -> None:
     for i in range(5):
         given = memory(f"m{i}", "u1", f"Memória {i}", updated_at=datetime(2026, 1, 1 + i, 12))
         backend.db.upsert_user_memory(given)  # a new memory keeps the time it was given
-    ordered = [m.memory_id for m in backend.db.get_user_memories(
-        user_id="u1", sort_by="updated_at", sort_order="asc")]  # fmt: skip
+    ordered = [
+        m.memory_id
+        for m in backend.db.get_user_memories(user_id="u1", sort_by="updated_at", sort_order="asc")
+    ]
     assert ordered == ["m0", "m1", "m2", "m3", "m4"]
-    page, total = backend.db.get_user_memories(user_id="u1", sort_by="updated_at",
-                                               sort_order="desc", limit=2, page=2,
-                                               deserialize=False)  # fmt: skip
+    page, total = backend.db.get_user_memories(
+        user_id="u1", sort_by="updated_at", sort_order="desc", limit=2, page=2, deserialize=False
+    )
     assert [m["memory_id"] for m in page] == ["m2", "m1"] and total == 5
 
 

@@ -44,8 +44,9 @@ def replica(kind: str, dsn: str, writer: int, start: Any) -> None:
 def race(kind: str, dsn: str) -> None:
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WRITERS)
-    processes = [context.Process(target=replica, args=(kind, dsn, w, start))
-                 for w in range(WRITERS)]  # fmt: skip
+    processes = [
+        context.Process(target=replica, args=(kind, dsn, w, start)) for w in range(WRITERS)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -80,4 +81,3 @@ def test_racing_replicas(backend: Backend, record_property: Any) -> None:
     assert turn(backend, reader, "e agora?", SESSION).content == (
         f"Entendi: e agora? (vi {WRITERS * TURNS + 1})"
     )
-

@@ -33,8 +33,10 @@ class TestRunsOfAgno3:
         assert run_ids(read) == ["sessao-pix-run-0"]
         assert read.runs[0].status == RunStatus.error
 
-    @pytest.mark.parametrize(("limit", "expected"), [(5, range(15, 20)), (None, range(20)),
-                                                     (0, range(0)), (50, range(20))])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("limit", "expected"),
+        [(5, range(15, 20)), (None, range(20)), (0, range(0)), (50, range(20))],
+    )
     def test_runs_limit(self, backend: Backend, limit: int | None, expected: range) -> None:
         save(backend, agent_session(runs=20))
         read = backend.db.get_session("sessao-pix", AGENT, runs_limit=limit)

@@ -71,11 +71,15 @@ def test_agent_rows_have_the_plans_shape(own_backend: Backend) -> None:
 
 def team(db: Any, mode: str) -> Team:
     return Team(
-        name="Ana - PagBank Assistant", id="ana", mode=mode, db=db,
+        name="Ana - PagBank Assistant",
+        id="ana",
+        mode=mode,
+        db=db,
         model=ScriptedModel(id="router-1"),
         members=[specialist(None, "pix"), specialist(None, "cartoes")],
-        add_history_to_context=True, num_history_runs=5,
-    )  # fmt: skip
+        add_history_to_context=True,
+        num_history_runs=5,
+    )
 
 
 @pytest.mark.parametrize("mode", ["route", "coordinate"])
