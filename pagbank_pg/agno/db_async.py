@@ -128,15 +128,31 @@ class AsyncAgnoTables(AsyncPostgresDb):  # type: ignore[misc]
         return min(found, ours) if found is not None else ours
 
 
+_WRITES = ("upsert_", "create_", "update_")  # Agno's writes an erased user stays out of
+
+
+def _user_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The user a write to Agno's tables is for: its `user_id` argument, else the one of the
+    record it writes (an eval run, a trace, a knowledge row, …)."""
+    if isinstance(kwargs.get("user_id"), str):
+        return str(kwargs["user_id"])
+    record = args[0] if args else next(iter(kwargs.values()), None)
+    user = record.get("user_id") if isinstance(record, dict) else getattr(record, "user_id", None)
+    return user if isinstance(user, str) else None
+
+
 def _delegate(name: str) -> Callable[..., Any]:
     async def call(self: "AsyncPagbankDb", *args: Any, **kwargs: Any) -> Any:
+        user = _user_of(args, kwargs) if name.startswith(_WRITES) else None
+        if user is not None and await self._erased(user):
+            return None
         return await getattr(self.agno_db, name)(*args, **kwargs)
 
     def call_sync(self: "AsyncPagbankDb", *args: Any, **kwargs: Any) -> Any:  # async only
         return getattr(self.agno_db, name)(*args, **kwargs)  # async only
 
     if not inspect.iscoroutinefunction(getattr(AsyncBaseDb, name)):  # async only
-        call = call_sync  # type: ignore[assignment]  # async only
+        call = call_sync  # async only
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Agno's own `AsyncPostgresDb.{name}`, in the schema `agno_schema`."
     return call
@@ -258,19 +274,19 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         data["session_data"] = _session_data(data.get("session_data"))
         if runs_limit is not None:
             data["runs"] = data["runs"][-runs_limit:] if runs_limit > 0 else []
-        session = _CLASSES[kind].from_dict(data)
-        if session is None:
-            return None
-        given = session.to_dict()
-        self.served.add(f"{kind}:{session.session_id}", mapping.agno2.session_values(given, kind))
-        if deserialize:
-            if not include_runs:
-                session.runs = None
-            return session
-        given["session_type"] = kind
         if not include_runs:
-            given.pop("runs", None)
-        return given
+            data["runs"] = []
+        # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
+        # to_dict gives back what its from_dict took). Taken first: from_dict consumes it.
+        self.served.add(f"{kind}:{data['session_id']}", mapping.agno2.session_values(data, kind))
+        if not deserialize:
+            if not include_runs:
+                del data["runs"]
+            return {**data, "session_type": kind}
+        session = _CLASSES[kind].from_dict(data)
+        if session is not None and not include_runs:
+            session.runs = None
+        return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
         source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
@@ -406,8 +422,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             return sessions if deserialize else (sessions, total)
         # All of them: the keys of every match, sorted and paginated here, then the page read.
         keys: list[tuple[Any, str, str, Any]] = []
-        for each in ("agent", "team"):
-            for f in await self._page(cast(Kind, each), filters, None, 0, sort, asc):
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for each in kinds:
+            for f in await self._page(each, filters, None, 0, sort, asc):
                 keys.append((f[sort], each, f["session_id"], None))
         if session_type is None:
             theirs, _ = await self.agno_db.get_sessions(
@@ -434,11 +451,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         )
         chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
         loaded_by: dict[str, dict[str, Any]] = {}
-        for each in ("agent", "team"):
+        for each in kinds:
             ids = [k[2] for k in chosen if k[1] == each]
-            loaded_by[each] = await self._load(
-                cast(Kind, each), ids, user_id, deserialize, include_runs
-            )
+            loaded_by[each] = await self._load(each, ids, user_id, deserialize, include_runs)
         sessions = []
         for _, where, sid, raw in chosen:
             if where == "agno":
@@ -488,7 +503,8 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         await self.agno_db.delete_sessions(session_ids, user_id=user_id)
 
     async def _first_plan_session(self) -> int | None:
-        return await (await self._statements()).first_session_epoch()
+        first = await (await self._statements()).first_session_epoch()
+        return int(first) if first is not None else None
 
     async def _plan_sessions(self, start: int | None, end: int | None) -> list[dict[str, Any]]:
         """The plan's sessions as Agno's metrics read sessions: one per session id and type,
@@ -633,8 +649,8 @@ def _agno_session(raw: dict[str, Any], deserialize: bool | None, include_runs: b
         raw = {k: v for k, v in raw.items() if k != "runs"}
     if not deserialize:
         return raw
-    cls = {"agent": AgentSession, "team": TeamSession}.get(raw.get("session_type"), WorkflowSession)
-    return cls.from_dict(raw)
+    classes: dict[Any, Any] = {"agent": AgentSession, "team": TeamSession}
+    return classes.get(raw.get("session_type"), WorkflowSession).from_dict(raw)
 
 
 __all__ = ["DELEGATED", "OWN", "AsyncAgnoTables", "AsyncPagbankDb"]

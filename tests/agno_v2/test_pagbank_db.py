@@ -3,6 +3,7 @@ real server: where each kind of data lands and in which shape, ownership, ids th
 columns cannot hold, erased users, what goes to Agno's own tables, and sessions listed from
 both places."""
 
+import json
 import shutil
 import time
 import uuid
@@ -143,9 +144,13 @@ def test_an_erased_user_stays_out_of_every_write(pdb: PagbankDb, db_dsn: str) ->
     assert pdb.upsert_user_memory(UserMemory(memory="x", memory_id="m", user_id="ana")) is None
     workflow = WorkflowSession(session_id="w1", workflow_id="wf", user_id="ana")
     assert pdb.upsert_session(workflow) is None
+    # Agno's own tables too: a learning about the erased user is not written.
+    pdb.upsert_learning(id="l1", learning_type="user_profile", content={"a": 1}, user_id="ana")
+    pdb.upsert_learning(id="l2", learning_type="user_profile", content={"b": 2}, user_id="bia")
+    assert [x["user_id"] for x in pdb.get_learnings()] == ["bia"]
     assert rows(db_dsn, "SELECT count(*) FROM agent_sessions") == [(0,)]
     assert rows(db_dsn, "SELECT count(*) FROM user_memories") == [(0,)]
-    assert pdb.erased_skipped >= 4
+    assert pdb.erased_skipped == 5
 
 
 def test_what_the_plan_has_no_table_for_goes_to_agnos_own(pdb: PagbankDb, db_dsn: str) -> None:
@@ -230,3 +235,30 @@ def test_sessions_agno_1_7_wrote_continue_on_agno_2_and_3(pdb: PagbankDb, tmp_pa
     # The row keeps the one shape: export-sqlite still restores it.
     code, _, err = run("export-sqlite", str(tmp_path / "exported"), "--dsn", db_dsn)
     assert code == 0, err
+
+
+def test_sessions_the_1_7_storage_wrote_continue_on_agno_2_and_3(pdb: PagbankDb,
+                                                                db_dsn: str) -> None:  # fmt: skip
+    """Rows Agno 1.7.12's own Agent and route-mode Team wrote through PostgresStorage
+    (tests/data/agno-1.7/storage_rows.py made them): sessions with runs and messages, and
+    an agent continuing one is shown its history."""
+    dumped = json.loads((SAMPLES / "storage_rows.json").read_text(encoding="utf-8"))
+    with psycopg.connect(db_dsn) as conn:
+        for table, table_rows in dumped.items():
+            conn.execute(
+                f"INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, %s)",
+                [json.dumps(table_rows)],
+            )
+    session = pdb.get_session("pix-1", SessionType.AGENT, user_id="ana")
+    assert [r.content for r in session.runs] == [
+        "Entendi: meu pix não chegou (vi 1)", "Entendi: já faz uma hora (vi 2)"
+    ]  # fmt: skip
+    assert [m.content for m in session.get_messages() if m.role == "user"] == [
+        "meu pix não chegou", "já faz uma hora"
+    ]  # fmt: skip
+    answer = agent(pdb, "pix").run("chegou agora", session_id="pix-1", user_id="ana").content
+    assert answer == "Entendi: chegou agora (vi 3)"
+    assert len(pdb.get_session("pix-1", SessionType.AGENT, user_id="ana").runs) == 3
+    team = pdb.get_session("team-1", SessionType.TEAM, user_id="bia")
+    assert isinstance(team, TeamSession) and len(team.runs) == 2
+    assert pdb.get_session("team-1", SessionType.TEAM, user_id="ana") is None
