@@ -11,7 +11,7 @@ from agno.run.workflow import WorkflowRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
 from agno.session.summary import SessionSummary
 
-from .backends import Backend, save
+from .backends import AGNO_MAJOR, Backend, save
 from .sessions import (
     NOW,
     agent_run,
@@ -438,7 +438,8 @@ def test_every_type_together_sorted_and_paged(backend: Backend) -> None:
 
 
 def test_session_without_runs_keeps_stored_runs(backend: Backend) -> None:
-    """Agno: test_upsert_session_with_none_runs_preserves_existing."""
+    """Agno: test_upsert_session_with_none_runs_preserves_existing (an Agno 3 case: Agno 2's
+    own PostgresDb stores the runs it is given, so None leaves none; ours keeps them on both)."""
     session = agent_session(runs=2)
     save(backend, session)
     metadata_only = copy.copy(session)
@@ -447,7 +448,8 @@ def test_session_without_runs_keeps_stored_runs(backend: Backend) -> None:
     backend.db.upsert_session(metadata_only)
     read = backend.db.get_session("sessao-pix", AGENT)
     assert has(read.session_data, {"session_name": "Só metadados"})
-    assert run_ids(read) == ["sessao-pix-run-0", "sessao-pix-run-1"]
+    kept = [] if AGNO_MAJOR < 3 and not backend.ours else ["sessao-pix-run-0", "sessao-pix-run-1"]
+    assert run_ids(read) == kept
 
 
 def test_runs_kept_across_saves(backend: Backend) -> None:
