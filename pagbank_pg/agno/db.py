@@ -414,32 +414,29 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                                 include_runs)  # fmt: skip
             sessions = [loaded[f["session_id"]] for f in found if f["session_id"] in loaded]
             return sessions if deserialize else (sessions, total)
-        # All of them: the keys of every match, sorted and paginated here, then the page read.
-        keys: list[tuple[Any, str, str, Any]] = []
-        kinds: tuple[Kind, ...] = ("agent", "team")
-        for each in kinds:
-            for f in self._page(each, filters, None, 0, sort, asc):
-                keys.append((f[sort], each, f["session_id"], None))
-        if session_type is None:
-            theirs, _ = self.agno_db.get_sessions(
-                session_type=None, user_id=user_id, component_id=component_id,
-                session_name=session_name, start_timestamp=start_timestamp,
-                end_timestamp=end_timestamp, deserialize=False,
-            )  # fmt: skip
-            for s in theirs:
-                key = (
-                    s.get(sort)
-                    if sort != "updated_at"
-                    else s.get("updated_at") or s.get("created_at")
-                )
-                keys.append((key, "agno", s["session_id"], s))
-        else:  # a workflow session: Agno's own alone
+        if session_type is not None:  # a workflow session: Agno's own alone
             return self.agno_db.get_sessions(
                 session_type=session_type, user_id=user_id, component_id=component_id,
                 session_name=session_name, start_timestamp=start_timestamp,
                 end_timestamp=end_timestamp, limit=limit, page=page, sort_by=sort_by,
                 sort_order=sort_order, deserialize=deserialize,
             )  # fmt: skip
+        # All of them: the keys of every match, sorted and paginated here, then the page read.
+        keys: list[tuple[Any, str, str, Any]] = []
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for each in kinds:
+            for f in self._page(each, filters, None, 0, sort, asc):
+                keys.append((f[sort], each, f["session_id"], None))
+        theirs, _ = self.agno_db.get_sessions(
+            session_type=None, user_id=user_id, component_id=component_id,
+            session_name=session_name, start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp, deserialize=False,
+        )  # fmt: skip
+        for s in theirs:
+            key = (
+                s.get("updated_at") or s.get("created_at") if sort == "updated_at" else s.get(sort)
+            )
+            keys.append((key, "agno", s["session_id"], s))
         keys.sort(
             key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[2]), reverse=not asc
         )

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from agno.db.base import SessionType
+from agno.db.base import BaseDb, SessionType
 from agno.db.schemas.memory import UserMemory
 from agno.session import AgentSession, TeamSession, WorkflowSession
 from agno.team import Team
 
 from pagbank_pg import mapping
 from pagbank_pg.agno import PagbankDb
+from pagbank_pg.agno.db import DELEGATED, OWN
 from pagbank_pg.errors import SessionOwnershipError
 
 from ..helpers import REPO, run
@@ -193,6 +194,13 @@ def test_sessions_listed_from_both_places(pdb: PagbankDb) -> None:
     assert [s.session_id for s in pdb.get_sessions(SessionType.AGENT, component_id="pix")] == [
         "b1", "a1"
     ]  # fmt: skip
+    assert [s.session_id for s in pdb.get_sessions(SessionType.WORKFLOW, user_id="ana")] == ["w1"]
+    renamed = pdb.rename_session("a1", SessionType.AGENT, "meu pix", user_id="ana")
+    assert renamed.session_data["session_name"] == "meu pix"
+    assert pdb.rename_session("a1", SessionType.AGENT, "x", user_id="bia") is None
+    assert [s.session_id for s in pdb.get_sessions(session_name="PIX")] == ["a1"]
+    pdb.delete_sessions(["a1", "a2", "b1"], user_id="ana")  # b1 is bia's: kept
+    assert [s.session_id for s in pdb.get_sessions(SessionType.AGENT)] == ["b1"]
 
 
 def test_agnos_metrics_count_the_plans_sessions(pdb: PagbankDb) -> None:
@@ -262,3 +270,18 @@ def test_sessions_the_1_7_storage_wrote_continue_on_agno_2_and_3(pdb: PagbankDb,
     team = pdb.get_session("team-1", SessionType.TEAM, user_id="bia")
     assert isinstance(team, TeamSession) and len(team.runs) == 2
     assert pdb.get_session("team-1", SessionType.TEAM, user_id="ana") is None
+
+
+def test_what_is_ours_and_what_is_agnos(pdb: PagbankDb) -> None:
+    """Sessions, memories and runs are never sent to Agno's tables; the rest of BaseDb is."""
+    assert {"get_session", "upsert_session", "get_sessions", "upsert_user_memory"} <= OWN
+    assert {"calculate_metrics", "create_eval_run", "upsert_trace", "get_learnings",
+            "upsert_schema_version", "get_spans"} <= set(DELEGATED)  # fmt: skip
+    assert not {"get_run", "get_runs", "upsert_run", "delete_run", "delete_runs"} & set(DELEGATED)
+    storage = {n for n in BaseDb.__abstractmethods__ if "session" in n or "memor" in n}
+    assert len(storage) == 16 and storage <= OWN  # with table_exists: the 17 ours
+    # Runs stay in the session: Agno 3 falls back to writing them with upsert_session (Agno 2
+    # has no upsert_run).
+    if hasattr(BaseDb, "upsert_run"):
+        with pytest.raises(NotImplementedError):
+            pdb.upsert_run({"run_id": "r1"}, session_id="s1")
