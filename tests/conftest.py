@@ -33,6 +33,7 @@ from .helpers import (
 def pytest_configure(config: pytest.Config) -> None:
     MODES_AT_START.update(folder_modes())
 
+
 # Each Agno generation has its own tests: Agno 1.7's venv runs the suite but tests/agno_v2,
 # an Agno 2 or 3 venv runs tests/agno_v2 alone (the rest runs on Agno 1.7).
 if find_spec("agno.storage") is not None:
