@@ -1,0 +1,73 @@
+"""Runs one at a time (Agno 3's upsert_run) and the last N of them (runs_limit): Agno 3 only
+(conftest.py leaves this file out under Agno 2)."""
+
+import pytest
+from agno.db.base import SessionType
+from agno.run.agent import RunOutput
+from agno.run.base import RunStatus
+
+from .backends import Backend, save
+from .sessions import agent_run, agent_session, questions, run_ids
+
+AGENT = SessionType.AGENT
+
+
+def write_run(backend: Backend, run: RunOutput, run_index: int | None = None) -> None:
+    """Write one run of sessao-pix. Agno's own: upsert_run. Ours keeps runs inline, on purpose
+    (docs/agno.md): its upsert_run raises NotImplementedError, the answer on which Agno 3
+    writes the runs through upsert_session, as done here, and nothing is written by it."""
+    if not backend.ours:
+        backend.db.upsert_run(
+            run=run, session_id="sessao-pix", user_id="cliente-1", run_index=run_index
+        )
+        return
+    before = backend.db.get_session("sessao-pix", AGENT)
+    with pytest.raises(NotImplementedError):
+        backend.db.upsert_run(run=run, session_id="sessao-pix", user_id="cliente-1")
+    session = backend.db.get_session("sessao-pix", AGENT)
+    assert run_ids(session) == run_ids(before)
+    session.upsert_run(run)  # Agno's own AgentSession method: replaces a run by id, or adds it
+    backend.db.upsert_session(session)
+
+
+class TestRunsOfAgno3:
+    """Runs written one at a time (Agno 3's upsert_run) and read back the last N (runs_limit).
+    Agno: test_upsert_run_appends_new_run, test_upsert_run_updates_existing_run (in Agno 3.1's
+    upsert_run signature), and the adapter cases of tests/integration/session/
+    test_runs_limit_thread_through.py (TestAdapterBoundsReadCorrectly). Ours has no
+    upsert_run on purpose (see write_run): the same append and update go through
+    upsert_session."""
+
+    def test_upsert_run_appends(self, backend: Backend) -> None:
+        save(backend, agent_session())
+        write_run(backend, agent_run("sessao-pix-run-1", question="segunda"), run_index=1)
+        read = backend.db.get_session("sessao-pix", AGENT)
+        assert run_ids(read) == ["sessao-pix-run-0", "sessao-pix-run-1"]
+        assert questions(read) == ["pergunta sessao-pix-run-0", "segunda"]
+
+    def test_upsert_run_updates_in_place(self, backend: Backend) -> None:
+        save(backend, agent_session())
+        write_run(backend, agent_run("sessao-pix-run-0", status=RunStatus.error))
+        read = backend.db.get_session("sessao-pix", AGENT)
+        assert run_ids(read) == ["sessao-pix-run-0"]
+        assert read.runs[0].status == RunStatus.error
+
+    @pytest.mark.parametrize(
+        ("limit", "expected"),
+        [(5, range(15, 20)), (None, range(20)), (0, range(0)), (50, range(20))],
+    )
+    def test_runs_limit(self, backend: Backend, limit: int | None, expected: range) -> None:
+        save(backend, agent_session(runs=20))
+        read = backend.db.get_session("sessao-pix", AGENT, runs_limit=limit)
+        assert read is not None
+        assert run_ids(read) == [f"sessao-pix-run-{i}" for i in expected]
+
+    def test_runs_limit_counts_only_the_history(self, backend: Backend) -> None:
+        """Agno's own counts the last N runs that make history: cancelled runs and member
+        runs (parent_run_id) are not among them."""
+        session = agent_session(runs=4)
+        session.runs[3].status = RunStatus.cancelled
+        session.runs[2].parent_run_id = "sessao-pix-run-1"
+        save(backend, session)
+        read = backend.db.get_session("sessao-pix", AGENT, runs_limit=2)
+        assert run_ids(read) == ["sessao-pix-run-0", "sessao-pix-run-1"]
