@@ -385,6 +385,14 @@ class _MemoriesCreatedBetween(_Query, Protocol):
     def stream(self, *, since: Any, until: Any, limit: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _SearchMemories(_Query, Protocol):
+    """Memories matching a query (migration 0009), as Agno's get_user_memories(search_content=…) (many; user_memories.sql:79)"""
+
+    def __call__(self, *, query: Any, user_id: Any, topics: Any, sort_by: Any, sort_order: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, query: Any, user_id: Any, topics: Any, sort_by: Any, sort_order: Any, limit: Any, offset: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class _GetUserSession(_Query, Protocol):
     """Fetch one session by id, or nothing. (one; user_sessions.sql:3)"""
 
@@ -490,6 +498,7 @@ class PackageQueries(Protocol):
     memories_of_business_unit: _MemoriesOfBusinessUnit
     top_memories_of_user: _TopMemoriesOfUser
     memories_created_between: _MemoriesCreatedBetween
+    search_memories: _SearchMemories
     get_user_session: _GetUserSession
     create_user_session: _CreateUserSession
     touch_user_session: _TouchUserSession
@@ -867,6 +876,14 @@ class _AsyncMemoriesCreatedBetween(_Query, Protocol):
     def stream(self, *, since: Any, until: Any, limit: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AsyncSearchMemories(_Query, Protocol):
+    """Memories matching a query (migration 0009), as Agno's get_user_memories(search_content=…) (many; user_memories.sql:79)"""
+
+    async def __call__(self, *, query: Any, user_id: Any, topics: Any, sort_by: Any, sort_order: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, query: Any, user_id: Any, topics: Any, sort_by: Any, sort_order: Any, limit: Any, offset: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _AsyncGetUserSession(_Query, Protocol):
     """Fetch one session by id, or nothing. (one; user_sessions.sql:3)"""
 
@@ -972,6 +989,7 @@ class AsyncPackageQueries(Protocol):
     memories_of_business_unit: _AsyncMemoriesOfBusinessUnit
     top_memories_of_user: _AsyncTopMemoriesOfUser
     memories_created_between: _AsyncMemoriesCreatedBetween
+    search_memories: _AsyncSearchMemories
     get_user_session: _AsyncGetUserSession
     create_user_session: _AsyncCreateUserSession
     touch_user_session: _AsyncTouchUserSession
