@@ -17,7 +17,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from . import config, lgpd
+from . import config, lgpd, mapping
 from .conninfo import describe, resolve_dsn, to_conninfo
 from .errors import PagbankPgError
 from .health import check as health_check
@@ -25,7 +25,7 @@ from .private import atomic_private_file
 from .query import Database, load_queries
 from .query.stubs import render, render_package
 from .schema import embedded, migrations
-from .transfer import exporter, importer, mapping, verify
+from .transfer import exporter, importer, verify
 from .transfer.progress import progress_reporter
 from .transfer.source import KINDS
 
