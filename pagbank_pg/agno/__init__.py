@@ -1,6 +1,13 @@
-"""Agno 1.7 on the plan's tables (extra `agno`): what PagBank's app plugs in where it used
-SqliteStorage and SqliteMemoryDb.
+"""Agno on the plan's tables. Which classes this module holds depends on the Agno installed:
 
+Agno 2 or 3 (extras `agno2`, `agno3`):
+* `PagbankDb`, `AsyncPagbankDb`: Agno's `db` (a `BaseDb` / `AsyncBaseDb`). Agent sessions in
+  `agent_sessions`, team sessions in `team_sessions`, memories in `user_memories`, written as
+  the importer and the 1.7 storage write them; everything else in Agno's own tables, in a
+  schema of their own (`agno_schema`) of the same database.
+
+Agno 1.7 (extra `agno`): what PagBank's app plugs in where it used SqliteStorage and
+SqliteMemoryDb.
 * `PostgresStorage`: Agno's `Storage` (agent and team mode) over `agent_sessions` /
   `team_sessions`. Rows are written by the importer's mapping, so they look exactly like
   imported ones; an agent session holding runs of several agents (route-mode specialists
@@ -13,22 +20,30 @@ SqliteStorage and SqliteMemoryDb.
 * `PostgresManager`: one pool, and all of the above from it.
 """
 
-from .merge import merge_sessions
-from .storage import (
-    DualWriteMemoryDb,
-    DualWriteStorage,
-    PostgresManager,
-    PostgresMemoryDb,
-    PostgresSessionManager,
-    PostgresStorage,
-)
+from importlib.util import find_spec
 
-__all__ = [
-    "DualWriteMemoryDb",
-    "DualWriteStorage",
-    "PostgresManager",
-    "PostgresMemoryDb",
-    "PostgresSessionManager",
-    "PostgresStorage",
-    "merge_sessions",
-]
+from .merge import merge_sessions
+
+if find_spec("agno.storage") is not None:  # Agno 1.x
+    from .storage import (
+        DualWriteMemoryDb,
+        DualWriteStorage,
+        PostgresManager,
+        PostgresMemoryDb,
+        PostgresSessionManager,
+        PostgresStorage,
+    )
+
+    __all__ = [
+        "DualWriteMemoryDb",
+        "DualWriteStorage",
+        "PostgresManager",
+        "PostgresMemoryDb",
+        "PostgresSessionManager",
+        "PostgresStorage",
+        "merge_sessions",
+    ]
+else:  # Agno 2 or 3
+    from .db import PagbankDb
+
+    __all__ = ["PagbankDb", "merge_sessions"]

@@ -12,6 +12,7 @@ One mapping, split by what it maps (`sessions`, `memories`, `user_sessions`, ove
   `agent_id`; the row of the source row's own agent keeps the row-level columns.
 * A memory row (`str(dict)` of a Python literal) becomes a `user_memories` row; the literal is
   parsed with `ast.literal_eval`, never evaluated.
+* An Agno 2/3 session or memory (`agno2`) is first made an Agno 1.7 row, then mapped as one.
 * A PagBank `sessions` row becomes a `user_sessions` row; its naive local timestamps are read
   in the zone PagBank ran in.
 
@@ -20,6 +21,7 @@ that gives back the source row's values; `RejectedRow` says why a row cannot be 
 """
 
 from ..errors import RejectedRow
+from . import agno2
 from .common import (
     AGNO_JSON_COLUMNS,
     DEFAULT_UNITS,
@@ -28,6 +30,7 @@ from .common import (
     MAX_UNIT,
     REFS,
     SPLIT,
+    V2,
     Source,
     business_unit_of,
 )
@@ -52,7 +55,9 @@ __all__ = [
     "MAX_UNIT",
     "REFS",
     "SPLIT",
+    "V2",
     "RejectedRow",
+    "agno2",
     "Source",
     "agno_memory",
     "agno_memory_dict",

@@ -11,6 +11,7 @@ from ..errors import RejectedRow
 
 REFS = "$pagbank_refs"  # marks a run's messages replaced by references into the conversation
 SPLIT = "$pagbank_split"  # marks a run kept in the row of another agent (route mode)
+V2 = "$pagbank_v2"  # marks a run Agno 2 or 3 wrote (the others are Agno 1.7's)
 IDS = uuid.UUID("9b1f6a52-4c1e-4a57-9a43-6f1d6b0c7e10")  # namespace of the ids we derive
 AGNO_JSON_COLUMNS = ("memory", "session_data", "extra_data", "agent_data", "team_data")
 MAX_ID = 255  # VARCHAR(255) of ids and names

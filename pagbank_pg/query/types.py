@@ -1000,23 +1000,23 @@ class AsyncPackageQueries(Protocol):
 
 
 class _AgnoSaveAgentSessionRow(_Query, Protocol):
-    """Create or replace one agent's row of a session (created_at on insert, updated_at now()). (exec; agno.sql:5)"""
+    """Create or replace one agent's row of a session (created_at: the session's, else now(), set on (exec; agno.sql:5)"""
 
-    def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> None: ...
+    def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _AgnoSaveTeamSessionRow(_Query, Protocol):
-    """Create or replace a team session (created_at on insert, updated_at now()). (exec; agno.sql:17)"""
+    """Create or replace a team session (created_at: the session's, else now(), set on insert; (exec; agno.sql:19)"""
 
-    def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> None: ...
+    def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _AgnoTeamSessionsOfSession(_Query, Protocol):
-    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:28)"""
+    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:31)"""
 
     def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1024,7 +1024,7 @@ class _AgnoTeamSessionsOfSession(_Query, Protocol):
 
 
 class _AgnoAgentSessionRowsOfSession(_Query, Protocol):
-    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:33)"""
+    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:36)"""
 
     def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1032,7 +1032,7 @@ class _AgnoAgentSessionRowsOfSession(_Query, Protocol):
 
 
 class _AgnoAgentSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:37)"""
+    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:40)"""
 
     def __call__(self, *, user_id: Any, agent_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1040,7 +1040,7 @@ class _AgnoAgentSessionIds(_Query, Protocol):
 
 
 class _AgnoTeamSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:46)"""
+    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:49)"""
 
     def __call__(self, *, user_id: Any, team_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1048,7 +1048,7 @@ class _AgnoTeamSessionIds(_Query, Protocol):
 
 
 class _AgnoAgentSessionRows(_Query, Protocol):
-    """Every row of the given agent session ids. (many; agno.sql:55)"""
+    """Every row of the given agent session ids. (many; agno.sql:58)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1056,7 +1056,7 @@ class _AgnoAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoTeamSessionRows(_Query, Protocol):
-    """Every row of the given team session ids. (many; agno.sql:60)"""
+    """Every row of the given team session ids. (many; agno.sql:63)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1064,7 +1064,7 @@ class _AgnoTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteAgentSessionRows(_Query, Protocol):
-    """Delete every agent's row of a session. (execrows; agno.sql:65)"""
+    """Delete every agent's row of a session. (execrows; agno.sql:68)"""
 
     def __call__(self, *, session_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1072,7 +1072,7 @@ class _AgnoDeleteAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteTeamSessionRows(_Query, Protocol):
-    """Delete every row of a team session. (execrows; agno.sql:69)"""
+    """Delete every row of a team session. (execrows; agno.sql:72)"""
 
     def __call__(self, *, session_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1080,7 +1080,7 @@ class _AgnoDeleteTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteAllAgentSessions(_Query, Protocol):
-    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:73)"""
+    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:76)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1088,7 +1088,7 @@ class _AgnoDeleteAllAgentSessions(_Query, Protocol):
 
 
 class _AgnoDeleteAllTeamSessions(_Query, Protocol):
-    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:77)"""
+    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:80)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1096,7 +1096,7 @@ class _AgnoDeleteAllTeamSessions(_Query, Protocol):
 
 
 class _AgnoSaveAgnoMemory(_Query, Protocol):
-    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:81)"""
+    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:84)"""
 
     def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1104,7 +1104,7 @@ class _AgnoSaveAgnoMemory(_Query, Protocol):
 
 
 class _AgnoAgnoMemoriesNewest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:90)"""
+    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:93)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1112,7 +1112,7 @@ class _AgnoAgnoMemoriesNewest(_Query, Protocol):
 
 
 class _AgnoAgnoMemoriesOldest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:97)"""
+    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:100)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1120,7 +1120,7 @@ class _AgnoAgnoMemoriesOldest(_Query, Protocol):
 
 
 class _AgnoDeleteAllMemories(_Query, Protocol):
-    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:104)"""
+    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:107)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1128,11 +1128,99 @@ class _AgnoDeleteAllMemories(_Query, Protocol):
 
 
 class _AgnoLockAgnoSession(_Query, Protocol):
-    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:108)"""
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:111)"""
 
     def __call__(self, *, mode: Any, session_id: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, mode: Any, session_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoAgentSessionPage(_Query, Protocol):
+    """One page of agent session ids (every row of an id counts as one session) of a user, an (many; agno.sql:120)"""
+
+    def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoTeamSessionPage(_Query, Protocol):
+    """One page of team session ids, as agent_session_page. (many; agno.sql:152)"""
+
+    def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoDeleteAgentSessionsOf(_Query, Protocol):
+    """Delete every agent's row of the given session ids (of one user only, unless NULL). (execrows; agno.sql:180)"""
+
+    def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoDeleteTeamSessionsOf(_Query, Protocol):
+    """Delete the team rows of the given session ids (of one user only, unless NULL). (execrows; agno.sql:185)"""
+
+    def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoSessionsForMetrics(_Query, Protocol):
+    """The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics (many; agno.sql:190)"""
+
+    def __call__(self, *, start_epoch: Any, end_epoch: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, start_epoch: Any, end_epoch: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoFirstSessionEpoch(_Query, Protocol):
+    """When the first agent or team session was created (epoch seconds), or NULL. (scalar; agno.sql:208)"""
+
+    def __call__(self) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoSaveAgno2Memory(_Query, Protocol):
+    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the (one; agno.sql:214)"""
+
+    def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any, created_at: Any, updated_at: Any) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any, created_at: Any, updated_at: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoAgno2Memories(_Query, Protocol):
+    """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of (many; agno.sql:225)"""
+
+    def __call__(self, *, user_id: Any, agent_id: Any, team_id: Any, topics: Any, search: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, agent_id: Any, team_id: Any, topics: Any, search: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoAgno2MemoryTopics(_Query, Protocol):
+    """The distinct topics of a user's memories (NULL: everyone's), in order. (many; agno.sql:250)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoAgno2MemoryStats(_Query, Protocol):
+    """Per user (NULL: every user): how many memories and when one last changed (epoch), the (many; agno.sql:256)"""
+
+    def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, limit: Any, offset: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoDeleteAgno2Memories(_Query, Protocol):
+    """Delete the given memories (of one user only, unless NULL). (execrows; agno.sql:268)"""
+
+    def __call__(self, *, ids: Any, user_id: Any) -> int: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, ids: Any, user_id: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class AgnoQueries(Protocol):
@@ -1155,26 +1243,37 @@ class AgnoQueries(Protocol):
     agno_memories_oldest: _AgnoAgnoMemoriesOldest
     delete_all_memories: _AgnoDeleteAllMemories
     lock_agno_session: _AgnoLockAgnoSession
+    agent_session_page: _AgnoAgentSessionPage
+    team_session_page: _AgnoTeamSessionPage
+    delete_agent_sessions_of: _AgnoDeleteAgentSessionsOf
+    delete_team_sessions_of: _AgnoDeleteTeamSessionsOf
+    sessions_for_metrics: _AgnoSessionsForMetrics
+    first_session_epoch: _AgnoFirstSessionEpoch
+    save_agno2_memory: _AgnoSaveAgno2Memory
+    agno2_memories: _AgnoAgno2Memories
+    agno2_memory_topics: _AgnoAgno2MemoryTopics
+    agno2_memory_stats: _AgnoAgno2MemoryStats
+    delete_agno2_memories: _AgnoDeleteAgno2Memories
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
-    """Create or replace one agent's row of a session (created_at on insert, updated_at now()). (exec; agno.sql:5)"""
+    """Create or replace one agent's row of a session (created_at: the session's, else now(), set on (exec; agno.sql:5)"""
 
-    async def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> None: ...
+    async def __call__(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, agent_id: Any, agent_name: Any, user_id: Any, business_unit: Any, messages: Any, agent_session_state: Any, metadata: Any, created_at: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AgnoAsyncSaveTeamSessionRow(_Query, Protocol):
-    """Create or replace a team session (created_at on insert, updated_at now()). (exec; agno.sql:17)"""
+    """Create or replace a team session (created_at: the session's, else now(), set on insert; (exec; agno.sql:19)"""
 
-    async def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> None: ...
+    async def __call__(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, id: Any, session_id: Any, team_id: Any, team_name: Any, user_id: Any, messages: Any, team_session_state: Any, metadata: Any, created_at: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AgnoAsyncTeamSessionsOfSession(_Query, Protocol):
-    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:28)"""
+    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:31)"""
 
     async def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1182,7 +1281,7 @@ class _AgnoAsyncTeamSessionsOfSession(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionRowsOfSession(_Query, Protocol):
-    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:33)"""
+    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:36)"""
 
     async def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1190,7 +1289,7 @@ class _AgnoAsyncAgentSessionRowsOfSession(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:37)"""
+    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:40)"""
 
     async def __call__(self, *, user_id: Any, agent_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1198,7 +1297,7 @@ class _AgnoAsyncAgentSessionIds(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:46)"""
+    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:49)"""
 
     async def __call__(self, *, user_id: Any, team_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1206,7 +1305,7 @@ class _AgnoAsyncTeamSessionIds(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionRows(_Query, Protocol):
-    """Every row of the given agent session ids. (many; agno.sql:55)"""
+    """Every row of the given agent session ids. (many; agno.sql:58)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1214,7 +1313,7 @@ class _AgnoAsyncAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionRows(_Query, Protocol):
-    """Every row of the given team session ids. (many; agno.sql:60)"""
+    """Every row of the given team session ids. (many; agno.sql:63)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1222,7 +1321,7 @@ class _AgnoAsyncTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAgentSessionRows(_Query, Protocol):
-    """Delete every agent's row of a session. (execrows; agno.sql:65)"""
+    """Delete every agent's row of a session. (execrows; agno.sql:68)"""
 
     async def __call__(self, *, session_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1230,7 +1329,7 @@ class _AgnoAsyncDeleteAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteTeamSessionRows(_Query, Protocol):
-    """Delete every row of a team session. (execrows; agno.sql:69)"""
+    """Delete every row of a team session. (execrows; agno.sql:72)"""
 
     async def __call__(self, *, session_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1238,7 +1337,7 @@ class _AgnoAsyncDeleteTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllAgentSessions(_Query, Protocol):
-    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:73)"""
+    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:76)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1246,7 +1345,7 @@ class _AgnoAsyncDeleteAllAgentSessions(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllTeamSessions(_Query, Protocol):
-    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:77)"""
+    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:80)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1254,7 +1353,7 @@ class _AgnoAsyncDeleteAllTeamSessions(_Query, Protocol):
 
 
 class _AgnoAsyncSaveAgnoMemory(_Query, Protocol):
-    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:81)"""
+    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:84)"""
 
     async def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1262,7 +1361,7 @@ class _AgnoAsyncSaveAgnoMemory(_Query, Protocol):
 
 
 class _AgnoAsyncAgnoMemoriesNewest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:90)"""
+    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:93)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1270,7 +1369,7 @@ class _AgnoAsyncAgnoMemoriesNewest(_Query, Protocol):
 
 
 class _AgnoAsyncAgnoMemoriesOldest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:97)"""
+    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:100)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1278,7 +1377,7 @@ class _AgnoAsyncAgnoMemoriesOldest(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
-    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:104)"""
+    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:107)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1286,11 +1385,99 @@ class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
 
 
 class _AgnoAsyncLockAgnoSession(_Query, Protocol):
-    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:108)"""
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:111)"""
 
     async def __call__(self, *, mode: Any, session_id: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, mode: Any, session_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncAgentSessionPage(_Query, Protocol):
+    """One page of agent session ids (every row of an id counts as one session) of a user, an (many; agno.sql:120)"""
+
+    async def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncTeamSessionPage(_Query, Protocol):
+    """One page of team session ids, as agent_session_page. (many; agno.sql:152)"""
+
+    async def __call__(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, component_id: Any, session_name: Any, start_epoch: Any, end_epoch: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncDeleteAgentSessionsOf(_Query, Protocol):
+    """Delete every agent's row of the given session ids (of one user only, unless NULL). (execrows; agno.sql:180)"""
+
+    async def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncDeleteTeamSessionsOf(_Query, Protocol):
+    """Delete the team rows of the given session ids (of one user only, unless NULL). (execrows; agno.sql:185)"""
+
+    async def __call__(self, *, session_ids: Any, user_id: Any) -> int: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncSessionsForMetrics(_Query, Protocol):
+    """The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics (many; agno.sql:190)"""
+
+    async def __call__(self, *, start_epoch: Any, end_epoch: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, start_epoch: Any, end_epoch: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncFirstSessionEpoch(_Query, Protocol):
+    """When the first agent or team session was created (epoch seconds), or NULL. (scalar; agno.sql:208)"""
+
+    async def __call__(self) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
+    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the (one; agno.sql:214)"""
+
+    async def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any, created_at: Any, updated_at: Any) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any, created_at: Any, updated_at: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncAgno2Memories(_Query, Protocol):
+    """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of (many; agno.sql:225)"""
+
+    async def __call__(self, *, user_id: Any, agent_id: Any, team_id: Any, topics: Any, search: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, agent_id: Any, team_id: Any, topics: Any, search: Any, sort_asc: Any, sort_by: Any, limit: Any, offset: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncAgno2MemoryTopics(_Query, Protocol):
+    """The distinct topics of a user's memories (NULL: everyone's), in order. (many; agno.sql:250)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
+    """Per user (NULL: every user): how many memories and when one last changed (epoch), the (many; agno.sql:256)"""
+
+    async def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, limit: Any, offset: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncDeleteAgno2Memories(_Query, Protocol):
+    """Delete the given memories (of one user only, unless NULL). (execrows; agno.sql:268)"""
+
+    async def __call__(self, *, ids: Any, user_id: Any) -> int: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, ids: Any, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class AsyncAgnoQueries(Protocol):
@@ -1313,6 +1500,17 @@ class AsyncAgnoQueries(Protocol):
     agno_memories_oldest: _AgnoAsyncAgnoMemoriesOldest
     delete_all_memories: _AgnoAsyncDeleteAllMemories
     lock_agno_session: _AgnoAsyncLockAgnoSession
+    agent_session_page: _AgnoAsyncAgentSessionPage
+    team_session_page: _AgnoAsyncTeamSessionPage
+    delete_agent_sessions_of: _AgnoAsyncDeleteAgentSessionsOf
+    delete_team_sessions_of: _AgnoAsyncDeleteTeamSessionsOf
+    sessions_for_metrics: _AgnoAsyncSessionsForMetrics
+    first_session_epoch: _AgnoAsyncFirstSessionEpoch
+    save_agno2_memory: _AgnoAsyncSaveAgno2Memory
+    agno2_memories: _AgnoAsyncAgno2Memories
+    agno2_memory_topics: _AgnoAsyncAgno2MemoryTopics
+    agno2_memory_stats: _AgnoAsyncAgno2MemoryStats
+    delete_agno2_memories: _AgnoAsyncDeleteAgno2Memories
 
 
 class _SchemaTableExists(_Query, Protocol):

@@ -3,11 +3,13 @@
 -- the database's.
 
 -- name: save_agent_session_row :exec
--- Create or replace one agent's row of a session (created_at on insert, updated_at now()).
+-- Create or replace one agent's row of a session (created_at: the session's, else now(), set on
+-- insert; updated_at now()).
 INSERT INTO agent_sessions (id, session_id, agent_id, agent_name, user_id, business_unit,
-    messages, agent_session_state, metadata)
+    messages, agent_session_state, metadata, created_at)
 VALUES (:id, :session_id, :agent_id, :agent_name, :user_id, :business_unit,
-    :messages::jsonb, :agent_session_state::jsonb, :metadata::jsonb)
+    :messages::jsonb, :agent_session_state::jsonb, :metadata::jsonb,
+    coalesce(:created_at::timestamptz, now()))
 ON CONFLICT (session_id, agent_id) DO UPDATE
 SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
     business_unit = EXCLUDED.business_unit, messages = EXCLUDED.messages,
@@ -15,11 +17,12 @@ SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
     updated_at = now();
 
 -- name: save_team_session_row :exec
--- Create or replace a team session (created_at on insert, updated_at now()).
+-- Create or replace a team session (created_at: the session's, else now(), set on insert;
+-- updated_at now()).
 INSERT INTO team_sessions (id, session_id, team_id, team_name, user_id, messages,
-    team_session_state, metadata)
+    team_session_state, metadata, created_at)
 VALUES (:id, :session_id, :team_id, :team_name, :user_id, :messages::jsonb,
-    :team_session_state::jsonb, :metadata::jsonb)
+    :team_session_state::jsonb, :metadata::jsonb, coalesce(:created_at::timestamptz, now()))
 ON CONFLICT (session_id, team_id) DO UPDATE
 SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
     messages = EXCLUDED.messages, team_session_state = EXCLUDED.team_session_state,
@@ -110,3 +113,159 @@ DELETE FROM user_memories;
 -- one session merge one after the other. A transaction-scoped advisory lock, so it holds
 -- through a transaction pooler; its two-key form never meets the migrations' one-key lock.
 SELECT pg_advisory_xact_lock(1634625391, hashtext(:mode || ':' || :session_id));
+
+-- Statements of PagbankDb / AsyncPagbankDb (Agno 2 and 3). Their rows have the shape above;
+-- an Agno 2/3 session is mapped as an Agno 1.7 row (pagbank_pg/mapping/agno2.py).
+
+-- name: agent_session_page :many
+-- One page of agent session ids (every row of an id counts as one session) of a user, an
+-- agent, a session name (substring, any case), created in [start_epoch, end_epoch] (NULL: any
+-- of each), sorted by sort_by ('created_at', 'updated_at' or 'session_id'; NULL: created_at),
+-- newest first unless sort_asc; limit NULL: all. `total`: how many match, before the page.
+-- Epoch seconds, as Agno counts time.
+WITH matched AS (
+    SELECT session_id,
+        extract(epoch FROM min(created_at))::bigint AS created_at,
+        extract(epoch FROM max(coalesce(updated_at, created_at)))::bigint AS updated_at
+    FROM agent_sessions
+    WHERE (:user_id::text IS NULL OR user_id = :user_id)
+      AND (:component_id::text IS NULL OR agent_id = :component_id)
+      AND (:session_name::text IS NULL
+           OR metadata->'agno'->'row'->'session_data'->>'session_name'
+              ILIKE '%' || :session_name || '%')
+    GROUP BY session_id
+)
+SELECT session_id, created_at, updated_at, count(*) OVER () AS total FROM matched
+WHERE (:start_epoch::bigint IS NULL OR created_at >= :start_epoch)
+  AND (:end_epoch::bigint IS NULL OR created_at <= :end_epoch)
+ORDER BY
+    CASE WHEN :sort_asc::boolean THEN
+        CASE :sort_by::text WHEN 'updated_at' THEN updated_at WHEN 'session_id' THEN NULL
+        ELSE created_at END END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN
+        CASE :sort_by::text WHEN 'updated_at' THEN updated_at WHEN 'session_id' THEN NULL
+        ELSE created_at END END DESC,
+    CASE WHEN :sort_asc::boolean THEN session_id END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN session_id END DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: team_session_page :many
+-- One page of team session ids, as agent_session_page.
+WITH matched AS (
+    SELECT session_id,
+        extract(epoch FROM min(created_at))::bigint AS created_at,
+        extract(epoch FROM max(coalesce(updated_at, created_at)))::bigint AS updated_at
+    FROM team_sessions
+    WHERE (:user_id::text IS NULL OR user_id = :user_id)
+      AND (:component_id::text IS NULL OR team_id = :component_id)
+      AND (:session_name::text IS NULL
+           OR metadata->'agno'->'row'->'session_data'->>'session_name'
+              ILIKE '%' || :session_name || '%')
+    GROUP BY session_id
+)
+SELECT session_id, created_at, updated_at, count(*) OVER () AS total FROM matched
+WHERE (:start_epoch::bigint IS NULL OR created_at >= :start_epoch)
+  AND (:end_epoch::bigint IS NULL OR created_at <= :end_epoch)
+ORDER BY
+    CASE WHEN :sort_asc::boolean THEN
+        CASE :sort_by::text WHEN 'updated_at' THEN updated_at WHEN 'session_id' THEN NULL
+        ELSE created_at END END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN
+        CASE :sort_by::text WHEN 'updated_at' THEN updated_at WHEN 'session_id' THEN NULL
+        ELSE created_at END END DESC,
+    CASE WHEN :sort_asc::boolean THEN session_id END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN session_id END DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: delete_agent_sessions_of :execrows
+-- Delete every agent's row of the given session ids (of one user only, unless NULL).
+DELETE FROM agent_sessions
+WHERE session_id = ANY(:session_ids::text[]) AND (:user_id::text IS NULL OR user_id = :user_id);
+
+-- name: delete_team_sessions_of :execrows
+-- Delete the team rows of the given session ids (of one user only, unless NULL).
+DELETE FROM team_sessions
+WHERE session_id = ANY(:session_ids::text[]) AND (:user_id::text IS NULL OR user_id = :user_id);
+
+-- name: sessions_for_metrics :many
+-- The agent and team rows created in [start_epoch, end_epoch] (NULL: any), as Agno's metrics
+-- read sessions: session_type, user_id, created_at (epoch), session_data, and each run's model
+-- and provider (the runs of a row's own agent; a route-mode row's others are in their rows).
+SELECT 'agent' AS session_type, session_id, user_id,
+    extract(epoch FROM created_at)::bigint AS created_at,
+    metadata->'agno'->'row'->'session_data' AS session_data,
+    coalesce(metadata->'agno'->'row'->'memory'->'runs', metadata->'agno'->'runs') AS runs
+FROM agent_sessions
+WHERE (:start_epoch::bigint IS NULL OR created_at >= to_timestamp(:start_epoch))
+  AND (:end_epoch::bigint IS NULL OR created_at <= to_timestamp(:end_epoch))
+UNION ALL
+SELECT 'team', session_id, user_id, extract(epoch FROM created_at)::bigint,
+    metadata->'agno'->'row'->'session_data', metadata->'agno'->'row'->'memory'->'runs'
+FROM team_sessions
+WHERE (:start_epoch::bigint IS NULL OR created_at >= to_timestamp(:start_epoch))
+  AND (:end_epoch::bigint IS NULL OR created_at <= to_timestamp(:end_epoch));
+
+-- name: first_session_epoch :scalar
+-- When the first agent or team session was created (epoch seconds), or NULL.
+SELECT extract(epoch FROM least(
+    (SELECT min(created_at) FROM agent_sessions), (SELECT min(created_at) FROM team_sessions)
+))::bigint;
+
+-- name: save_agno2_memory :one
+-- Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the
+-- app's importance_score and business_units are kept on replace.
+INSERT INTO user_memories (id, user_id, memory, memory_tags, metadata, created_at, updated_at)
+VALUES (:id, :user_id, :memory, :memory_tags::text[], :metadata::jsonb,
+    coalesce(:created_at::timestamptz, now()), coalesce(:updated_at::timestamptz, now()))
+ON CONFLICT (id) DO UPDATE
+SET user_id = EXCLUDED.user_id, memory = EXCLUDED.memory, memory_tags = EXCLUDED.memory_tags,
+    metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at
+RETURNING *;
+
+-- name: agno2_memories :many
+-- One page of memories of a user, an agent, a team (NULL: any of each), holding every one of
+-- `topics` (NULL: any), whose text contains `search` (any case; NULL: any), sorted by sort_by
+-- ('created_at', 'updated_at', 'memory' or 'user_id'; NULL: created_at), newest first unless
+-- sort_asc; limit NULL: all. `total`: how many match, before the page.
+SELECT *, count(*) OVER () AS total FROM user_memories
+WHERE (:user_id::text IS NULL OR user_id = :user_id)
+  AND (:agent_id::text IS NULL OR metadata->'agno'->'rest'->>'agent_id' = :agent_id)
+  AND (:team_id::text IS NULL OR metadata->'agno'->'rest'->>'team_id' = :team_id)
+  AND (:topics::text[] IS NULL OR memory_tags @> :topics::text[])
+  AND (:search::text IS NULL OR memory ILIKE '%' || :search || '%')
+ORDER BY
+    CASE WHEN :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'updated_at' THEN coalesce(updated_at, created_at) WHEN 'memory' THEN NULL
+        WHEN 'user_id' THEN NULL ELSE created_at END END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'updated_at' THEN coalesce(updated_at, created_at) WHEN 'memory' THEN NULL
+        WHEN 'user_id' THEN NULL ELSE created_at END END DESC,
+    CASE WHEN :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'memory' THEN memory WHEN 'user_id' THEN user_id END END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'memory' THEN memory WHEN 'user_id' THEN user_id END END DESC,
+    id
+LIMIT :limit OFFSET :offset;
+
+-- name: agno2_memory_topics :many
+-- The distinct topics of a user's memories (NULL: everyone's), in order.
+SELECT DISTINCT unnest(memory_tags) AS topic FROM user_memories
+WHERE (:user_id::text IS NULL OR user_id = :user_id)
+ORDER BY topic;
+
+-- name: agno2_memory_stats :many
+-- Per user (NULL: every user): how many memories and when one last changed (epoch), the
+-- most recently changed first; limit NULL: all. `total`: how many users match.
+SELECT user_id, count(*) AS total_memories,
+    extract(epoch FROM max(coalesce(updated_at, created_at)))::bigint AS last_memory_updated_at,
+    count(*) OVER () AS total
+FROM user_memories
+WHERE (:user_id::text IS NULL OR user_id = :user_id)
+GROUP BY user_id
+ORDER BY max(coalesce(updated_at, created_at)) DESC, user_id
+LIMIT :limit OFFSET :offset;
+
+-- name: delete_agno2_memories :execrows
+-- Delete the given memories (of one user only, unless NULL).
+DELETE FROM user_memories
+WHERE id = ANY(:ids::uuid[]) AND (:user_id::text IS NULL OR user_id = :user_id);

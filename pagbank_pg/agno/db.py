@@ -1,0 +1,572 @@
+"""`PagbankDb`: Agno 2/3's `db` (a `BaseDb`) over the plan's tables.
+
+* Agent sessions go to `agent_sessions` (one row per `(session_id, agent_id)`), team sessions
+  to `team_sessions`, memories to `user_memories`, in the shape the importer and the Agno 1.7
+  storage write (`pagbank_pg.mapping.agno2`).
+* A session write is the 1.7 storage's (`writes.write_session`): under the session's lock, an
+  erased user is passed over, another user's session raises `SessionOwnershipError`, and what
+  comes in is merged with what is stored, so racing app replicas keep every run.
+* Sessions Agno 1.7 wrote (imported, or by the 1.7 storage) read back as Agno 2/3 sessions:
+  their runs go through Agno's own v1-to-v2 conversion (`agno.db.migrations.v1_to_v2`).
+* Everything the plan has no table for (workflow sessions, metrics, evals, knowledge, traces
+  and spans, learnings, culture on 2.x, schema versions, and the rest of Agno's tables) goes
+  to Agno's own `PostgresDb` in the schema `agno_schema` of the same database.
+* Runs are kept inline in the session (Agno calls `upsert_session` with them): `upsert_run`
+  is not implemented, which Agno 3 handles by writing the runs through `upsert_session`; one
+  locked write per turn instead of two.
+"""
+
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+import psycopg
+from agno.db.base import BaseDb, SessionType
+from agno.db.migrations.v1_to_v2 import (
+    convert_any_metrics_in_data,
+    convert_v1_metrics_to_v2,
+    safe_get_runs_from_memory,
+)
+from agno.db.postgres import PostgresDb
+from agno.db.schemas.memory import UserMemory
+from agno.session import AgentSession, TeamSession, WorkflowSession
+from sqlalchemy import Engine, create_engine, func, select
+
+from .. import mapping
+from ..config import DEFAULT_FILE, DEFAULT_TABLES
+from ..conninfo import resolve_dsn
+from ..errors import InvalidRecord, RejectedRow
+from ..query import Database, internal_queries
+from ..query.types import SchemaQueries
+from .writes import Kind, Served, agno_statements, stored_rows, write_session
+
+logger = logging.getLogger("pagbank_pg.agno")
+
+PLAN_TABLES = ("agent_sessions", "team_sessions", "user_memories")
+_CLASSES: dict[str, Any] = {"agent": AgentSession, "team": TeamSession}
+_SORTS = ("created_at", "updated_at", "session_id")
+
+
+def _kind(session_type: Any) -> Kind | None:
+    """"agent" or "team" for the plan's tables; None for a workflow session (Agno's)."""
+    value = getattr(session_type, "value", session_type)
+    if value in ("agent", "team"):
+        return cast(Kind, value)
+    return None
+
+
+def _kind_of(session: Any) -> Kind | None:
+    if isinstance(session, TeamSession):
+        return "team"
+    if isinstance(session, AgentSession):
+        return "agent"
+    return None
+
+
+def _v1_run(run: Any) -> Any:
+    """An Agno 1.7 run as Agno 2/3 reads one (Agno's own v1-to-v2 conversion)."""
+    if not isinstance(run, dict):
+        return run
+    if "run_id" not in run and isinstance(run.get("response"), dict):  # the legacy format
+        run = {**run["response"], "messages": run.get("messages") or run["response"].get("messages")}
+    return convert_any_metrics_in_data(safe_get_runs_from_memory({"runs": [dict(run)]}))[0]
+
+
+def engine_for(dsn: str) -> Engine:
+    """A SQLAlchemy engine on the same server as `dsn` (a libpq URL or conninfo), through
+    psycopg 3: no second set of credentials."""
+    return create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
+
+
+class AgnoTables(PostgresDb):  # type: ignore[misc]
+    """Agno's own PostgresDb for what the plan has no table for; its metrics also count the
+    sessions and runs of the plan's tables (`plan_sessions`)."""
+
+    def __init__(self, plan_sessions: Callable[[int | None, int | None], list[dict[str, Any]]],
+                 first_plan_session: Callable[[], int | None], **options: Any) -> None:
+        super().__init__(**options)
+        self.plan_sessions = plan_sessions
+        self.first_plan_session = first_plan_session
+
+    def _get_all_sessions_for_metrics_calculation(
+        self, start_timestamp: int | None = None, end_timestamp: int | None = None
+    ) -> list[dict[str, Any]]:
+        own = super()._get_all_sessions_for_metrics_calculation(start_timestamp, end_timestamp)
+        return [*own, *self.plan_sessions(start_timestamp, end_timestamp)]
+
+    def _get_metrics_calculation_starting_date(self, table: Any) -> date | None:
+        with self.Session() as sess:
+            has_metrics = sess.execute(select(func.count()).select_from(table)).scalar()
+        found = super()._get_metrics_calculation_starting_date(table)
+        first = self.first_plan_session()
+        ours = datetime.fromtimestamp(first, tz=UTC).date() if first is not None else None
+        if has_metrics or ours is None:
+            return cast(date | None, found)
+        return min(found, ours) if found is not None else ours
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    def call(self: "PagbankDb", *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.agno_db, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Agno's own `PostgresDb.{name}`, in the schema `agno_schema`."
+    return call
+
+
+# What PagbankDb does itself; every other public method of BaseDb that Agno's PostgresDb
+# implements is Agno's (`_Delegated`).
+OWN = frozenset(
+    {
+        "table_exists", "close", "to_dict", "from_dict",
+        "delete_session", "delete_sessions", "get_session", "get_sessions", "rename_session",
+        "upsert_session", "upsert_sessions",
+        "clear_memories", "delete_user_memory", "delete_user_memories", "get_all_memory_topics",
+        "get_user_memory", "get_user_memories", "get_user_memory_stats", "upsert_user_memory",
+        "upsert_memories",
+        "get_run", "get_runs", "upsert_run", "delete_run", "delete_runs", "cancel_pending_run",
+        "reassign_session_owner",
+    }
+)  # fmt: skip
+DELEGATED = tuple(
+    sorted(
+        name
+        for name, value in vars(BaseDb).items()
+        if callable(value)
+        and not name.startswith("_")
+        and name not in OWN
+        and getattr(PostgresDb, name, value) is not value
+    )
+)
+_Delegated: type = type("_Delegated", (), {name: _delegate(name) for name in DELEGATED})
+
+
+class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
+    """Agno 2/3's `db` over the plan's tables (see the module's doc).
+
+    `db_url` None: `DATABASE_URL`, else the embedded server; `replica_dsn`: read replicas, as
+    `Database.open` takes them; `agno_schema`: the schema of Agno's own tables; `db`: an open
+    `Database` to use instead (its pool is shared, and closed by its owner)."""
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        *,
+        replica_dsn: str | None = None,
+        agno_schema: str = "agno",
+        db: Database | None = None,
+        id: str | None = None,
+    ) -> None:
+        dsn = resolve_dsn(db_url)
+        self.db = db if db is not None else Database.connect(dsn, replica_dsn=replica_dsn)
+        self._owns_db = db is None
+        self.agno = agno_statements(self.db)
+        self.agno_schema = agno_schema
+        self.agno_db = AgnoTables(
+            self._plan_sessions,
+            lambda: self.agno.first_session_epoch(),
+            db_engine=engine_for(dsn),
+            db_schema=agno_schema,
+        )
+        super().__init__(id=id or self.agno_db.id)
+        self.memory_source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
+        self.served = Served()  # the runs Agno was given, per session (a stale copy stays out)
+        self.erased_skipped = 0  # writes of erased users passed over (LGPD)
+
+    # --- the database -------------------------------------------------------------------------
+
+    def table_exists(self, table_name: str) -> bool:
+        if table_name in PLAN_TABLES:
+            checks = cast(SchemaQueries, self.db.bind(internal_queries("schema")))
+            return bool(checks.table_exists(table_name=table_name))
+        return bool(self.agno_db.table_exists(table_name))
+
+    def close(self) -> None:
+        self.agno_db.close()
+        if self._owns_db:
+            self.db.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.agno_db.to_dict(), "agno_schema": self.agno_schema, "type": "pagbank"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PagbankDb":
+        return cls(agno_schema=data.get("agno_schema", "agno"), id=data.get("id"))
+
+    def _erased(self, user_id: str | None, session_id: str | None = None) -> bool:
+        if self.db.queries.is_erased(user_id=user_id, session_id=session_id):
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("a write of an erased user passed over")
+            return True
+        return False
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _session(
+        self, rows: list[dict[str, Any]], kind: Kind, deserialize: bool | None,
+        runs_limit: int | None = None, include_runs: bool = True,
+    ) -> Any:  # fmt: skip
+        values, _ = mapping.session_from_rows(rows, kind)
+        data = mapping.agno2.session_dict(values, kind, convert_v1=_v1_run)
+        data["session_data"] = _session_data(data.get("session_data"))
+        if runs_limit is not None:
+            data["runs"] = data["runs"][-runs_limit:] if runs_limit > 0 else []
+        session = _CLASSES[kind].from_dict(data)
+        if session is None:
+            return None
+        given = session.to_dict()
+        self.served.add(f"{kind}:{session.session_id}", mapping.agno2.session_values(given, kind))
+        if deserialize:
+            if not include_runs:
+                session.runs = None
+            return session
+        given["session_type"] = kind
+        if not include_runs:
+            given.pop("runs", None)
+        return given
+
+    def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
+        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
+        try:
+            return mapping.agno_session_rows(values, kind, source)
+        except RejectedRow as error:
+            raise InvalidRecord(
+                f"session {values.get('session_id')!r} cannot be stored: {error}"
+            ) from None
+
+    def _rows_of(self, kind: Kind, session_id: str, user_id: str | None) -> list[dict[str, Any]]:
+        rows = stored_rows(self.agno, kind, session_id)
+        return [r for r in rows if r["user_id"] == user_id] if user_id is not None else rows
+
+    def get_session(
+        self,
+        session_id: str,
+        session_type: SessionType | None = None,
+        user_id: str | None = None,
+        deserialize: bool | None = True,
+        runs_limit: int | None = None,
+    ) -> Any:
+        """The session (of `user_id` only, when given), or None. Without a session type, an
+        agent session, else a team one, else one of Agno's own tables."""
+        kinds: tuple[Kind, ...] = (
+            ("agent", "team") if session_type is None else tuple(filter(None, [_kind(session_type)]))
+        )
+        for kind in kinds:
+            rows = self._rows_of(kind, session_id, user_id)
+            if rows:
+                return self._session(rows, kind, deserialize, runs_limit)
+        if session_type is not None and kinds:
+            return None
+        return self.agno_db.get_session(
+            session_id=session_id, session_type=session_type or SessionType.WORKFLOW,
+            user_id=user_id, deserialize=deserialize,
+        )  # fmt: skip
+
+    def upsert_session(self, session: Any, deserialize: bool | None = True) -> Any:
+        """Store the session merged with what is stored, and return it as stored; None when
+        it belongs to an erased user. Another user's session id raises
+        `SessionOwnershipError`."""
+        kind = _kind_of(session)
+        if kind is None:
+            if self._erased(session.user_id, session.session_id):
+                return None
+            return self.agno_db.upsert_session(session, deserialize=deserialize)
+        values = mapping.agno2.session_values(session.to_dict(), kind)
+        now = int(time.time())  # the database sets the stored timestamps
+        values.update(created_at=values.get("created_at") or now, updated_at=now)
+        written = write_session(
+            self.db,
+            kind,
+            values,
+            lambda merged: self._rows(merged, kind),
+            merge=True,
+            served=self.served.of(f"{kind}:{session.session_id}"),
+        )
+        if written is None:
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("session of an erased user passed over")
+            return None
+        return self._session(written, kind, deserialize)
+
+    def upsert_sessions(
+        self,
+        sessions: list[Any],
+        deserialize: bool | None = True,
+        preserve_updated_at: bool = False,
+    ) -> list[Any]:
+        """`upsert_session` of each (each under its own lock); the erased are left out."""
+        stored = [self.upsert_session(s, deserialize=deserialize) for s in sessions]
+        return [s for s in stored if s is not None]
+
+    def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,
+              sort_by: str | None, asc: bool) -> list[dict[str, Any]]:  # fmt: skip
+        page = self.agno.team_session_page if kind == "team" else self.agno.agent_session_page
+        return page(**filters, sort_by=sort_by, sort_asc=asc, limit=limit, offset=offset)
+
+    def _load(self, kind: Kind, ids: list[str], user_id: str | None, deserialize: bool | None,
+              include_runs: bool) -> dict[str, Any]:  # fmt: skip
+        rows = (self.agno.team_session_rows if kind == "team" else self.agno.agent_session_rows)(
+            session_ids=ids
+        )
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if user_id is None or row["user_id"] == user_id:
+                by_id.setdefault(row["session_id"], []).append(row)
+        return {
+            sid: self._session(group, kind, deserialize, include_runs=include_runs)
+            for sid, group in by_id.items()
+        }
+
+    def get_sessions(
+        self,
+        session_type: SessionType | None = None,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        session_name: str | None = None,
+        start_timestamp: int | None = None,
+        end_timestamp: int | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        deserialize: bool | None = True,
+        include_runs: bool = True,
+    ) -> Any:
+        """Sessions of the plan's tables and of Agno's own (`session_type` None: all of them),
+        filtered, sorted (`created_at` unless `sort_by` is `updated_at` or `session_id`;
+        newest first unless `sort_order` is "asc") and paginated (`page` from 1). With
+        `deserialize` False: (session dicts, how many match)."""
+        asc = sort_order == "asc"
+        sort = sort_by if sort_by in _SORTS else "created_at"
+        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        filters = {
+            "user_id": user_id, "component_id": component_id, "session_name": session_name,
+            "start_epoch": start_timestamp, "end_epoch": end_timestamp,
+        }  # fmt: skip
+        kind = _kind(session_type)
+        if kind is not None:
+            found = self._page(kind, filters, limit, offset, sort, asc)
+            total = found[0]["total"] if found else self._count(kind, filters)
+            loaded = self._load(kind, [f["session_id"] for f in found], user_id, deserialize,
+                                include_runs)  # fmt: skip
+            sessions = [loaded[f["session_id"]] for f in found if f["session_id"] in loaded]
+            return sessions if deserialize else (sessions, total)
+        # All of them: the keys of every match, sorted and paginated here, then the page read.
+        keys: list[tuple[Any, str, str, Any]] = []
+        for each in ("agent", "team"):
+            for f in self._page(cast(Kind, each), filters, None, 0, sort, asc):
+                keys.append((f[sort], each, f["session_id"], None))
+        if session_type is None:
+            theirs, _ = self.agno_db.get_sessions(
+                session_type=None, user_id=user_id, component_id=component_id,
+                session_name=session_name, start_timestamp=start_timestamp,
+                end_timestamp=end_timestamp, deserialize=False,
+            )  # fmt: skip
+            for s in theirs:
+                key = s.get(sort) if sort != "updated_at" else s.get("updated_at") or s.get("created_at")
+                keys.append((key, "agno", s["session_id"], s))
+        else:  # a workflow session: Agno's own alone
+            return self.agno_db.get_sessions(
+                session_type=session_type, user_id=user_id, component_id=component_id,
+                session_name=session_name, start_timestamp=start_timestamp,
+                end_timestamp=end_timestamp, limit=limit, page=page, sort_by=sort_by,
+                sort_order=sort_order, deserialize=deserialize,
+            )  # fmt: skip
+        keys.sort(key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[2]), reverse=not asc)
+        chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
+        loaded_by: dict[str, dict[str, Any]] = {}
+        for each in ("agent", "team"):
+            ids = [k[2] for k in chosen if k[1] == each]
+            loaded_by[each] = self._load(cast(Kind, each), ids, user_id, deserialize, include_runs)
+        sessions = []
+        for _, where, sid, raw in chosen:
+            if where == "agno":
+                sessions.append(_agno_session(raw, deserialize, include_runs))
+            elif sid in loaded_by[where]:
+                sessions.append(loaded_by[where][sid])
+        return sessions if deserialize else (sessions, len(keys))
+
+    def _count(self, kind: Kind, filters: dict[str, Any]) -> int:
+        found = self._page(kind, filters, 1, 0, "created_at", False)
+        return int(found[0]["total"]) if found else 0
+
+    def rename_session(
+        self,
+        session_id: str,
+        session_type: SessionType | None,
+        session_name: str,
+        user_id: str | None = None,
+        deserialize: bool | None = True,
+    ) -> Any:
+        """Set the session's name (`session_data.session_name`); None when there is no such
+        session (of `user_id`, when given)."""
+        kind = _kind(session_type)
+        if kind is None:
+            return self.agno_db.rename_session(
+                session_id=session_id, session_type=session_type, session_name=session_name,
+                user_id=user_id, deserialize=deserialize,
+            )  # fmt: skip
+        session = self.get_session(session_id, session_type, user_id=user_id)
+        if session is None:
+            return None
+        session.session_data = {**(session.session_data or {}), "session_name": session_name}
+        return self.upsert_session(session, deserialize=deserialize)
+
+    def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
+        """Delete every row of the session id (of `user_id` only, when given), wherever it is."""
+        deleted = self.agno.delete_agent_sessions_of(session_ids=[session_id], user_id=user_id)
+        deleted += self.agno.delete_team_sessions_of(session_ids=[session_id], user_id=user_id)
+        theirs = self.agno_db.delete_session(session_id, user_id=user_id)
+        return bool(deleted) or bool(theirs)
+
+    def delete_sessions(self, session_ids: list[str], user_id: str | None = None) -> None:
+        self.agno.delete_agent_sessions_of(session_ids=session_ids, user_id=user_id)
+        self.agno.delete_team_sessions_of(session_ids=session_ids, user_id=user_id)
+        self.agno_db.delete_sessions(session_ids, user_id=user_id)
+
+    def _plan_sessions(self, start: int | None, end: int | None) -> list[dict[str, Any]]:
+        """The plan's sessions as Agno's metrics read sessions: one per session id and type,
+        each run's model and provider."""
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in self.agno.sessions_for_metrics(start_epoch=start, end_epoch=end):
+            runs = [
+                {"model": r.get("model"), "model_provider": r.get("model_provider") or ""}
+                for r in (row["runs"] if isinstance(row["runs"], list) else [])
+                if isinstance(r, dict) and mapping.SPLIT not in r
+            ]
+            key = (row["session_type"], row["session_id"])
+            if key in merged:
+                merged[key]["runs"] += runs
+            else:
+                merged[key] = {**row, "session_data": row["session_data"] or {}, "runs": runs}
+        return list(merged.values())
+
+    # --- memories -----------------------------------------------------------------------------
+
+    def _memory(self, row: Mapping[str, Any], deserialize: bool | None) -> Any:
+        stored = mapping.agno_memory_dict(row) if (row["metadata"] or {}).get("agno") else None
+        values = mapping.agno2.memory_dict(row, stored)
+        if not deserialize:
+            return values
+        fields = {f.name for f in dataclasses.fields(UserMemory)}
+        return UserMemory.from_dict({k: v for k, v in values.items() if k in fields})
+
+    def _memory_id(self, memory_id: str) -> uuid.UUID:
+        return mapping.memory_id(self.memory_source, memory_id)
+
+    def upsert_user_memory(self, memory: UserMemory, deserialize: bool | None = True) -> Any:
+        """Store the memory (a memory id that is not a UUID maps to one derived from it; the
+        caller's id comes back); None when it belongs to an erased user."""
+        if memory.memory_id is None:
+            memory.memory_id = str(uuid.uuid4())
+        if self._erased(memory.user_id):
+            return None
+        given = dataclasses.asdict(memory)
+        given["updated_at"] = given.get("updated_at") or int(time.time())
+        try:
+            row = mapping.agno_memory_row(mapping.agno2.memory_raw(given), self.memory_source)
+        except RejectedRow as error:
+            raise InvalidRecord(f"memory {memory.memory_id!r} cannot be stored: {error}") from None
+        save = self.agno.save_agno2_memory
+        stored = save(**{p: row[p] for p in save.params})
+        assert stored is not None
+        return self._memory(stored, deserialize)
+
+    def upsert_memories(
+        self,
+        memories: list[UserMemory],
+        deserialize: bool | None = True,
+        preserve_updated_at: bool = False,
+    ) -> list[Any]:
+        stored = [self.upsert_user_memory(m, deserialize=deserialize) for m in memories]
+        return [m for m in stored if m is not None]
+
+    def get_user_memory(
+        self, memory_id: str, deserialize: bool | None = True, user_id: str | None = None
+    ) -> Any:
+        row = self.db.queries.get_memory(id=self._memory_id(memory_id))
+        if row is None or (user_id is not None and row["user_id"] != user_id):
+            return None
+        return self._memory(row, deserialize)
+
+    def get_user_memories(
+        self,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        team_id: str | None = None,
+        topics: list[str] | None = None,
+        search_content: str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        deserialize: bool | None = True,
+    ) -> Any:
+        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        rows = self.agno.agno2_memories(
+            user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
+            search=search_content, sort_by=sort_by, sort_asc=sort_order == "asc",
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        memories = [self._memory(row, deserialize) for row in rows]
+        if deserialize:
+            return memories
+        total = rows[0]["total"] if rows else 0
+        if not rows and offset:
+            everything = self.agno.agno2_memories(
+                user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
+                search=search_content, sort_by=None, sort_asc=False, limit=1, offset=0,
+            )  # fmt: skip
+            total = everything[0]["total"] if everything else 0
+        return memories, int(total)
+
+    def get_all_memory_topics(self, user_id: str | None = None) -> list[str]:
+        return [row["topic"] for row in self.agno.agno2_memory_topics(user_id=user_id)]
+
+    def get_user_memory_stats(
+        self, limit: int | None = None, page: int | None = None, user_id: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        rows = self.agno.agno2_memory_stats(user_id=user_id, limit=limit, offset=offset)
+        stats = [
+            {
+                "user_id": r["user_id"] if r["user_id"] != mapping.agno2.NO_ID else None,
+                "total_memories": r["total_memories"],
+                "last_memory_updated_at": r["last_memory_updated_at"],
+            }
+            for r in rows
+        ]
+        return stats, int(rows[0]["total"]) if rows else 0
+
+    def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> None:
+        self.agno.delete_agno2_memories(ids=[self._memory_id(memory_id)], user_id=user_id)
+
+    def delete_user_memories(self, memory_ids: list[str], user_id: str | None = None) -> None:
+        ids = [self._memory_id(m) for m in memory_ids]
+        self.agno.delete_agno2_memories(ids=ids, user_id=user_id)
+
+    def clear_memories(self) -> None:
+        self.agno.delete_all_memories()
+
+
+def _session_data(data: Any) -> Any:
+    """Session data with Agno 1.7's session metrics renamed as Agno 2/3 names them."""
+    if isinstance(data, dict) and isinstance(data.get("session_metrics"), dict):
+        return {**data, "session_metrics": convert_v1_metrics_to_v2(data["session_metrics"])}
+    return data
+
+
+def _agno_session(raw: dict[str, Any], deserialize: bool | None, include_runs: bool) -> Any:
+    if not include_runs:
+        raw = {k: v for k, v in raw.items() if k != "runs"}
+    if not deserialize:
+        return raw
+    cls = {"agent": AgentSession, "team": TeamSession}.get(raw.get("session_type"), WorkflowSession)
+    return cls.from_dict(raw)
+
+
+__all__ = ["DELEGATED", "OWN", "AgnoTables", "PagbankDb"]
