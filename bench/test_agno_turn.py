@@ -22,6 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
 import psycopg
@@ -172,9 +173,7 @@ def sessions_of(agent: Agent, runs: int, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("runs", LENGTHS)
-def test_agno_turn(
-    benchmark: Any, turn_db: tuple[str, BaseDb], bench_dsn: str, runs: int
-) -> None:
+def test_agno_turn(benchmark: Any, turn_db: tuple[str, BaseDb], bench_dsn: str, runs: int) -> None:
     name, db = turn_db
     agent = specialist(db)
     # Short sessions: a session of `runs` runs per measured turn. Long ones: one session, the
@@ -207,7 +206,7 @@ def test_agno_turn(
         benchmark.group = f"Agno 3 turn, session of {runs} runs"
         benchmark.pedantic(turn, setup=setup, rounds=ROUNDS, iterations=1, warmup_rounds=0)
         marks.append(lsn(wal))
-    wal_bytes = [after - before for before, after in zip(marks, marks[1:], strict=False)]
+    wal_bytes = [after - before for before, after in pairwise(marks)]
     statements = [s["counts"]["query"] for s in samples]
     transactions = [s["counts"]["BEGIN"] for s in samples]
     answer = agent.get_session(session_id=sessions[-1], user_id=USER)

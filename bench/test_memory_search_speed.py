@@ -9,6 +9,7 @@ databases give the same answer.
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from pagbank_pg import Database
@@ -17,15 +18,16 @@ from .conftest import fresh_database
 
 ROWS = 100_000
 # Memories of 6 to 11 words drawn from a banking vocabulary, the first words far more often
-# than the last (random()^3), then the row number; every 1000th mentions a chargeback.
+# than the last (random()^3), then the row number; every 1000th mentions a refund (estorno).
 LOAD = """
 SELECT setseed(0.42);
-INSERT INTO user_memories (user_id, memory, memory_tags, created_at)
-SELECT 'u-' || i % 10000,
-       (SELECT string_agg(w[1 + floor(power(random(), 3) * array_length(w, 1))::int], ' ')
+INSERT INTO user_memories (id, user_id, memory, memory_tags, created_at, updated_at)
+SELECT md5('m' || i)::uuid, 'u-' || i % 10000,
+       (SELECT string_agg(w[1 + floor(power(random(), 3) * array_length(w, 1))::int], ' '
+                          ORDER BY g)  -- g: an aggregate of this subquery, per row
         FROM generate_series(1, 6 + i % 6) g)
-       || CASE WHEN i % 1000 = 0 THEN ' pediu chargeback' ELSE '' END || ' ' || i,
-       ARRAY['t' || i % 100], now() - i * interval '1 minute'
+       || CASE WHEN i % 1000 = 0 THEN ' pediu estorno' ELSE '' END || ' ' || i,
+       ARRAY['t' || i % 100], now() - i * interval '1 minute', now() - i * interval '1 minute'
 FROM generate_series(1, {rows}) i,
      LATERAL (SELECT ARRAY[
          'o', 'cliente', 'pediu', 'aumento', 'do', 'limite', 'cartão', 'crédito', 'débito',
@@ -39,7 +41,7 @@ ANALYZE user_memories;
 SEARCH_INDEXES = ("idx_user_memories_memory_words", "idx_user_memories_memory_trgm")
 # case: the query (a page of 20, by relevance)
 CASES = {
-    "rare word form": "chargebacks",
+    "rare word form": "estornos",
     "common word, no accent": "creditos",
     "two words": "cartão limite",
     "substring": "4242",
@@ -58,12 +60,11 @@ def databases(bench_server: str) -> Iterator[dict[bool, Database]]:
     try:
         for with_indexes, maker in zip((True, False), makers, strict=True):
             dsn = next(maker)
-            with Database.connect(dsn, min_size=1, max_size=1) as setup:
-                with setup.pool.connection() as conn:
-                    if not with_indexes:
-                        for index in SEARCH_INDEXES:
-                            conn.execute(f"DROP INDEX {index}")
-                    conn.execute(LOAD.format(rows=ROWS))
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                if not with_indexes:
+                    for index in SEARCH_INDEXES:
+                        conn.execute(f"DROP INDEX {index}")
+                conn.execute(LOAD.format(rows=ROWS))
             opened[with_indexes] = Database.connect(dsn, min_size=1, max_size=1)
         yield opened
     finally:
