@@ -336,3 +336,18 @@ def test_the_rollback_keeps_an_extension_other_objects_use(db_dsn: str) -> None:
         assert left == [("pg_trgm",), ("plpgsql",)]
         conn.execute("DROP TABLE notes")
     assert migrations.apply(db_dsn) == ["0009.create-memory-search"]
+
+
+def test_a_first_import_defers_the_search_indexes_and_builds_them_the_same(db_dsn: str) -> None:
+    definitions = (
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'user_memories' ORDER BY 1"
+    )
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        before = conn.execute(definitions).fetchall()
+        deferred = conn.execute("SELECT defer_secondary_indexes('user_memories')").fetchall()
+        assert {("idx_user_memories_memory_words",), ("idx_user_memories_memory_trgm",)} <= set(
+            deferred
+        )
+        restored = conn.execute("SELECT restore_deferred_indexes('user_memories')").fetchall()
+        assert sorted(restored) == sorted(deferred)
+        assert conn.execute(definitions).fetchall() == before
