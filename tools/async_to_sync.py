@@ -1,4 +1,5 @@
-"""Write `pagbank_pg/query/database.py` from its twin `database_async.py`, so the two never drift.
+"""Write each sync module from its async twin, so the two never drift: `pagbank_pg/query/
+database.py` from `database_async.py`, `pagbank_pg/agno/db.py` from `db_async.py`.
 
 The sync module is the async one without `async`/`await` and with the sync names of psycopg's
 classes (the way psycopg_pool keeps its twins). A line may say how it reads in sync:
@@ -12,9 +13,12 @@ import re
 import sys
 from pathlib import Path
 
-QUERY = Path(__file__).resolve().parent.parent / "pagbank_pg" / "query"
+PACKAGE = Path(__file__).resolve().parent.parent / "pagbank_pg"
+QUERY = PACKAGE / "query"
 SOURCE, TARGET = QUERY / "database_async.py", QUERY / "database.py"
-HEADER = "# Generated from database_async.py by tools/async_to_sync.py: do not edit.\n"
+# Every (async source, sync target); the first is SOURCE, TARGET.
+TWINS = [(SOURCE, TARGET), (PACKAGE / "agno" / "db_async.py", PACKAGE / "agno" / "db.py")]
+HEADER = "# Generated from {source} by tools/async_to_sync.py: do not edit.\n"
 
 # Whole words, in order: the async name, and its sync twin.
 NAMES = [
@@ -34,12 +38,22 @@ NAMES = [
     (r"AsyncPackageQueries", "PackageQueries"),
     (r"__aenter__", "__enter__"),
     (r"__aexit__", "__exit__"),
+    (r"AsyncBaseDb", "BaseDb"),
+    (r"AsyncPostgresDb", "PostgresDb"),
+    (r"AsyncAgnoTables", "AgnoTables"),
+    (r"AsyncPagbankDb", "PagbankDb"),
+    (r"AsyncAgnoQueries", "AgnoQueries"),
+    (r"AsyncSchemaQueries", "SchemaQueries"),
+    (r"AsyncEngine", "Engine"),
+    (r"async_creator", "creator"),
+    (r"create_async_engine", "create_engine"),
+    (r"writes_async", "writes"),
 ]
 _SYNC_AS = re.compile(r"^(?P<indent>\s*).*?\s*# sync: (?P<sync>.*)$")
 
 
-def convert(text: str) -> str:
-    """The sync module of the async module `text`."""
+def convert(text: str, source: str = SOURCE.name) -> str:
+    """The sync module of the async module `text` (read from the file named `source`)."""
     out = []
     for line in text.splitlines():
         if line.rstrip().endswith("# async only"):
@@ -50,19 +64,22 @@ def convert(text: str) -> str:
             for name, sync in NAMES:
                 line = re.sub(rf"\b{name}", sync, line)
             out.append(line)
-    return HEADER + re.sub(r"\n{3,}(?=\S)", "\n\n\n", "\n".join(out)).rstrip() + "\n"
+    body = re.sub(r"\n{3,}(?=\S)", "\n\n\n", "\n".join(out)).rstrip()
+    return HEADER.format(source=source) + body + "\n"
 
 
 def main() -> int:
-    wanted = convert(SOURCE.read_text(encoding="utf-8"))
-    if "--check" in sys.argv[1:]:
-        if TARGET.read_text(encoding="utf-8") != wanted:
-            print(f"{TARGET} is not up to date: run python tools/async_to_sync.py")
-            return 1
-        return 0
-    TARGET.write_text(wanted, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    stale = 0
+    for source, target in TWINS:
+        wanted = convert(source.read_text(encoding="utf-8"), source.name)
+        if "--check" in sys.argv[1:]:
+            if not target.exists() or target.read_text(encoding="utf-8") != wanted:
+                print(f"{target} is not up to date: run python tools/async_to_sync.py")
+                stale = 1
+            continue
+        target.write_text(wanted, encoding="utf-8")
+        print(f"wrote {target}")
+    return stale
 
 
 if __name__ == "__main__":

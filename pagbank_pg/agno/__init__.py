@@ -45,5 +45,6 @@ if find_spec("agno.storage") is not None:  # Agno 1.x
     ]
 else:  # Agno 2 or 3
     from .db import PagbankDb
+    from .db_async import AsyncPagbankDb
 
-    __all__ = ["PagbankDb", "merge_sessions"]
+    __all__ = ["AsyncPagbankDb", "PagbankDb", "merge_sessions"]

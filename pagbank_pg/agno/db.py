@@ -1,4 +1,6 @@
-"""`PagbankDb`: Agno 2/3's `db` (a `BaseDb`) over the plan's tables.
+# Generated from db_async.py by tools/async_to_sync.py: do not edit.
+"""Agno 2/3's `db` over the plan's tables. db_async.py holds the async twin, an `BaseDb`;
+db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py.
 
 * Agent sessions go to `agent_sessions` (one row per `(session_id, agent_id)`), team sessions
   to `team_sessions`, memories to `user_memories`, in the shape the importer and the Agno 1.7
@@ -34,15 +36,19 @@ from agno.db.migrations.v1_to_v2 import (
 from agno.db.postgres import PostgresDb
 from agno.db.schemas.memory import UserMemory
 from agno.session import AgentSession, TeamSession, WorkflowSession
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import func, select
 
 from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import Database, internal_queries
-from ..query.types import SchemaQueries
-from .writes import Kind, Served, agno_statements, stored_rows, write_session
+from ..query.types import AgnoQueries, SchemaQueries
+from .writes import Kind, Served
+from .writes import agno_statements, stored_rows, write_session
+
+import threading
+from sqlalchemy import Engine, create_engine
 
 logger = logging.getLogger("pagbank_pg.agno")
 
@@ -52,7 +58,7 @@ _SORTS = ("created_at", "updated_at", "session_id")
 
 
 def _kind(session_type: Any) -> Kind | None:
-    """"agent" or "team" for the plan's tables; None for a workflow session (Agno's)."""
+    """ "agent" or "team" for the plan's tables; None for a workflow session (Agno's)."""
     value = getattr(session_type, "value", session_type)
     if value in ("agent", "team"):
         return cast(Kind, value)
@@ -72,22 +78,30 @@ def _v1_run(run: Any) -> Any:
     if not isinstance(run, dict):
         return run
     if "run_id" not in run and isinstance(run.get("response"), dict):  # the legacy format
-        run = {**run["response"], "messages": run.get("messages") or run["response"].get("messages")}
+        run = {
+            **run["response"],
+            "messages": run.get("messages") or run["response"].get("messages"),
+        }
     return convert_any_metrics_in_data(safe_get_runs_from_memory({"runs": [dict(run)]}))[0]
 
 
 def engine_for(dsn: str) -> Engine:
     """A SQLAlchemy engine on the same server as `dsn` (a libpq URL or conninfo), through
     psycopg 3: no second set of credentials."""
-    return create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
+    connect = psycopg.Connection.connect
+    return create_engine("postgresql+psycopg://", creator=lambda: connect(dsn))
 
 
 class AgnoTables(PostgresDb):  # type: ignore[misc]
     """Agno's own PostgresDb for what the plan has no table for; its metrics also count the
     sessions and runs of the plan's tables (`plan_sessions`)."""
 
-    def __init__(self, plan_sessions: Callable[[int | None, int | None], list[dict[str, Any]]],
-                 first_plan_session: Callable[[], int | None], **options: Any) -> None:
+    def __init__(
+        self,
+        plan_sessions: Callable[..., Any],
+        first_plan_session: Callable[..., Any],
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.plan_sessions = plan_sessions
         self.first_plan_session = first_plan_session
@@ -95,12 +109,15 @@ class AgnoTables(PostgresDb):  # type: ignore[misc]
     def _get_all_sessions_for_metrics_calculation(
         self, start_timestamp: int | None = None, end_timestamp: int | None = None
     ) -> list[dict[str, Any]]:
-        own = super()._get_all_sessions_for_metrics_calculation(start_timestamp, end_timestamp)
+        own = super()._get_all_sessions_for_metrics_calculation(
+            start_timestamp, end_timestamp
+        )
         return [*own, *self.plan_sessions(start_timestamp, end_timestamp)]
 
     def _get_metrics_calculation_starting_date(self, table: Any) -> date | None:
+        count = select(func.count()).select_from(table)
         with self.Session() as sess:
-            has_metrics = sess.execute(select(func.count()).select_from(table)).scalar()
+            has_metrics = (sess.execute(count)).scalar()
         found = super()._get_metrics_calculation_starting_date(table)
         first = self.first_plan_session()
         ours = datetime.fromtimestamp(first, tz=UTC).date() if first is not None else None
@@ -109,9 +126,26 @@ class AgnoTables(PostgresDb):  # type: ignore[misc]
         return min(found, ours) if found is not None else ours
 
 
+_WRITES = ("upsert_", "create_", "update_")  # Agno's writes an erased user stays out of
+
+
+def _user_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The user a write to Agno's tables is for: its `user_id` argument, else the one of the
+    record it writes (an eval run, a trace, a knowledge row, …)."""
+    if isinstance(kwargs.get("user_id"), str):
+        return str(kwargs["user_id"])
+    record = args[0] if args else next(iter(kwargs.values()), None)
+    user = record.get("user_id") if isinstance(record, dict) else getattr(record, "user_id", None)
+    return user if isinstance(user, str) else None
+
+
 def _delegate(name: str) -> Callable[..., Any]:
     def call(self: "PagbankDb", *args: Any, **kwargs: Any) -> Any:
+        user = _user_of(args, kwargs) if name.startswith(_WRITES) else None
+        if user is not None and self._erased(user):
+            return None
         return getattr(self.agno_db, name)(*args, **kwargs)
+
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Agno's own `PostgresDb.{name}`, in the schema `agno_schema`."
@@ -149,8 +183,9 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     """Agno 2/3's `db` over the plan's tables (see the module's doc).
 
     `db_url` None: `DATABASE_URL`, else the embedded server; `replica_dsn`: read replicas, as
-    `Database.open` takes them; `agno_schema`: the schema of Agno's own tables; `db`: an open
-    `Database` to use instead (its pool is shared, and closed by its owner)."""
+    `Database.open` takes them (the pool opens on first use); `agno_schema`: the schema
+    of Agno's own tables; `db`: an open `Database` to use instead (its pool is shared,
+    and closed by its owner)."""
 
     def __init__(
         self,
@@ -161,15 +196,15 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         db: Database | None = None,
         id: str | None = None,
     ) -> None:
-        dsn = resolve_dsn(db_url)
-        self.db = db if db is not None else Database.connect(dsn, replica_dsn=replica_dsn)
-        self._owns_db = db is None
-        self.agno = agno_statements(self.db)
+        self.dsn = resolve_dsn(db_url)
+        self.replica_dsn = replica_dsn
+        self._db, self._owns_db = db, db is None
+        self._opening = threading.Lock()
         self.agno_schema = agno_schema
         self.agno_db = AgnoTables(
             self._plan_sessions,
-            lambda: self.agno.first_session_epoch(),
-            db_engine=engine_for(dsn),
+            self._first_plan_session,
+            db_engine=engine_for(self.dsn),
             db_schema=agno_schema,
         )
         super().__init__(id=id or self.agno_db.id)
@@ -179,16 +214,33 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
 
     # --- the database -------------------------------------------------------------------------
 
+    def _database(self) -> Database:
+        """The pool (opened on first use) and, in `self.agno`, the Agno area's statements."""
+        if self._db is None:
+            with self._opening:
+                if self._db is None:
+                    opened = Database.open(self.dsn, replica_dsn=self.replica_dsn)
+                    self.agno = agno_statements(opened)
+                    self._db = opened
+        elif not hasattr(self, "agno"):
+            self.agno = agno_statements(self._db)
+        return self._db
+
+    def _statements(self) -> AgnoQueries:
+        self._database()
+        return self.agno
+
     def table_exists(self, table_name: str) -> bool:
         if table_name in PLAN_TABLES:
-            checks = cast(SchemaQueries, self.db.bind(internal_queries("schema")))
+            db = self._database()
+            checks = cast(SchemaQueries, db.bind(internal_queries("schema")))
             return bool(checks.table_exists(table_name=table_name))
         return bool(self.agno_db.table_exists(table_name))
 
     def close(self) -> None:
         self.agno_db.close()
-        if self._owns_db:
-            self.db.close()
+        if self._owns_db and self._db is not None:
+            self._db.close()
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.agno_db.to_dict(), "agno_schema": self.agno_schema, "type": "pagbank"}
@@ -198,7 +250,8 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         return cls(agno_schema=data.get("agno_schema", "agno"), id=data.get("id"))
 
     def _erased(self, user_id: str | None, session_id: str | None = None) -> bool:
-        if self.db.queries.is_erased(user_id=user_id, session_id=session_id):
+        db = self._database()
+        if db.queries.is_erased(user_id=user_id, session_id=session_id):
             self.erased_skipped += 1  # LGPD: the user asked to be forgotten
             logger.info("a write of an erased user passed over")
             return True
@@ -215,19 +268,19 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         data["session_data"] = _session_data(data.get("session_data"))
         if runs_limit is not None:
             data["runs"] = data["runs"][-runs_limit:] if runs_limit > 0 else []
-        session = _CLASSES[kind].from_dict(data)
-        if session is None:
-            return None
-        given = session.to_dict()
-        self.served.add(f"{kind}:{session.session_id}", mapping.agno2.session_values(given, kind))
-        if deserialize:
-            if not include_runs:
-                session.runs = None
-            return session
-        given["session_type"] = kind
         if not include_runs:
-            given.pop("runs", None)
-        return given
+            data["runs"] = []
+        # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
+        # to_dict gives back what its from_dict took). Taken first: from_dict consumes it.
+        self.served.add(f"{kind}:{data['session_id']}", mapping.agno2.session_values(data, kind))
+        if not deserialize:
+            if not include_runs:
+                del data["runs"]
+            return {**data, "session_type": kind}
+        session = _CLASSES[kind].from_dict(data)
+        if session is not None and not include_runs:
+            session.runs = None
+        return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
         source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
@@ -238,8 +291,10 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                 f"session {values.get('session_id')!r} cannot be stored: {error}"
             ) from None
 
-    def _rows_of(self, kind: Kind, session_id: str, user_id: str | None) -> list[dict[str, Any]]:
-        rows = stored_rows(self.agno, kind, session_id)
+    def _rows_of(
+        self, kind: Kind, session_id: str, user_id: str | None
+    ) -> list[dict[str, Any]]:
+        rows = stored_rows(self._statements(), kind, session_id)
         return [r for r in rows if r["user_id"] == user_id] if user_id is not None else rows
 
     def get_session(
@@ -253,7 +308,9 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         """The session (of `user_id` only, when given), or None. Without a session type, an
         agent session, else a team one, else one of Agno's own tables."""
         kinds: tuple[Kind, ...] = (
-            ("agent", "team") if session_type is None else tuple(filter(None, [_kind(session_type)]))
+            ("agent", "team")
+            if session_type is None
+            else tuple(filter(None, [_kind(session_type)]))
         )
         for kind in kinds:
             rows = self._rows_of(kind, session_id, user_id)
@@ -279,7 +336,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values.get("created_at") or now, updated_at=now)
         written = write_session(
-            self.db,
+            self._database(),
             kind,
             values,
             lambda merged: self._rows(merged, kind),
@@ -303,13 +360,15 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         return [s for s in stored if s is not None]
 
     def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,
-              sort_by: str | None, asc: bool) -> list[dict[str, Any]]:  # fmt: skip
-        page = self.agno.team_session_page if kind == "team" else self.agno.agent_session_page
+                    sort_by: str | None, asc: bool) -> list[dict[str, Any]]:  # fmt: skip
+        agno = self._statements()
+        page = agno.team_session_page if kind == "team" else agno.agent_session_page
         return page(**filters, sort_by=sort_by, sort_asc=asc, limit=limit, offset=offset)
 
-    def _load(self, kind: Kind, ids: list[str], user_id: str | None, deserialize: bool | None,
-              include_runs: bool) -> dict[str, Any]:  # fmt: skip
-        rows = (self.agno.team_session_rows if kind == "team" else self.agno.agent_session_rows)(
+    def _load(self, kind: Kind, ids: list[str], user_id: str | None,
+                    deserialize: bool | None, include_runs: bool) -> dict[str, Any]:  # fmt: skip
+        agno = self._statements()
+        rows = (agno.team_session_rows if kind == "team" else agno.agent_session_rows)(
             session_ids=ids
         )
         by_id: dict[str, list[dict[str, Any]]] = {}
@@ -355,33 +414,37 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                                 include_runs)  # fmt: skip
             sessions = [loaded[f["session_id"]] for f in found if f["session_id"] in loaded]
             return sessions if deserialize else (sessions, total)
-        # All of them: the keys of every match, sorted and paginated here, then the page read.
-        keys: list[tuple[Any, str, str, Any]] = []
-        for each in ("agent", "team"):
-            for f in self._page(cast(Kind, each), filters, None, 0, sort, asc):
-                keys.append((f[sort], each, f["session_id"], None))
-        if session_type is None:
-            theirs, _ = self.agno_db.get_sessions(
-                session_type=None, user_id=user_id, component_id=component_id,
-                session_name=session_name, start_timestamp=start_timestamp,
-                end_timestamp=end_timestamp, deserialize=False,
-            )  # fmt: skip
-            for s in theirs:
-                key = s.get(sort) if sort != "updated_at" else s.get("updated_at") or s.get("created_at")
-                keys.append((key, "agno", s["session_id"], s))
-        else:  # a workflow session: Agno's own alone
+        if session_type is not None:  # a workflow session: Agno's own alone
             return self.agno_db.get_sessions(
                 session_type=session_type, user_id=user_id, component_id=component_id,
                 session_name=session_name, start_timestamp=start_timestamp,
                 end_timestamp=end_timestamp, limit=limit, page=page, sort_by=sort_by,
                 sort_order=sort_order, deserialize=deserialize,
             )  # fmt: skip
-        keys.sort(key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[2]), reverse=not asc)
+        # All of them: the keys of every match, sorted and paginated here, then the page read.
+        keys: list[tuple[Any, str, str, Any]] = []
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for each in kinds:
+            for f in self._page(each, filters, None, 0, sort, asc):
+                keys.append((f[sort], each, f["session_id"], None))
+        theirs, _ = self.agno_db.get_sessions(
+            session_type=None, user_id=user_id, component_id=component_id,
+            session_name=session_name, start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp, deserialize=False,
+        )  # fmt: skip
+        for s in theirs:
+            key = (
+                s.get("updated_at") or s.get("created_at") if sort == "updated_at" else s.get(sort)
+            )
+            keys.append((key, "agno", s["session_id"], s))
+        keys.sort(
+            key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[2]), reverse=not asc
+        )
         chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
         loaded_by: dict[str, dict[str, Any]] = {}
-        for each in ("agent", "team"):
+        for each in kinds:
             ids = [k[2] for k in chosen if k[1] == each]
-            loaded_by[each] = self._load(cast(Kind, each), ids, user_id, deserialize, include_runs)
+            loaded_by[each] = self._load(each, ids, user_id, deserialize, include_runs)
         sessions = []
         for _, where, sid, raw in chosen:
             if where == "agno":
@@ -418,21 +481,28 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
 
     def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
         """Delete every row of the session id (of `user_id` only, when given), wherever it is."""
-        deleted = self.agno.delete_agent_sessions_of(session_ids=[session_id], user_id=user_id)
-        deleted += self.agno.delete_team_sessions_of(session_ids=[session_id], user_id=user_id)
+        agno = self._statements()
+        deleted = agno.delete_agent_sessions_of(session_ids=[session_id], user_id=user_id)
+        deleted += agno.delete_team_sessions_of(session_ids=[session_id], user_id=user_id)
         theirs = self.agno_db.delete_session(session_id, user_id=user_id)
         return bool(deleted) or bool(theirs)
 
     def delete_sessions(self, session_ids: list[str], user_id: str | None = None) -> None:
-        self.agno.delete_agent_sessions_of(session_ids=session_ids, user_id=user_id)
-        self.agno.delete_team_sessions_of(session_ids=session_ids, user_id=user_id)
+        agno = self._statements()
+        agno.delete_agent_sessions_of(session_ids=session_ids, user_id=user_id)
+        agno.delete_team_sessions_of(session_ids=session_ids, user_id=user_id)
         self.agno_db.delete_sessions(session_ids, user_id=user_id)
+
+    def _first_plan_session(self) -> int | None:
+        first = (self._statements()).first_session_epoch()
+        return int(first) if first is not None else None
 
     def _plan_sessions(self, start: int | None, end: int | None) -> list[dict[str, Any]]:
         """The plan's sessions as Agno's metrics read sessions: one per session id and type,
         each run's model and provider."""
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for row in self.agno.sessions_for_metrics(start_epoch=start, end_epoch=end):
+        agno = self._statements()
+        for row in agno.sessions_for_metrics(start_epoch=start, end_epoch=end):
             runs = [
                 {"model": r.get("model"), "model_provider": r.get("model_provider") or ""}
                 for r in (row["runs"] if isinstance(row["runs"], list) else [])
@@ -471,7 +541,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             row = mapping.agno_memory_row(mapping.agno2.memory_raw(given), self.memory_source)
         except RejectedRow as error:
             raise InvalidRecord(f"memory {memory.memory_id!r} cannot be stored: {error}") from None
-        save = self.agno.save_agno2_memory
+        save = (self._statements()).save_agno2_memory
         stored = save(**{p: row[p] for p in save.params})
         assert stored is not None
         return self._memory(stored, deserialize)
@@ -488,7 +558,8 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     def get_user_memory(
         self, memory_id: str, deserialize: bool | None = True, user_id: str | None = None
     ) -> Any:
-        row = self.db.queries.get_memory(id=self._memory_id(memory_id))
+        db = self._database()
+        row = db.queries.get_memory(id=self._memory_id(memory_id))
         if row is None or (user_id is not None and row["user_id"] != user_id):
             return None
         return self._memory(row, deserialize)
@@ -507,7 +578,8 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         deserialize: bool | None = True,
     ) -> Any:
         offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
-        rows = self.agno.agno2_memories(
+        agno = self._statements()
+        rows = agno.agno2_memories(
             user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
             search=search_content, sort_by=sort_by, sort_asc=sort_order == "asc",
             limit=limit, offset=offset,
@@ -517,7 +589,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             return memories
         total = rows[0]["total"] if rows else 0
         if not rows and offset:
-            everything = self.agno.agno2_memories(
+            everything = agno.agno2_memories(
                 user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
                 search=search_content, sort_by=None, sort_asc=False, limit=1, offset=0,
             )  # fmt: skip
@@ -525,13 +597,15 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         return memories, int(total)
 
     def get_all_memory_topics(self, user_id: str | None = None) -> list[str]:
-        return [row["topic"] for row in self.agno.agno2_memory_topics(user_id=user_id)]
+        topics = (self._statements()).agno2_memory_topics(user_id=user_id)
+        return [row["topic"] for row in topics]
 
     def get_user_memory_stats(
         self, limit: int | None = None, page: int | None = None, user_id: str | None = None
     ) -> tuple[list[dict[str, Any]], int]:
         offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
-        rows = self.agno.agno2_memory_stats(user_id=user_id, limit=limit, offset=offset)
+        agno = self._statements()
+        rows = agno.agno2_memory_stats(user_id=user_id, limit=limit, offset=offset)
         stats = [
             {
                 "user_id": r["user_id"] if r["user_id"] != mapping.agno2.NO_ID else None,
@@ -543,14 +617,15 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         return stats, int(rows[0]["total"]) if rows else 0
 
     def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> None:
-        self.agno.delete_agno2_memories(ids=[self._memory_id(memory_id)], user_id=user_id)
+        agno = self._statements()
+        agno.delete_agno2_memories(ids=[self._memory_id(memory_id)], user_id=user_id)
 
     def delete_user_memories(self, memory_ids: list[str], user_id: str | None = None) -> None:
         ids = [self._memory_id(m) for m in memory_ids]
-        self.agno.delete_agno2_memories(ids=ids, user_id=user_id)
+        (self._statements()).delete_agno2_memories(ids=ids, user_id=user_id)
 
     def clear_memories(self) -> None:
-        self.agno.delete_all_memories()
+        (self._statements()).delete_all_memories()
 
 
 def _session_data(data: Any) -> Any:
@@ -565,8 +640,8 @@ def _agno_session(raw: dict[str, Any], deserialize: bool | None, include_runs: b
         raw = {k: v for k, v in raw.items() if k != "runs"}
     if not deserialize:
         return raw
-    cls = {"agent": AgentSession, "team": TeamSession}.get(raw.get("session_type"), WorkflowSession)
-    return cls.from_dict(raw)
+    classes: dict[Any, Any] = {"agent": AgentSession, "team": TeamSession}
+    return classes.get(raw.get("session_type"), WorkflowSession).from_dict(raw)
 
 
 __all__ = ["DELEGATED", "OWN", "AgnoTables", "PagbankDb"]

@@ -49,7 +49,9 @@ def session_values(session: Mapping[str, Any], kind: str) -> dict[str, Any]:
         {
             key: session.get(key) if session.get(key) is not None else NO_ID,
             data: session.get(data),
-            "memory": {"runs": [{**run, V2: True} if isinstance(run, dict) else run for run in runs]},
+            "memory": {
+                "runs": [{**run, V2: True} if isinstance(run, dict) else run for run in runs]
+            },
             "extra_data": session.get("metadata"),
         }
     )

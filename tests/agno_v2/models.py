@@ -28,7 +28,9 @@ class EchoModel(Model):  # type: ignore[misc]
     def invoke_stream(self, messages: list[Any], **kwargs: Any) -> Iterator[ModelResponse]:
         yield self._answer(messages)
 
-    async def ainvoke_stream(self, messages: list[Any], **kwargs: Any) -> AsyncIterator[ModelResponse]:
+    async def ainvoke_stream(
+        self, messages: list[Any], **kwargs: Any
+    ) -> AsyncIterator[ModelResponse]:
         yield self._answer(messages)
 
     def _parse_provider_response(self, response: Any, **kwargs: Any) -> ModelResponse:
@@ -41,4 +43,6 @@ class EchoModel(Model):  # type: ignore[misc]
 def agent(db: Any, agent_id: str = "pix", **options: Any) -> Agent:
     """A specialist on the offline model that shows the model its last 5 runs."""
     settings = {"add_history_to_context": True, "num_history_runs": 5, "telemetry": False}
-    return Agent(id=agent_id, name=agent_id, model=EchoModel(id="echo-1"), db=db, **{**settings, **options})
+    return Agent(
+        id=agent_id, name=agent_id, model=EchoModel(id="echo-1"), db=db, **{**settings, **options}
+    )

@@ -3,6 +3,7 @@ real server: where each kind of data lands and in which shape, ownership, ids th
 columns cannot hold, erased users, what goes to Agno's own tables, and sessions listed from
 both places."""
 
+import json
 import shutil
 import time
 import uuid
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from agno.db.base import SessionType
+from agno.db.base import BaseDb, SessionType
 from agno.db.schemas.memory import UserMemory
 from agno.session import AgentSession, TeamSession, WorkflowSession
 from agno.team import Team
 
 from pagbank_pg import mapping
 from pagbank_pg.agno import PagbankDb
+from pagbank_pg.agno.db import DELEGATED, OWN
 from pagbank_pg.errors import SessionOwnershipError
 
 from ..helpers import REPO, run
@@ -143,9 +145,13 @@ def test_an_erased_user_stays_out_of_every_write(pdb: PagbankDb, db_dsn: str) ->
     assert pdb.upsert_user_memory(UserMemory(memory="x", memory_id="m", user_id="ana")) is None
     workflow = WorkflowSession(session_id="w1", workflow_id="wf", user_id="ana")
     assert pdb.upsert_session(workflow) is None
+    # Agno's own tables too: a learning about the erased user is not written.
+    pdb.upsert_learning(id="l1", learning_type="user_profile", content={"a": 1}, user_id="ana")
+    pdb.upsert_learning(id="l2", learning_type="user_profile", content={"b": 2}, user_id="bia")
+    assert [x["user_id"] for x in pdb.get_learnings()] == ["bia"]
     assert rows(db_dsn, "SELECT count(*) FROM agent_sessions") == [(0,)]
     assert rows(db_dsn, "SELECT count(*) FROM user_memories") == [(0,)]
-    assert pdb.erased_skipped >= 4
+    assert pdb.erased_skipped == 5
 
 
 def test_what_the_plan_has_no_table_for_goes_to_agnos_own(pdb: PagbankDb, db_dsn: str) -> None:
@@ -188,6 +194,13 @@ def test_sessions_listed_from_both_places(pdb: PagbankDb) -> None:
     assert [s.session_id for s in pdb.get_sessions(SessionType.AGENT, component_id="pix")] == [
         "b1", "a1"
     ]  # fmt: skip
+    assert [s.session_id for s in pdb.get_sessions(SessionType.WORKFLOW, user_id="ana")] == ["w1"]
+    renamed = pdb.rename_session("a1", SessionType.AGENT, "meu pix", user_id="ana")
+    assert renamed.session_data["session_name"] == "meu pix"
+    assert pdb.rename_session("a1", SessionType.AGENT, "x", user_id="bia") is None
+    assert [s.session_id for s in pdb.get_sessions(session_name="PIX")] == ["a1"]
+    pdb.delete_sessions(["a1", "a2", "b1"], user_id="ana")  # b1 is bia's: kept
+    assert [s.session_id for s in pdb.get_sessions(SessionType.AGENT)] == ["b1"]
 
 
 def test_agnos_metrics_count_the_plans_sessions(pdb: PagbankDb) -> None:
@@ -230,3 +243,45 @@ def test_sessions_agno_1_7_wrote_continue_on_agno_2_and_3(pdb: PagbankDb, tmp_pa
     # The row keeps the one shape: export-sqlite still restores it.
     code, _, err = run("export-sqlite", str(tmp_path / "exported"), "--dsn", db_dsn)
     assert code == 0, err
+
+
+def test_sessions_the_1_7_storage_wrote_continue_on_agno_2_and_3(pdb: PagbankDb,
+                                                                db_dsn: str) -> None:  # fmt: skip
+    """Rows Agno 1.7.12's own Agent and route-mode Team wrote through PostgresStorage
+    (tests/data/agno-1.7/storage_rows.py made them): sessions with runs and messages, and
+    an agent continuing one is shown its history."""
+    dumped = json.loads((SAMPLES / "storage_rows.json").read_text(encoding="utf-8"))
+    with psycopg.connect(db_dsn) as conn:
+        for table, table_rows in dumped.items():
+            conn.execute(
+                f"INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, %s)",
+                [json.dumps(table_rows)],
+            )
+    session = pdb.get_session("pix-1", SessionType.AGENT, user_id="ana")
+    assert [r.content for r in session.runs] == [
+        "Entendi: meu pix não chegou (vi 1)", "Entendi: já faz uma hora (vi 2)"
+    ]  # fmt: skip
+    assert [m.content for m in session.get_messages() if m.role == "user"] == [
+        "meu pix não chegou", "já faz uma hora"
+    ]  # fmt: skip
+    answer = agent(pdb, "pix").run("chegou agora", session_id="pix-1", user_id="ana").content
+    assert answer == "Entendi: chegou agora (vi 3)"
+    assert len(pdb.get_session("pix-1", SessionType.AGENT, user_id="ana").runs) == 3
+    team = pdb.get_session("team-1", SessionType.TEAM, user_id="bia")
+    assert isinstance(team, TeamSession) and len(team.runs) == 2
+    assert pdb.get_session("team-1", SessionType.TEAM, user_id="ana") is None
+
+
+def test_what_is_ours_and_what_is_agnos(pdb: PagbankDb) -> None:
+    """Sessions, memories and runs are never sent to Agno's tables; the rest of BaseDb is."""
+    assert {"get_session", "upsert_session", "get_sessions", "upsert_user_memory"} <= OWN
+    assert {"calculate_metrics", "create_eval_run", "upsert_trace", "get_learnings",
+            "upsert_schema_version", "get_spans"} <= set(DELEGATED)  # fmt: skip
+    assert not {"get_run", "get_runs", "upsert_run", "delete_run", "delete_runs"} & set(DELEGATED)
+    storage = {n for n in BaseDb.__abstractmethods__ if "session" in n or "memor" in n}
+    assert len(storage) == 16 and storage <= OWN  # with table_exists: the 17 ours
+    # Runs stay in the session: Agno 3 falls back to writing them with upsert_session (Agno 2
+    # has no upsert_run).
+    if hasattr(BaseDb, "upsert_run"):
+        with pytest.raises(NotImplementedError):
+            pdb.upsert_run({"run_id": "r1"}, session_id="s1")

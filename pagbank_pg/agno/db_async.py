@@ -1,0 +1,653 @@
+"""Agno 2/3's `db` over the plan's tables. db_async.py holds the async twin, an `AsyncBaseDb`;
+db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py.
+
+* Agent sessions go to `agent_sessions` (one row per `(session_id, agent_id)`), team sessions
+  to `team_sessions`, memories to `user_memories`, in the shape the importer and the Agno 1.7
+  storage write (`pagbank_pg.mapping.agno2`).
+* A session write is the 1.7 storage's (`writes.write_session`): under the session's lock, an
+  erased user is passed over, another user's session raises `SessionOwnershipError`, and what
+  comes in is merged with what is stored, so racing app replicas keep every run.
+* Sessions Agno 1.7 wrote (imported, or by the 1.7 storage) read back as Agno 2/3 sessions:
+  their runs go through Agno's own v1-to-v2 conversion (`agno.db.migrations.v1_to_v2`).
+* Everything the plan has no table for (workflow sessions, metrics, evals, knowledge, traces
+  and spans, learnings, culture on 2.x, schema versions, and the rest of Agno's tables) goes
+  to Agno's own `PostgresDb` in the schema `agno_schema` of the same database.
+* Runs are kept inline in the session (Agno calls `upsert_session` with them): `upsert_run`
+  is not implemented, which Agno 3 handles by writing the runs through `upsert_session`; one
+  locked write per turn instead of two.
+"""
+
+import asyncio  # async only
+import dataclasses
+import inspect  # async only
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+import psycopg
+from agno.db.base import AsyncBaseDb, SessionType
+from agno.db.migrations.v1_to_v2 import (
+    convert_any_metrics_in_data,
+    convert_v1_metrics_to_v2,
+    safe_get_runs_from_memory,
+)
+from agno.db.postgres import AsyncPostgresDb
+from agno.db.schemas.memory import UserMemory
+from agno.session import AgentSession, TeamSession, WorkflowSession
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # async only
+
+from .. import mapping
+from ..config import DEFAULT_FILE, DEFAULT_TABLES
+from ..conninfo import resolve_dsn
+from ..errors import InvalidRecord, RejectedRow
+from ..query import AsyncDatabase, internal_queries
+from ..query.types import AsyncAgnoQueries, AsyncSchemaQueries
+from .writes import Kind, Served
+from .writes_async import agno_statements, stored_rows, write_session
+
+# sync: import threading
+# sync: from sqlalchemy import Engine, create_engine
+
+logger = logging.getLogger("pagbank_pg.agno")
+
+PLAN_TABLES = ("agent_sessions", "team_sessions", "user_memories")
+_CLASSES: dict[str, Any] = {"agent": AgentSession, "team": TeamSession}
+_SORTS = ("created_at", "updated_at", "session_id")
+
+
+def _kind(session_type: Any) -> Kind | None:
+    """ "agent" or "team" for the plan's tables; None for a workflow session (Agno's)."""
+    value = getattr(session_type, "value", session_type)
+    if value in ("agent", "team"):
+        return cast(Kind, value)
+    return None
+
+
+def _kind_of(session: Any) -> Kind | None:
+    if isinstance(session, TeamSession):
+        return "team"
+    if isinstance(session, AgentSession):
+        return "agent"
+    return None
+
+
+def _v1_run(run: Any) -> Any:
+    """An Agno 1.7 run as Agno 2/3 reads one (Agno's own v1-to-v2 conversion)."""
+    if not isinstance(run, dict):
+        return run
+    if "run_id" not in run and isinstance(run.get("response"), dict):  # the legacy format
+        run = {
+            **run["response"],
+            "messages": run.get("messages") or run["response"].get("messages"),
+        }
+    return convert_any_metrics_in_data(safe_get_runs_from_memory({"runs": [dict(run)]}))[0]
+
+
+def engine_for(dsn: str) -> AsyncEngine:
+    """A SQLAlchemy engine on the same server as `dsn` (a libpq URL or conninfo), through
+    psycopg 3: no second set of credentials."""
+    connect = psycopg.AsyncConnection.connect  # sync: connect = psycopg.Connection.connect
+    return create_async_engine("postgresql+psycopg://", async_creator=lambda: connect(dsn))
+
+
+class AsyncAgnoTables(AsyncPostgresDb):  # type: ignore[misc]
+    """Agno's own PostgresDb for what the plan has no table for; its metrics also count the
+    sessions and runs of the plan's tables (`plan_sessions`)."""
+
+    def __init__(
+        self,
+        plan_sessions: Callable[..., Any],
+        first_plan_session: Callable[..., Any],
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.plan_sessions = plan_sessions
+        self.first_plan_session = first_plan_session
+
+    async def _get_all_sessions_for_metrics_calculation(
+        self, start_timestamp: int | None = None, end_timestamp: int | None = None
+    ) -> list[dict[str, Any]]:
+        own = await super()._get_all_sessions_for_metrics_calculation(
+            start_timestamp, end_timestamp
+        )
+        return [*own, *await self.plan_sessions(start_timestamp, end_timestamp)]
+
+    async def _get_metrics_calculation_starting_date(self, table: Any) -> date | None:
+        count = select(func.count()).select_from(table)
+        async with self.async_session_factory() as sess:  # sync: with self.Session() as sess:
+            has_metrics = (await sess.execute(count)).scalar()
+        found = await super()._get_metrics_calculation_starting_date(table)
+        first = await self.first_plan_session()
+        ours = datetime.fromtimestamp(first, tz=UTC).date() if first is not None else None
+        if has_metrics or ours is None:
+            return cast(date | None, found)
+        return min(found, ours) if found is not None else ours
+
+
+_WRITES = ("upsert_", "create_", "update_")  # Agno's writes an erased user stays out of
+
+
+def _user_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The user a write to Agno's tables is for: its `user_id` argument, else the one of the
+    record it writes (an eval run, a trace, a knowledge row, …)."""
+    if isinstance(kwargs.get("user_id"), str):
+        return str(kwargs["user_id"])
+    record = args[0] if args else next(iter(kwargs.values()), None)
+    user = record.get("user_id") if isinstance(record, dict) else getattr(record, "user_id", None)
+    return user if isinstance(user, str) else None
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    async def call(self: "AsyncPagbankDb", *args: Any, **kwargs: Any) -> Any:
+        user = _user_of(args, kwargs) if name.startswith(_WRITES) else None
+        if user is not None and await self._erased(user):
+            return None
+        return await getattr(self.agno_db, name)(*args, **kwargs)
+
+    def call_sync(self: "AsyncPagbankDb", *args: Any, **kwargs: Any) -> Any:  # async only
+        return getattr(self.agno_db, name)(*args, **kwargs)  # async only
+
+    if not inspect.iscoroutinefunction(getattr(AsyncBaseDb, name)):  # async only
+        call = call_sync  # async only
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Agno's own `AsyncPostgresDb.{name}`, in the schema `agno_schema`."
+    return call
+
+
+# What PagbankDb does itself; every other public method of BaseDb that Agno's PostgresDb
+# implements is Agno's (`_Delegated`).
+OWN = frozenset(
+    {
+        "table_exists", "close", "to_dict", "from_dict",
+        "delete_session", "delete_sessions", "get_session", "get_sessions", "rename_session",
+        "upsert_session", "upsert_sessions",
+        "clear_memories", "delete_user_memory", "delete_user_memories", "get_all_memory_topics",
+        "get_user_memory", "get_user_memories", "get_user_memory_stats", "upsert_user_memory",
+        "upsert_memories",
+        "get_run", "get_runs", "upsert_run", "delete_run", "delete_runs", "cancel_pending_run",
+        "reassign_session_owner",
+    }
+)  # fmt: skip
+DELEGATED = tuple(
+    sorted(
+        name
+        for name, value in vars(AsyncBaseDb).items()
+        if callable(value)
+        and not name.startswith("_")
+        and name not in OWN
+        and getattr(AsyncPostgresDb, name, value) is not value
+    )
+)
+_Delegated: type = type("_Delegated", (), {name: _delegate(name) for name in DELEGATED})
+
+
+class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
+    """Agno 2/3's `db` over the plan's tables (see the module's doc).
+
+    `db_url` None: `DATABASE_URL`, else the embedded server; `replica_dsn`: read replicas, as
+    `AsyncDatabase.open` takes them (the pool opens on first use); `agno_schema`: the schema
+    of Agno's own tables; `db`: an open `AsyncDatabase` to use instead (its pool is shared,
+    and closed by its owner)."""
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        *,
+        replica_dsn: str | None = None,
+        agno_schema: str = "agno",
+        db: AsyncDatabase | None = None,
+        id: str | None = None,
+    ) -> None:
+        self.dsn = resolve_dsn(db_url)
+        self.replica_dsn = replica_dsn
+        self._db, self._owns_db = db, db is None
+        self._opening = asyncio.Lock()  # sync: self._opening = threading.Lock()
+        self.agno_schema = agno_schema
+        self.agno_db = AsyncAgnoTables(
+            self._plan_sessions,
+            self._first_plan_session,
+            db_engine=engine_for(self.dsn),
+            db_schema=agno_schema,
+        )
+        super().__init__(id=id or self.agno_db.id)
+        self.memory_source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
+        self.served = Served()  # the runs Agno was given, per session (a stale copy stays out)
+        self.erased_skipped = 0  # writes of erased users passed over (LGPD)
+
+    # --- the database -------------------------------------------------------------------------
+
+    async def _database(self) -> AsyncDatabase:
+        """The pool (opened on first use) and, in `self.agno`, the Agno area's statements."""
+        if self._db is None:
+            async with self._opening:  # sync: with self._opening:
+                if self._db is None:
+                    opened = await AsyncDatabase.open(self.dsn, replica_dsn=self.replica_dsn)
+                    self.agno = agno_statements(opened)
+                    self._db = opened
+        elif not hasattr(self, "agno"):
+            self.agno = agno_statements(self._db)
+        return self._db
+
+    async def _statements(self) -> AsyncAgnoQueries:
+        await self._database()
+        return self.agno
+
+    async def table_exists(self, table_name: str) -> bool:
+        if table_name in PLAN_TABLES:
+            db = await self._database()
+            checks = cast(AsyncSchemaQueries, db.bind(internal_queries("schema")))
+            return bool(await checks.table_exists(table_name=table_name))
+        return bool(await self.agno_db.table_exists(table_name))
+
+    async def close(self) -> None:
+        await self.agno_db.close()
+        if self._owns_db and self._db is not None:
+            await self._db.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.agno_db.to_dict(), "agno_schema": self.agno_schema, "type": "pagbank"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AsyncPagbankDb":
+        return cls(agno_schema=data.get("agno_schema", "agno"), id=data.get("id"))
+
+    async def _erased(self, user_id: str | None, session_id: str | None = None) -> bool:
+        db = await self._database()
+        if await db.queries.is_erased(user_id=user_id, session_id=session_id):
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("a write of an erased user passed over")
+            return True
+        return False
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _session(
+        self, rows: list[dict[str, Any]], kind: Kind, deserialize: bool | None,
+        runs_limit: int | None = None, include_runs: bool = True,
+    ) -> Any:  # fmt: skip
+        values, _ = mapping.session_from_rows(rows, kind)
+        data = mapping.agno2.session_dict(values, kind, convert_v1=_v1_run)
+        data["session_data"] = _session_data(data.get("session_data"))
+        if runs_limit is not None:
+            data["runs"] = data["runs"][-runs_limit:] if runs_limit > 0 else []
+        if not include_runs:
+            data["runs"] = []
+        # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
+        # to_dict gives back what its from_dict took). Taken first: from_dict consumes it.
+        self.served.add(f"{kind}:{data['session_id']}", mapping.agno2.session_values(data, kind))
+        if not deserialize:
+            if not include_runs:
+                del data["runs"]
+            return {**data, "session_type": kind}
+        session = _CLASSES[kind].from_dict(data)
+        if session is not None and not include_runs:
+            session.runs = None
+        return session
+
+    def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
+        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
+        try:
+            return mapping.agno_session_rows(values, kind, source)
+        except RejectedRow as error:
+            raise InvalidRecord(
+                f"session {values.get('session_id')!r} cannot be stored: {error}"
+            ) from None
+
+    async def _rows_of(
+        self, kind: Kind, session_id: str, user_id: str | None
+    ) -> list[dict[str, Any]]:
+        rows = await stored_rows(await self._statements(), kind, session_id)
+        return [r for r in rows if r["user_id"] == user_id] if user_id is not None else rows
+
+    async def get_session(
+        self,
+        session_id: str,
+        session_type: SessionType | None = None,
+        user_id: str | None = None,
+        deserialize: bool | None = True,
+        runs_limit: int | None = None,
+    ) -> Any:
+        """The session (of `user_id` only, when given), or None. Without a session type, an
+        agent session, else a team one, else one of Agno's own tables."""
+        kinds: tuple[Kind, ...] = (
+            ("agent", "team")
+            if session_type is None
+            else tuple(filter(None, [_kind(session_type)]))
+        )
+        for kind in kinds:
+            rows = await self._rows_of(kind, session_id, user_id)
+            if rows:
+                return self._session(rows, kind, deserialize, runs_limit)
+        if session_type is not None and kinds:
+            return None
+        return await self.agno_db.get_session(
+            session_id=session_id, session_type=session_type or SessionType.WORKFLOW,
+            user_id=user_id, deserialize=deserialize,
+        )  # fmt: skip
+
+    async def upsert_session(self, session: Any, deserialize: bool | None = True) -> Any:
+        """Store the session merged with what is stored, and return it as stored; None when
+        it belongs to an erased user. Another user's session id raises
+        `SessionOwnershipError`."""
+        kind = _kind_of(session)
+        if kind is None:
+            if await self._erased(session.user_id, session.session_id):
+                return None
+            return await self.agno_db.upsert_session(session, deserialize=deserialize)
+        values = mapping.agno2.session_values(session.to_dict(), kind)
+        now = int(time.time())  # the database sets the stored timestamps
+        values.update(created_at=values.get("created_at") or now, updated_at=now)
+        written = await write_session(
+            await self._database(),
+            kind,
+            values,
+            lambda merged: self._rows(merged, kind),
+            merge=True,
+            served=self.served.of(f"{kind}:{session.session_id}"),
+        )
+        if written is None:
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("session of an erased user passed over")
+            return None
+        return self._session(written, kind, deserialize)
+
+    async def upsert_sessions(
+        self,
+        sessions: list[Any],
+        deserialize: bool | None = True,
+        preserve_updated_at: bool = False,
+    ) -> list[Any]:
+        """`upsert_session` of each (each under its own lock); the erased are left out."""
+        stored = [await self.upsert_session(s, deserialize=deserialize) for s in sessions]
+        return [s for s in stored if s is not None]
+
+    async def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,
+                    sort_by: str | None, asc: bool) -> list[dict[str, Any]]:  # fmt: skip
+        agno = await self._statements()
+        page = agno.team_session_page if kind == "team" else agno.agent_session_page
+        return await page(**filters, sort_by=sort_by, sort_asc=asc, limit=limit, offset=offset)
+
+    async def _load(self, kind: Kind, ids: list[str], user_id: str | None,
+                    deserialize: bool | None, include_runs: bool) -> dict[str, Any]:  # fmt: skip
+        agno = await self._statements()
+        rows = await (agno.team_session_rows if kind == "team" else agno.agent_session_rows)(
+            session_ids=ids
+        )
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if user_id is None or row["user_id"] == user_id:
+                by_id.setdefault(row["session_id"], []).append(row)
+        return {
+            sid: self._session(group, kind, deserialize, include_runs=include_runs)
+            for sid, group in by_id.items()
+        }
+
+    async def get_sessions(
+        self,
+        session_type: SessionType | None = None,
+        user_id: str | None = None,
+        component_id: str | None = None,
+        session_name: str | None = None,
+        start_timestamp: int | None = None,
+        end_timestamp: int | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        deserialize: bool | None = True,
+        include_runs: bool = True,
+    ) -> Any:
+        """Sessions of the plan's tables and of Agno's own (`session_type` None: all of them),
+        filtered, sorted (`created_at` unless `sort_by` is `updated_at` or `session_id`;
+        newest first unless `sort_order` is "asc") and paginated (`page` from 1). With
+        `deserialize` False: (session dicts, how many match)."""
+        asc = sort_order == "asc"
+        sort = sort_by if sort_by in _SORTS else "created_at"
+        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        filters = {
+            "user_id": user_id, "component_id": component_id, "session_name": session_name,
+            "start_epoch": start_timestamp, "end_epoch": end_timestamp,
+        }  # fmt: skip
+        kind = _kind(session_type)
+        if kind is not None:
+            found = await self._page(kind, filters, limit, offset, sort, asc)
+            total = found[0]["total"] if found else await self._count(kind, filters)
+            loaded = await self._load(kind, [f["session_id"] for f in found], user_id, deserialize,
+                                include_runs)  # fmt: skip
+            sessions = [loaded[f["session_id"]] for f in found if f["session_id"] in loaded]
+            return sessions if deserialize else (sessions, total)
+        if session_type is not None:  # a workflow session: Agno's own alone
+            return await self.agno_db.get_sessions(
+                session_type=session_type, user_id=user_id, component_id=component_id,
+                session_name=session_name, start_timestamp=start_timestamp,
+                end_timestamp=end_timestamp, limit=limit, page=page, sort_by=sort_by,
+                sort_order=sort_order, deserialize=deserialize,
+            )  # fmt: skip
+        # All of them: the keys of every match, sorted and paginated here, then the page read.
+        keys: list[tuple[Any, str, str, Any]] = []
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for each in kinds:
+            for f in await self._page(each, filters, None, 0, sort, asc):
+                keys.append((f[sort], each, f["session_id"], None))
+        theirs, _ = await self.agno_db.get_sessions(
+            session_type=None, user_id=user_id, component_id=component_id,
+            session_name=session_name, start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp, deserialize=False,
+        )  # fmt: skip
+        for s in theirs:
+            key = (
+                s.get("updated_at") or s.get("created_at") if sort == "updated_at" else s.get(sort)
+            )
+            keys.append((key, "agno", s["session_id"], s))
+        keys.sort(
+            key=lambda k: (k[0] is None, k[0] if k[0] is not None else 0, k[2]), reverse=not asc
+        )
+        chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
+        loaded_by: dict[str, dict[str, Any]] = {}
+        for each in kinds:
+            ids = [k[2] for k in chosen if k[1] == each]
+            loaded_by[each] = await self._load(each, ids, user_id, deserialize, include_runs)
+        sessions = []
+        for _, where, sid, raw in chosen:
+            if where == "agno":
+                sessions.append(_agno_session(raw, deserialize, include_runs))
+            elif sid in loaded_by[where]:
+                sessions.append(loaded_by[where][sid])
+        return sessions if deserialize else (sessions, len(keys))
+
+    async def _count(self, kind: Kind, filters: dict[str, Any]) -> int:
+        found = await self._page(kind, filters, 1, 0, "created_at", False)
+        return int(found[0]["total"]) if found else 0
+
+    async def rename_session(
+        self,
+        session_id: str,
+        session_type: SessionType | None,
+        session_name: str,
+        user_id: str | None = None,
+        deserialize: bool | None = True,
+    ) -> Any:
+        """Set the session's name (`session_data.session_name`); None when there is no such
+        session (of `user_id`, when given)."""
+        kind = _kind(session_type)
+        if kind is None:
+            return await self.agno_db.rename_session(
+                session_id=session_id, session_type=session_type, session_name=session_name,
+                user_id=user_id, deserialize=deserialize,
+            )  # fmt: skip
+        session = await self.get_session(session_id, session_type, user_id=user_id)
+        if session is None:
+            return None
+        session.session_data = {**(session.session_data or {}), "session_name": session_name}
+        return await self.upsert_session(session, deserialize=deserialize)
+
+    async def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
+        """Delete every row of the session id (of `user_id` only, when given), wherever it is."""
+        agno = await self._statements()
+        deleted = await agno.delete_agent_sessions_of(session_ids=[session_id], user_id=user_id)
+        deleted += await agno.delete_team_sessions_of(session_ids=[session_id], user_id=user_id)
+        theirs = await self.agno_db.delete_session(session_id, user_id=user_id)
+        return bool(deleted) or bool(theirs)
+
+    async def delete_sessions(self, session_ids: list[str], user_id: str | None = None) -> None:
+        agno = await self._statements()
+        await agno.delete_agent_sessions_of(session_ids=session_ids, user_id=user_id)
+        await agno.delete_team_sessions_of(session_ids=session_ids, user_id=user_id)
+        await self.agno_db.delete_sessions(session_ids, user_id=user_id)
+
+    async def _first_plan_session(self) -> int | None:
+        first = await (await self._statements()).first_session_epoch()
+        return int(first) if first is not None else None
+
+    async def _plan_sessions(self, start: int | None, end: int | None) -> list[dict[str, Any]]:
+        """The plan's sessions as Agno's metrics read sessions: one per session id and type,
+        each run's model and provider."""
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        agno = await self._statements()
+        for row in await agno.sessions_for_metrics(start_epoch=start, end_epoch=end):
+            runs = [
+                {"model": r.get("model"), "model_provider": r.get("model_provider") or ""}
+                for r in (row["runs"] if isinstance(row["runs"], list) else [])
+                if isinstance(r, dict) and mapping.SPLIT not in r
+            ]
+            key = (row["session_type"], row["session_id"])
+            if key in merged:
+                merged[key]["runs"] += runs
+            else:
+                merged[key] = {**row, "session_data": row["session_data"] or {}, "runs": runs}
+        return list(merged.values())
+
+    # --- memories -----------------------------------------------------------------------------
+
+    def _memory(self, row: Mapping[str, Any], deserialize: bool | None) -> Any:
+        stored = mapping.agno_memory_dict(row) if (row["metadata"] or {}).get("agno") else None
+        values = mapping.agno2.memory_dict(row, stored)
+        if not deserialize:
+            return values
+        fields = {f.name for f in dataclasses.fields(UserMemory)}
+        return UserMemory.from_dict({k: v for k, v in values.items() if k in fields})
+
+    def _memory_id(self, memory_id: str) -> uuid.UUID:
+        return mapping.memory_id(self.memory_source, memory_id)
+
+    async def upsert_user_memory(self, memory: UserMemory, deserialize: bool | None = True) -> Any:
+        """Store the memory (a memory id that is not a UUID maps to one derived from it; the
+        caller's id comes back); None when it belongs to an erased user."""
+        if memory.memory_id is None:
+            memory.memory_id = str(uuid.uuid4())
+        if await self._erased(memory.user_id):
+            return None
+        given = dataclasses.asdict(memory)
+        given["updated_at"] = given.get("updated_at") or int(time.time())
+        try:
+            row = mapping.agno_memory_row(mapping.agno2.memory_raw(given), self.memory_source)
+        except RejectedRow as error:
+            raise InvalidRecord(f"memory {memory.memory_id!r} cannot be stored: {error}") from None
+        save = (await self._statements()).save_agno2_memory
+        stored = await save(**{p: row[p] for p in save.params})
+        assert stored is not None
+        return self._memory(stored, deserialize)
+
+    async def upsert_memories(
+        self,
+        memories: list[UserMemory],
+        deserialize: bool | None = True,
+        preserve_updated_at: bool = False,
+    ) -> list[Any]:
+        stored = [await self.upsert_user_memory(m, deserialize=deserialize) for m in memories]
+        return [m for m in stored if m is not None]
+
+    async def get_user_memory(
+        self, memory_id: str, deserialize: bool | None = True, user_id: str | None = None
+    ) -> Any:
+        db = await self._database()
+        row = await db.queries.get_memory(id=self._memory_id(memory_id))
+        if row is None or (user_id is not None and row["user_id"] != user_id):
+            return None
+        return self._memory(row, deserialize)
+
+    async def get_user_memories(
+        self,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        team_id: str | None = None,
+        topics: list[str] | None = None,
+        search_content: str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        deserialize: bool | None = True,
+    ) -> Any:
+        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        agno = await self._statements()
+        rows = await agno.agno2_memories(
+            user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
+            search=search_content, sort_by=sort_by, sort_asc=sort_order == "asc",
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        memories = [self._memory(row, deserialize) for row in rows]
+        if deserialize:
+            return memories
+        total = rows[0]["total"] if rows else 0
+        if not rows and offset:
+            everything = await agno.agno2_memories(
+                user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
+                search=search_content, sort_by=None, sort_asc=False, limit=1, offset=0,
+            )  # fmt: skip
+            total = everything[0]["total"] if everything else 0
+        return memories, int(total)
+
+    async def get_all_memory_topics(self, user_id: str | None = None) -> list[str]:
+        topics = await (await self._statements()).agno2_memory_topics(user_id=user_id)
+        return [row["topic"] for row in topics]
+
+    async def get_user_memory_stats(
+        self, limit: int | None = None, page: int | None = None, user_id: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        agno = await self._statements()
+        rows = await agno.agno2_memory_stats(user_id=user_id, limit=limit, offset=offset)
+        stats = [
+            {
+                "user_id": r["user_id"] if r["user_id"] != mapping.agno2.NO_ID else None,
+                "total_memories": r["total_memories"],
+                "last_memory_updated_at": r["last_memory_updated_at"],
+            }
+            for r in rows
+        ]
+        return stats, int(rows[0]["total"]) if rows else 0
+
+    async def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> None:
+        agno = await self._statements()
+        await agno.delete_agno2_memories(ids=[self._memory_id(memory_id)], user_id=user_id)
+
+    async def delete_user_memories(self, memory_ids: list[str], user_id: str | None = None) -> None:
+        ids = [self._memory_id(m) for m in memory_ids]
+        await (await self._statements()).delete_agno2_memories(ids=ids, user_id=user_id)
+
+    async def clear_memories(self) -> None:
+        await (await self._statements()).delete_all_memories()
+
+
+def _session_data(data: Any) -> Any:
+    """Session data with Agno 1.7's session metrics renamed as Agno 2/3 names them."""
+    if isinstance(data, dict) and isinstance(data.get("session_metrics"), dict):
+        return {**data, "session_metrics": convert_v1_metrics_to_v2(data["session_metrics"])}
+    return data
+
+
+def _agno_session(raw: dict[str, Any], deserialize: bool | None, include_runs: bool) -> Any:
+    if not include_runs:
+        raw = {k: v for k, v in raw.items() if k != "runs"}
+    if not deserialize:
+        return raw
+    classes: dict[Any, Any] = {"agent": AgentSession, "team": TeamSession}
+    return classes.get(raw.get("session_type"), WorkflowSession).from_dict(raw)
+
+
+__all__ = ["DELEGATED", "OWN", "AsyncAgnoTables", "AsyncPagbankDb"]

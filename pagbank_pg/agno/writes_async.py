@@ -1,0 +1,66 @@
+"""The async twin of `writes`' session write (`write_session`, `stored_rows`): the same steps
+under the session's lock, on an `AsyncDatabase`. A test checks that tools/async_to_sync.py
+turns these functions into `writes`' own."""
+
+from collections.abc import Callable, Collection
+from typing import Any, cast
+
+from .. import mapping
+from ..query import AsyncDatabase, AsyncTransaction, internal_queries
+from ..query.types import AsyncAgnoQueries
+from .merge import check_owner, merge_sessions
+from .writes import Kind
+
+
+def agno_statements(db: AsyncDatabase | AsyncTransaction) -> AsyncAgnoQueries:
+    """The Agno area's statements, on a pool or on a transaction."""
+    return cast(AsyncAgnoQueries, db.bind(internal_queries("agno")))
+
+
+async def stored_rows(agno: AsyncAgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
+    """Every row of one session id (read on the primary: a turn reads what the turn before it
+    wrote, whichever app replica wrote it)."""
+    if kind == "team":
+        return await agno.team_sessions_of_session(session_id=session_id)
+    return await agno.agent_session_rows_of_session(session_id=session_id)
+
+
+async def write_session(
+    db: AsyncDatabase,
+    kind: Kind,
+    values: dict[str, Any],
+    rows_of: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    *,
+    merge: bool,
+    served: Collection[bytes] | None = None,
+    then: Callable[[list[dict[str, Any]]], Any] | None = None,
+) -> list[dict[str, Any]] | None:
+    """Store one Agno session (`values`: Agno 1.7's session dict; `rows_of` maps it to the
+    table's rows) and return its rows as stored, or None when it belongs to an erased user.
+
+    Under the session's transaction-scoped lock: the erasure check (an erasure that landed
+    while this writer waited is seen), the ownership check (`SessionOwnershipError`), then
+    the merge with what is stored (`merge=True`) or the replacement of it. `then` is called
+    with the rows as stored while the session is still locked (the dual write's mirror)."""
+    session_id = values["session_id"]
+    table = f"{kind}_sessions"
+    async with db.transaction() as tx:
+        agno = agno_statements(tx)
+        await agno.lock_agno_session(mode=kind, session_id=session_id)
+        if await tx.queries.is_erased(user_id=values["user_id"], session_id=session_id):
+            return None
+        stored = await stored_rows(agno, kind, session_id)
+        check_owner((row["user_id"] for row in stored), values["user_id"], session_id, table)
+        if stored and merge:
+            values = merge_sessions(mapping.session_from_rows(stored, kind)[0], values, served)
+        elif stored:
+            await (
+                agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
+            )(session_id=session_id)
+        save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
+        for row in rows_of(values):
+            await save(**{p: row[p] for p in save.params})
+        written = await stored_rows(agno, kind, session_id)
+        if written and then is not None:
+            then(written)
+    return written or None  # none: the erasure's trigger kept them out
