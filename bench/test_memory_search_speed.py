@@ -77,15 +77,15 @@ def databases(bench_server: str) -> Iterator[dict[bool, Database]]:
 
 def search(db: Database, query: str) -> list[dict[str, Any]]:
     return db.queries.search_memories(
-        query=query, user_id=None, topics=None, sort_by=None, sort_order=None, limit=20,
-        offset=None,
+        query=query, user_id=None, agent_id=None, team_id=None, topics=None, sort_by=None,
+        sort_order=None, limit=20, offset=None,
     )  # fmt: skip
 
 
 def plan_indexes(db: Database, query: str) -> set[str]:
     statement = db.queries.search_memories.query
-    args = {"query": query, "user_id": None, "topics": None, "sort_by": None,
-            "sort_order": None, "limit": 20, "offset": None}  # fmt: skip
+    args = {"query": query, "user_id": None, "agent_id": None, "team_id": None, "topics": None,
+            "sort_by": None, "sort_order": None, "limit": 20, "offset": None}  # fmt: skip
     with db.pool.connection() as conn:
         row = conn.execute(
             "EXPLAIN (FORMAT JSON) " + statement.compiled.sql, statement.bind(args)

@@ -33,6 +33,8 @@ MEMORIES = [
 ]
 ARGS: dict[str, Any] = {
     "user_id": None,
+    "agent_id": None,
+    "team_id": None,
     "topics": None,
     "sort_by": None,
     "sort_order": None,
@@ -173,6 +175,29 @@ def test_order_limit_offset_and_total(db: Database) -> None:
     assert {row["total"] for row in page} == {len(MEMORIES)}
 
 
+def test_order_by_text_and_no_rank_computed_unless_by_relevance(db: Database) -> None:
+    convenio = ["código a_b do convênio", "código axb do convênio"]
+    assert found(db, "convenio", sort_by="memory", sort_order="asc") == convenio
+    assert found(db, "convenio", sort_by="memory") == convenio[::-1]
+    assert found(db, "", sort_by="user_id", sort_order="asc")[:6] == MEMORIES[::2][:6]
+    rows = db.queries.search_memories(query="limite", **ARGS | {"sort_by": "created_at"})
+    assert [row["rank"] for row in rows] == [None, None]
+
+
+def test_agent_and_team_as_pagbank_db_stores_them(db: Database) -> None:
+    with db.pool.connection() as conn:
+        conn.execute(
+            "UPDATE user_memories SET metadata = jsonb_build_object('agno', jsonb_build_object("
+            "'rest', jsonb_build_object('agent_id', 'cartoes', 'team_id', 'ana'))) "
+            "WHERE memory LIKE 'O limite%'"
+        )
+    assert found(db, "limite", agent_id="cartoes") == ["O limite do meu cartão é baixo"]
+    assert found(db, "limite", team_id="ana", agent_id="cartoes") == [
+        "O limite do meu cartão é baixo"
+    ]
+    assert found(db, "limite", team_id="pix") == []
+
+
 def test_relevance_puts_word_matches_first(db: Database) -> None:
     rows = db.queries.search_memories(query="limite", **ARGS)
     assert [row["rank"] > 0 for row in rows] == [True, True]
@@ -194,8 +219,8 @@ def test_relevance_puts_word_matches_first(db: Database) -> None:
 
 
 def test_an_unknown_order_is_an_error_naming_the_query(db: Database) -> None:
-    with pytest.raises(QueryError, match=r"search_memories.*memory_search_order.*\"memory\""):
-        found(db, "limite", sort_by="memory")
+    with pytest.raises(QueryError, match=r"search_memories.*memory_search_order.*\"importance\""):
+        found(db, "limite", sort_by="importance")
     assert len(found(db, "")) == len(MEMORIES)
 
 

@@ -79,7 +79,8 @@ COMMENT ON FUNCTION search_folded(TEXT) IS
 
 DO $$
 BEGIN
-    CREATE TYPE memory_search_order AS ENUM ('relevance', 'created_at', 'updated_at');
+    CREATE TYPE memory_search_order AS ENUM
+        ('relevance', 'created_at', 'updated_at', 'memory', 'user_id');
 EXCEPTION WHEN duplicate_object THEN NULL;
 END
 $$;
