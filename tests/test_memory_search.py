@@ -201,7 +201,7 @@ def test_agent_and_team_as_pagbank_db_stores_them(db: Database) -> None:
 def test_relevance_puts_word_matches_first(db: Database) -> None:
     rows = db.queries.search_memories(query="limite", **ARGS)
     assert [row["rank"] > 0 for row in rows] == [True, True]
-    # "cartao": a word of one memory, a substring of the other's "Cartão"; both are words
+    # "cartao": a word of both memories holding "cartão" / "Cartão", accents and case ignored
     rows = db.queries.search_memories(query="cartao", **ARGS | {"sort_by": "relevance"})
     assert [row["rank"] > 0 for row in rows] == [True, True]
     # "imit" only inside words: found as a substring, rank 0
