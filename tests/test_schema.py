@@ -104,7 +104,7 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003 to 0007).
+# Beyond the plan, each with its reason in its migration (0003 to 0009).
 ADDED_COLUMNS = {
     ("erased_ids", "id_hash"): ("bytea", True, None),
     ("erased_ids", "kind"): ("character varying(10)", True, None),
