@@ -1,7 +1,7 @@
 """Turn a pytest-benchmark JSON file into bench/REPORT.md and PNG charts in bench/charts/.
 
 pytest bench/ --benchmark-only --benchmark-json=bench/results.json [--full]
-python -m bench.report bench/results.json
+python -m bench.report bench/results.json [out-folder] [more results, e.g. bench/results-agno3.json]
 """
 
 import json
@@ -182,13 +182,72 @@ def query_layer_section(benchmarks: list[dict[str, Any]]) -> list[str]:
             f"({(n / r - 1) * 100:+.1f}%).", ""]  # fmt: skip
 
 
+def memory_search_section(benchmarks: list[dict[str, Any]]) -> list[str]:
+    ours = {(b["extra_info"]["case"], b["extra_info"]["with_indexes"]): b
+            for b in _by_test(benchmarks, "test_memory_search[")}  # fmt: skip
+    agno = {b["extra_info"]["case"]: b for b in _by_test(benchmarks, "test_agno_ilike_search[")}
+    cases = sorted({case for case, _ in ours})
+    if not cases:
+        return []
+    rows = next(iter(ours.values()))["extra_info"]["rows"]
+    lines = ["## Memory search", "",
+             f"`search_memories` (a page of 20 by relevance) at {rows:,} memories, with the two "
+             "indexes of migration 0009 and in a database without them, and Agno's own search "
+             "(`ILIKE '%…%'`: a count, then a page) for reference (`*`: the planner chose "
+             "not to use both indexes).", "",
+             "| case | query | matches (Agno's) | with indexes | without | speedup | Agno's ILIKE |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for case in cases:
+        with_, without = ours.get((case, True)), ours.get((case, False))
+        if not (with_ and without):
+            continue
+        info, ilike = with_["extra_info"], agno.get(case)
+        mark = "" if len(info.get("indexes_used", [])) == 2 else "*"
+        agno_ms = f"{_median_ms(ilike):.1f} ms" if ilike else ""
+        agno_n = ilike["extra_info"]["agno_matches"] if ilike else "?"
+        lines.append(
+            f"| {case} | `{info['query']}` | {info['matches']:,} ({agno_n}) | {_median_ms(with_):.1f} ms{mark} "
+            f"| {_median_ms(without):.1f} ms | {_median_ms(without) / _median_ms(with_):.1f}x | {agno_ms} |"
+        )
+    return [*lines, ""]
+
+
+def agno_turn_section(benchmarks: list[dict[str, Any]]) -> list[str]:
+    runs = {(b["extra_info"]["db"], b["extra_info"]["runs"]): b["extra_info"]
+            for b in _by_test(benchmarks, "test_agno_turn[")}  # fmt: skip
+    if not runs:
+        return []
+    lines = ["## Agno 3 turn", "",
+             "One `Agent.run` turn (offline model, history of 5 runs) on a session holding N runs: "
+             "median time of the turn and of its database calls, statements sent (queries; "
+             "transactions in brackets), WAL bytes written. PagbankDb against Agno 3.1's "
+             "own PostgresDb, same database.", "",
+             "| runs | ours: turn / db ms | Agno's: turn / db ms | ours: statements | Agno's: statements | ours: WAL bytes | Agno's: WAL bytes |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for n in sorted({n for _, n in runs}):
+        ours, agno = runs.get(("pagbank", n)), runs.get(("agno", n))
+        if not (ours and agno):
+            continue
+        lines.append(
+            f"| {n} | {ours['turn_ms']} / {ours['db_ms']} | {agno['turn_ms']} / {agno['db_ms']} "
+            f"| {ours['statements']:g} ({ours['transactions']:g}) | {agno['statements']:g} ({agno['transactions']:g}) "
+            f"| {ours['wal_bytes']:,} | {agno['wal_bytes']:,} |"
+        )
+    ours_calls = next((i["calls"] for (db, _), i in runs.items() if db == "pagbank"), [])
+    agno_calls = next((i["calls"] for (db, _), i in runs.items() if db == "agno"), [])
+    return [*lines, "", f"Database calls of a turn: ours `{', '.join(ours_calls)}`; "
+            f"Agno's `{', '.join(agno_calls)}`.", ""]  # fmt: skip
+
+
 # What follows this line in REPORT.md is measured by hand, and kept when the report is rewritten.
 HAND_MARKER = "<!-- measured by hand: python -m bench.report keeps everything from this line on -->"
 
 
-def main(path: str, out: Path = HERE) -> None:
+def main(path: str, out: Path = HERE, more: tuple[str, ...] = ()) -> None:
     data = json.loads(Path(path).read_text())
     benchmarks = data["benchmarks"]
+    for extra in more:  # another run's results (the Agno 3 turn, from its own environment)
+        benchmarks = benchmarks + json.loads(Path(extra).read_text())["benchmarks"]
     charts = out / "charts"
     charts.mkdir(parents=True, exist_ok=True)
     machine = data.get("machine_info", {})
@@ -199,7 +258,8 @@ def main(path: str, out: Path = HERE) -> None:
              "Reproduce: `pytest bench/ --benchmark-only --benchmark-json=bench/results.json` "
              "(add `--full` for the full profile), then `python -m bench.report bench/results.json`.", ""]  # fmt: skip
     for section in (index_section(benchmarks, charts), concurrency_section(benchmarks, charts),
-                    memory_section(benchmarks), import_section(benchmarks), query_layer_section(benchmarks)):  # fmt: skip
+                    memory_section(benchmarks), import_section(benchmarks), query_layer_section(benchmarks),
+                    memory_search_section(benchmarks), agno_turn_section(benchmarks)):  # fmt: skip
         lines += section
     report = out / "REPORT.md"
     kept = report.read_text().partition(HAND_MARKER) if report.is_file() else ("", "", "")
@@ -212,4 +272,5 @@ if __name__ == "__main__":
     main(
         sys.argv[1] if len(sys.argv) > 1 else str(HERE / "results.json"),
         Path(sys.argv[2]) if len(sys.argv) > 2 else HERE,
+        tuple(sys.argv[3:]),
     )

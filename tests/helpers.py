@@ -39,6 +39,7 @@ MIGRATION_IDS = [
     "0006.create-import-watermarks",
     "0007.create-deferred-indexes",
     "0008.guard-erasure",
+    "0009.create-memory-search",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 
@@ -200,6 +201,11 @@ WHERE t.typname NOT LIKE '%yoyo%' AND t.typname NOT LIKE '\\_%'
 UNION ALL
 SELECT 'function', p.proname FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'public'
+UNION ALL
+SELECT 'text search configuration', c.cfgname FROM pg_ts_config c
+JOIN pg_namespace n ON n.oid = c.cfgnamespace AND n.nspname = 'public'
+UNION ALL
+SELECT 'extension', e.extname FROM pg_extension e WHERE e.extname <> 'plpgsql'
 """
 
 

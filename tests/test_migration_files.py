@@ -10,14 +10,16 @@ from yoyo.migrations import read_sql_migration
 from pagbank_pg.config import MIGRATIONS_DIR
 
 MIGRATIONS = sorted(p for p in MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+# The kinds of object a migration creates and its rollback drops.
+_KINDS = r"TABLE|INDEX|FUNCTION|TRIGGER|TYPE|EXTENSION|TEXT\s+SEARCH\s+CONFIGURATION"
 _CREATES = re.compile(
-    r"^\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+)?(?P<kind>TABLE|INDEX|FUNCTION|TRIGGER)"
+    rf"^\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+)?(?P<kind>{_KINDS})"
     r"(?:\s+CONCURRENTLY)?(?:\s+IF\s+NOT\s+EXISTS)?\s+(?P<name>\w+)"
     r"|ALTER\s+TABLE\s+\w+\s+ADD\s+(?P<constraint>CONSTRAINT)\s+(?P<cname>\w+))",
     re.IGNORECASE,
 )
 _DROPS = re.compile(
-    r"^\s*(?:DROP\s+(?P<kind>TABLE|INDEX|FUNCTION|TRIGGER)(?:\s+CONCURRENTLY)?"
+    rf"^\s*(?:DROP\s+(?P<kind>{_KINDS})(?:\s+CONCURRENTLY)?"
     r"(?:\s+IF\s+EXISTS)?\s+(?P<name>\w+)"
     r"|ALTER\s+TABLE\s+\w+\s+DROP\s+(?P<constraint>CONSTRAINT)(?:\s+IF\s+EXISTS)?\s+(?P<cname>\w+))",
     re.IGNORECASE,
@@ -27,19 +29,22 @@ _NO_OP = "DO $$ BEGIN END $$"
 _RESTORE = "PERFORM restore_deferred_indexes();"
 
 
-_IN_A_BLOCK = re.compile(r"^DO \$\$ BEGIN (?P<body>.*?;) EXCEPTION", re.IGNORECASE)
+# A DO block whose first statement (under an IF, maybe) creates or drops, with a handler.
+_IN_A_BLOCK = re.compile(
+    r"^DO \$\$ BEGIN (?:IF .*? THEN )?(?P<body>.*?;) (?:END IF; )?EXCEPTION", re.IGNORECASE
+)
 
 
 def _object(pattern: re.Pattern[str], statement: str) -> tuple[str, str] | None:
-    """(kind, name) of what a statement creates or drops (also as the one statement of a
-    DO block that passes over a duplicate), or None."""
+    """(kind, name) of what a statement creates or drops (also as the first statement of a
+    DO block that passes over a duplicate or keeps what others use), or None."""
     block = _IN_A_BLOCK.match(statement)
     found = pattern.match(block["body"] if block else statement)
     if found is None:
         return None
     if found["constraint"]:
         return "CONSTRAINT", found["cname"].lower()
-    return found["kind"].upper(), found["name"].lower()
+    return " ".join(found["kind"].upper().split()), found["name"].lower()
 
 
 def _statements(path: Path) -> tuple[bool, list[str]]:

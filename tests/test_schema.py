@@ -104,7 +104,7 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003 to 0008).
+# Beyond the plan, each with its reason in its migration (0003 to 0009).
 ADDED_COLUMNS = {
     ("erased_ids", "id_hash"): ("bytea", True, None),
     ("erased_ids", "kind"): ("character varying(10)", True, None),
@@ -150,6 +150,24 @@ ADDED_OBJECTS = {
     ("function", "names_id"),
     ("function", "personal_key_in"),
     ("function", "keep_erased_out_of_patterns"),
+    ("function", "search_folded"),
+    ("type", "memory_search_order"),
+    ("text search configuration", "pagbank_portuguese"),
+    ("extension", "unaccent"),
+    ("extension", "pg_trgm"),
+}
+# name: (table, definition) of the indexes beyond the plan's (0009: memory search)
+ADDED_INDEXES = {
+    "idx_user_memories_memory_words": (
+        "user_memories",
+        "CREATE INDEX idx_user_memories_memory_words ON public.user_memories USING gin "
+        "(to_tsvector('pagbank_portuguese'::regconfig, memory))",
+    ),
+    "idx_user_memories_memory_trgm": (
+        "user_memories",
+        "CREATE INDEX idx_user_memories_memory_trgm ON public.user_memories USING gin "
+        "(search_folded(memory) gin_trgm_ops)",
+    ),
 }
 
 # name: (table, method, key) as the plan's CREATE INDEX statements give them
@@ -190,7 +208,7 @@ def test_indexes_are_the_plans_and_valid(db_dsn: str) -> None:
     expected = {
         name: (table, f"CREATE INDEX {name} ON public.{table} USING {method} ({key})", True)
         for name, (table, method, key) in PLAN_INDEXES.items()
-    }
+    } | {name: (table, definition, True) for name, (table, definition) in ADDED_INDEXES.items()}
     assert snapshot(db_dsn)["indexes"] == expected
 
 
@@ -263,7 +281,7 @@ def test_an_index_left_invalid_by_an_interrupted_build_is_rebuilt(db_dsn: str) -
     assert migrations.apply(db_dsn) == ["0002.create-indexes"]
     indexes = snapshot(db_dsn)["indexes"]
     assert all(valid for _table, _definition, valid in indexes.values())
-    assert set(indexes) == set(PLAN_INDEXES)
+    assert set(indexes) == set(PLAN_INDEXES) | set(ADDED_INDEXES)
 
 
 def test_applying_twice_applies_nothing(db_dsn: str) -> None:

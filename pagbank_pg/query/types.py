@@ -449,6 +449,14 @@ class _MemoriesCreatedBetween(_Query, Protocol):
     def stream(self, *, since: Any, until: Any, limit: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _SearchMemories(_Query, Protocol):
+    """Memories matching a query (migration 0009), as Agno's get_user_memories(search_content=…) (many; user_memories.sql:79)"""
+
+    def __call__(self, *, sort_by: Any, query: Any, user_id: Any, agent_id: Any, team_id: Any, topics: Any, sort_order: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, sort_by: Any, query: Any, user_id: Any, agent_id: Any, team_id: Any, topics: Any, sort_order: Any, limit: Any, offset: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class _GetUserSession(_Query, Protocol):
     """Fetch one session by id, or nothing. (one; user_sessions.sql:3)"""
 
@@ -562,6 +570,7 @@ class PackageQueries(Protocol):
     memories_of_business_unit: _MemoriesOfBusinessUnit
     top_memories_of_user: _TopMemoriesOfUser
     memories_created_between: _MemoriesCreatedBetween
+    search_memories: _SearchMemories
     get_user_session: _GetUserSession
     create_user_session: _CreateUserSession
     touch_user_session: _TouchUserSession
@@ -1003,6 +1012,14 @@ class _AsyncMemoriesCreatedBetween(_Query, Protocol):
     def stream(self, *, since: Any, until: Any, limit: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AsyncSearchMemories(_Query, Protocol):
+    """Memories matching a query (migration 0009), as Agno's get_user_memories(search_content=…) (many; user_memories.sql:79)"""
+
+    async def __call__(self, *, sort_by: Any, query: Any, user_id: Any, agent_id: Any, team_id: Any, topics: Any, sort_order: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, sort_by: Any, query: Any, user_id: Any, agent_id: Any, team_id: Any, topics: Any, sort_order: Any, limit: Any, offset: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _AsyncGetUserSession(_Query, Protocol):
     """Fetch one session by id, or nothing. (one; user_sessions.sql:3)"""
 
@@ -1116,6 +1133,7 @@ class AsyncPackageQueries(Protocol):
     memories_of_business_unit: _AsyncMemoriesOfBusinessUnit
     top_memories_of_user: _AsyncTopMemoriesOfUser
     memories_created_between: _AsyncMemoriesCreatedBetween
+    search_memories: _AsyncSearchMemories
     get_user_session: _AsyncGetUserSession
     create_user_session: _AsyncCreateUserSession
     touch_user_session: _AsyncTouchUserSession

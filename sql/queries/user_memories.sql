@@ -75,3 +75,59 @@ SELECT * FROM user_memories
 WHERE created_at >= :since AND created_at < :until
 ORDER BY created_at
 LIMIT :limit;
+
+-- name: search_memories :many
+-- Memories matching a query (migration 0009), as Agno's get_user_memories(search_content=…)
+-- searches them, and more: a memory matches when its text holds the query ignoring case and
+-- accents (everything ILIKE '%query%' finds; `%`, `_` and `\` are literal; pg_trgm GIN
+-- index), or when its words hold every word of the query in Portuguese, stems matched and
+-- accents ignored ("limites" finds "limite", "creditos" finds "crédito", "cartão limite"
+-- finds "o limite do meu cartão"; stop words dropped; full-text GIN index).
+-- query NULL or '': every memory. user_id, agent_id, team_id NULL: any (agent_id and team_id
+-- as PagbankDb stores them, in metadata.agno.rest). topics NULL: any; else only memories
+-- carrying every one of them (GIN on memory_tags, @>).
+-- sort_by (memory_search_order): 'relevance' (NULL; word matches by ts_rank, then substring
+-- matches), 'created_at', 'updated_at' (NULL: created_at), 'memory' or 'user_id'; another
+-- value is an error. sort_order 'asc', else descending (NULL: descending); ties newest
+-- first, then id. limit NULL: all; offset NULL: 0. Each row adds rank (ordered by
+-- relevance: 0 for a substring match only; else NULL, not computed) and total: the number
+-- of matches before limit and offset.
+WITH matches AS MATERIALIZED (
+    SELECT m.*,
+           CASE WHEN coalesce(:sort_by::memory_search_order, 'relevance') = 'relevance'
+                THEN ts_rank(to_tsvector('pagbank_portuguese', m.memory),
+                             plainto_tsquery('pagbank_portuguese', coalesce(:query::text, '')))
+           END AS rank
+    FROM user_memories m
+    WHERE (search_folded(m.memory) LIKE '%' || replace(replace(replace(
+               search_folded(coalesce(:query::text, '')), '\', '\\'), '%', '\%'), '_', '\_') || '%'
+           OR to_tsvector('pagbank_portuguese', m.memory)
+              @@ plainto_tsquery('pagbank_portuguese', coalesce(:query::text, '')))
+      AND (:user_id::text IS NULL OR m.user_id = :user_id::text)
+      AND (:agent_id::text IS NULL OR m.metadata->'agno'->'rest'->>'agent_id' = :agent_id::text)
+      AND (:team_id::text IS NULL OR m.metadata->'agno'->'rest'->>'team_id' = :team_id::text)
+      AND (:topics::text[] IS NULL OR m.memory_tags @> :topics::text[])
+),
+ordered AS (
+    SELECT *,
+           CASE coalesce(:sort_by::memory_search_order, 'relevance')
+               WHEN 'relevance' THEN rank::numeric
+               WHEN 'created_at' THEN extract(epoch FROM created_at)
+               WHEN 'updated_at' THEN extract(epoch FROM coalesce(updated_at, created_at))
+           END AS number_key,
+           CASE :sort_by::memory_search_order
+               WHEN 'memory' THEN memory WHEN 'user_id' THEN user_id::text
+           END AS text_key,
+           lower(:sort_order::text) IS NOT DISTINCT FROM 'asc' AS ascending
+    FROM matches
+)
+SELECT id, user_id, memory, created_at, updated_at, metadata, memory_tags, business_units,
+       importance_score, rank, count(*) OVER () AS total
+FROM ordered
+ORDER BY
+    CASE WHEN ascending THEN number_key END ASC NULLS LAST,
+    CASE WHEN NOT ascending THEN number_key END DESC NULLS LAST,
+    CASE WHEN ascending THEN text_key END ASC,
+    CASE WHEN NOT ascending THEN text_key END DESC,
+    coalesce(updated_at, created_at) DESC, id
+LIMIT :limit::bigint OFFSET coalesce(:offset::bigint, 0);
