@@ -13,7 +13,7 @@ I/O is in `base.py`.
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import psycopg
@@ -48,7 +48,9 @@ from .base import (
     turned_read_only,
 )
 from .loader import Queries, Query, load_queries
-from .types import AsyncPackageQueries
+
+if TYPE_CHECKING:  # types.py's accessors run on these classes
+    from .types import AsyncPackageQueries
 
 
 def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]:
@@ -222,7 +224,7 @@ class AsyncTransaction(TransactionBase):
     def __init__(self, conn: psycopg.AsyncConnection[Any], queries: Queries | None = None) -> None:
         chosen = queries if queries is not None else load_queries()
         super().__init__(conn, chosen, _ConnectionRunner(conn))
-        self.queries = cast(AsyncPackageQueries, self._namespace)
+        self.queries = cast("AsyncPackageQueries", self._namespace)
 
     async def close_streams(self) -> None:
         """Close the streams of this transaction left unfinished."""
@@ -247,7 +249,7 @@ class AsyncDatabase(DatabaseBase):
         self.pool: psycopg_pool.AsyncConnectionPool[Any] = pool
         self.replica_pool = replica
         self.routing = routing
-        self.queries = cast(AsyncPackageQueries, self._namespace)
+        self.queries = cast("AsyncPackageQueries", self._namespace)
 
     @classmethod
     def open(
