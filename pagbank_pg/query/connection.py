@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
@@ -10,9 +10,7 @@ from psycopg.rows import dict_row, tuple_row
 from ..conninfo import connection_failed, describe, error_line
 from ..errors import ConfigurationError
 from .base import POOLER_CHECK
-from .database import Transaction
-from .loader import internal_queries
-from .types import SchemaQueries
+from .types import SchemaQueries, schema_queries
 
 
 def behind_a_pooler(conn: psycopg.Connection[Any]) -> bool:
@@ -38,8 +36,7 @@ def connect_direct(conninfo: str) -> psycopg.Connection[Any]:
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
     try:
-        checks = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
-        require_tables(checks, describe(conninfo), "agent_sessions", "user_memories")
+        require_tables(schema_queries(conn), describe(conninfo), "agent_sessions", "user_memories")
         conn.commit()
     except BaseException:
         conn.close()
