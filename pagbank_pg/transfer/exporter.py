@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -21,8 +21,8 @@ from .. import mapping
 from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
 from ..private import create_private, private_folder, replace_durably
-from ..query import Transaction, direct_connection, internal_queries
-from ..query.types import TransferQueries
+from ..query import direct_connection
+from ..query.types import TransferQueries, transfer_queries
 from .progress import Progress
 from .restore import Restored, restore, source_of
 
@@ -172,7 +172,7 @@ def export_sqlite(
         with direct_connection(conninfo) as pg:
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
             pg.read_only = True
-            queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
+            queries = transfer_queries(pg)
             with pg.transaction():
                 for kind, (count, export) in _exports(queries).items():
                     total = int(count()["n"])
