@@ -1,4 +1,4 @@
-"""What the sync and async databases share: binding a query to a runner, shaping results,
+"""What the sync and async databases share: a query's method on a runner, shaping results,
 naming the query in errors, the pool's arguments. Pure: no I/O here; `database.py` and
 `database_async.py` add only the calls that do I/O, the same names, one with `await`.
 """
@@ -187,13 +187,14 @@ def pool_arguments(
     }
 
 
-def bind(query: Query, runner: Any) -> Callable[..., Any]:
+def method(query: Query, runner: Any) -> Callable[..., Any]:
     """A function calling `query` through `runner`, with the query's signature and doc.
 
-    The function also carries `.many(rows)`, `.stream(**params)` and the query's attributes
-    (`name`, `kind`, `params`, `sql`, `doc`, `file`, `line`), so `help()` and
-    `inspect.signature()` describe the statement. A `:copy` query takes the data to copy as
-    its one positional argument.
+    The function also carries what its kind supports: `.many(rows)` (but for `:copy`) and
+    `.stream(**params)` (for the kinds that read rows), and the query's attributes (`name`,
+    `kind`, `params`, `sql`, `doc`, `file`, `line`), so `help()` and `inspect.signature()`
+    describe the statement. A `:copy` query takes the data to copy as its one positional
+    argument. (`Query.bind` is what checks a call's values against the parameters.)
     """
 
     def run(**params: Any) -> Any:
@@ -217,8 +218,10 @@ def bind(query: Query, runner: Any) -> Callable[..., Any]:
     for attribute in ("name", "kind", "params", "sql", "doc", "file", "line"):
         setattr(call, attribute, getattr(query, attribute))
     call.query = query
-    call.many = lambda rows: runner.run_many(query, rows)
-    call.stream = lambda **params: runner.stream(query, params)
+    if query.kind != "copy":
+        call.many = lambda rows: runner.run_many(query, rows)
+    if fetches(query):
+        call.stream = lambda **params: runner.stream(query, params)
     return call  # type: ignore[no-any-return]
 
 
@@ -239,7 +242,7 @@ class QueryNamespace:
                 raise AttributeError(
                     f"no query named {name!r}; known: {', '.join(sorted(self._queries))}"
                 )
-            bound = self._bound[name] = bind(self._queries[name], self._runner)
+            bound = self._bound[name] = method(self._queries[name], self._runner)
         return bound
 
     def __dir__(self) -> list[str]:
@@ -263,10 +266,6 @@ class TransactionBase:
         self._runner = runner
         self._namespace = QueryNamespace(queries, runner)
 
-    def bind(self, queries: Queries) -> Any:
-        """Another set of statements (an internal area's) run on this transaction."""
-        return QueryNamespace(queries, self._runner)
-
 
 class DatabaseBase:
     """Named statements over a psycopg pool (`db.pool`); calls run through `runner`."""
@@ -276,10 +275,6 @@ class DatabaseBase:
         self._queries = queries
         self._runner = runner
         self._namespace = QueryNamespace(queries, runner)
-
-    def bind(self, queries: Queries) -> Any:
-        """Another set of statements (an internal area's) run through this database's pool."""
-        return QueryNamespace(queries, self._runner)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pool.name} {len(self._queries)} queries>"
