@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from pagbank_pg import (
     ConnectionFailed,
@@ -15,6 +16,7 @@ from pagbank_pg import (
     QueryArgumentError,
     QueryError,
 )
+from pagbank_pg.query.types import schema_queries
 
 from .helpers import QUERIES
 
@@ -242,3 +244,23 @@ def test_many_threads_at_once(db: Database) -> None:
         thread.join()
     assert errors == []
     assert db.queries.get_user_session(session_id="s-1")["interaction_count"] == 16 * 25
+
+
+def test_an_internal_area_runs_on_a_database_a_transaction_or_a_connection(
+    db: Database, db_dsn: str
+) -> None:
+    assert schema_queries(db).table_exists(table_name="agent_sessions") is True
+    with db.transaction() as tx:
+        assert schema_queries(tx).table_exists(table_name="no_such_table") is False
+    with psycopg.connect(db_dsn, row_factory=dict_row) as conn:
+        assert schema_queries(conn).table_exists(table_name="user_memories") is True
+    with pytest.raises(TypeError, match="got str"):
+        schema_queries(db_dsn)  # type: ignore[arg-type]
+    assert "table_exists" not in dir(db.queries)  # not in the public namespace
+
+
+def test_a_statement_carries_what_its_kind_supports(db: Database) -> None:
+    reads, writes, copies = db.queries.memories_of, db.queries.tag_all, db.queries.copy_memories
+    assert callable(reads.stream) and callable(reads.many) and callable(writes.many)
+    assert not hasattr(writes, "stream")  # an :exec reads no rows
+    assert not hasattr(copies, "stream") and not hasattr(copies, "many")

@@ -64,3 +64,32 @@ def test_mypy_flags_unknown_names_and_missing_parameters(tmp_path: Path) -> None
     assert "Iterator[" in by_line[7]
     assert by_line[9].endswith('Any] | None"')
     assert "Found 2 errors in 1 file" in done.stdout, done.stdout
+
+
+def test_mypy_knows_what_each_kind_supports_and_the_areas(tmp_path: Path) -> None:
+    use = tmp_path / "use.py"
+    use.write_text(
+        "from pagbank_pg import Database\n"
+        "from pagbank_pg.query.types import schema_queries\n"
+        "def f(db: Database) -> None:\n"
+        "    with db.transaction() as tx:\n"
+        "        tx.queries.delete_agent_session.stream(session_id='s', agent_id='a')\n"
+        "    reveal_type(schema_queries(db).table_exists(table_name='t'))\n"
+        "    schema_queries(db).table_exist(table_name='t')\n"
+        "    db.queries.table_exists(table_name='t')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(use)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    errors = [line for line in done.stdout.splitlines() if line.startswith("use.py:")]
+    assert errors == [
+        'use.py:5: error: "_DeleteAgentSession" has no attribute "stream"  [attr-defined]',
+        'use.py:6: note: Revealed type is "Any"',
+        'use.py:7: error: "SchemaQueries" has no attribute "table_exist"; '
+        'maybe "table_exists"?  [attr-defined]',
+        'use.py:8: error: "PackageQueries" has no attribute "table_exists"  [attr-defined]',
+    ], done.stdout

@@ -18,7 +18,7 @@ from .loader import internal_queries
 def area_queries(on: Any, area: str) -> QueryNamespace:
     """The statements of `area`, run on `on`: a Database or AsyncDatabase (each call alone, on
     a pooled connection), a Transaction or AsyncTransaction (in it), or a psycopg connection
-    (on it, in whatever transaction state it is in)."""
+    with dict rows (on it, in whatever transaction state it is in)."""
     if isinstance(on, DatabaseBase | TransactionBase):
         runner = on._runner
     elif isinstance(on, psycopg.AsyncConnection):
