@@ -12,7 +12,7 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
-from collections.abc import Generator, Iterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -74,12 +74,13 @@ def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any])
 
 
 def _execute_many(
-    conn: psycopg.Connection[Any], query: Query, rows: list[dict[str, Any]]
+    conn: psycopg.Connection[Any],
+    query: Query,
+    rows: list[dict[str, Any]],
 ) -> int:
-    with translated(query):
-        with conn.cursor() as cursor:
-            cursor.executemany(query.compiled.sql, rows)
-            return cursor.rowcount
+    with translated(query), conn.cursor() as cursor:
+        cursor.executemany(query.compiled.sql, rows)
+        return cursor.rowcount
 
 
 class _PoolRunner:
@@ -199,22 +200,21 @@ class _ConnectionRunner:
         self.streams.clear()
 
     def _stream(
-        self, query: Query, bound: dict[str, Any]
+        self,
+        query: Query,
+        bound: dict[str, Any],
     ) -> Generator[dict[str, Any], None]:
-        with translated(query):
-            with self.conn.cursor(name=cursor_name(query)) as cursor:
-                cursor.itersize = STREAM_BATCH
-                cursor.execute(query.compiled.sql, bound)
-                for row in cursor:
-                    yield row
+        with translated(query), self.conn.cursor(name=cursor_name(query)) as cursor:
+            cursor.itersize = STREAM_BATCH
+            cursor.execute(query.compiled.sql, bound)
+            yield from cursor
 
     def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
         bound = query.bind(params)
-        with translated(query):
-            with self.conn.cursor() as cursor:
-                with cursor.copy(query.compiled.sql, bound or None) as copy:
-                    copy.write(data)
-                return cursor.rowcount
+        with translated(query), self.conn.cursor() as cursor:
+            with cursor.copy(query.compiled.sql, bound or None) as copy:
+                copy.write(data)
+            return cursor.rowcount
 
 
 class Transaction(TransactionBase):
@@ -298,7 +298,8 @@ class Database(DatabaseBase):
     ) -> "Database":
         check = psycopg_pool.ConnectionPool.check_connection
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            **args, check=check
+            **args,
+            check=check,
         )
         try:
             pool.open(wait=True, timeout=args["timeout"])

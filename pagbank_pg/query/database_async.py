@@ -74,7 +74,9 @@ async def _execute(conn: psycopg.AsyncConnection[Any], query: Query, bound: dict
 
 
 async def _execute_many(
-    conn: psycopg.AsyncConnection[Any], query: Query, rows: list[dict[str, Any]]
+    conn: psycopg.AsyncConnection[Any],
+    query: Query,
+    rows: list[dict[str, Any]],
 ) -> int:
     with translated(query):
         async with conn.cursor() as cursor:
@@ -199,14 +201,16 @@ class _ConnectionRunner:
         self.streams.clear()
 
     async def _stream(
-        self, query: Query, bound: dict[str, Any]
+        self,
+        query: Query,
+        bound: dict[str, Any],
     ) -> AsyncGenerator[dict[str, Any], None]:
         with translated(query):
             async with self.conn.cursor(name=cursor_name(query)) as cursor:
                 cursor.itersize = STREAM_BATCH
                 await cursor.execute(query.compiled.sql, bound)
-                async for row in cursor:
-                    yield row
+                async for row in cursor:  # sync: yield from cursor
+                    yield row  # async only
 
     async def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
         bound = query.bind(params)
@@ -298,7 +302,8 @@ class AsyncDatabase(DatabaseBase):
     ) -> "AsyncDatabase":
         check = psycopg_pool.AsyncConnectionPool.check_connection
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-            **args, check=check
+            **args,
+            check=check,
         )
         try:
             await pool.open(wait=True, timeout=args["timeout"])
