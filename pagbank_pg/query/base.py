@@ -1,10 +1,15 @@
 """What the sync and async databases share: a query's method on a runner, shaping results,
-naming the query in errors, the pool's arguments. Pure: no I/O here; `database.py` and
-`database_async.py` add only the calls that do I/O, the same names, one with `await`.
+naming the query in errors, the pool's arguments, read routing's bookkeeping. No I/O here
+(the topology statements are read from their file when first used, not at import);
+`database.py` and `database_async.py` add only the calls that do I/O, the same names, one with
+`await`. Read routing logs where it sends reads instead of a replica under the logger
+`pagbank_pg.query` (a replica that failed: a warning; one that lags or is behind: debug), as
+psycopg_pool logs under `psycopg.pool`.
 """
 
 import inspect
 import itertools
+import logging
 import threading
 import time
 import weakref
@@ -83,8 +88,19 @@ def cursor_name(query: Query) -> str:
     return f"stream_{query.name}_{next(_cursor_numbers)}"
 
 
-TOPOLOGY = internal_queries("topology")  # where a connection stands: sql/queries/topology
-POOLER_CHECK = TOPOLOGY["backend_pid"].compiled.sql  # run unprepared, before preparing is set
+logger = logging.getLogger("pagbank_pg.query")
+
+
+def topology(name: str) -> Query:
+    """A statement of sql/queries/topology (where a connection stands), read and compiled when
+    first used."""
+    return internal_queries("topology")[name]
+
+
+def pooler_check() -> str:
+    """The SQL that tells a pooler apart (`backend_pid`): run unprepared, before a new
+    connection's preparing is set."""
+    return topology("backend_pid").compiled.sql
 
 
 def turned_read_only(error: BaseException) -> bool:
@@ -136,9 +152,15 @@ class ReadRouting:
     def usable(self) -> bool:
         return time.monotonic() >= self.down_until
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, detail: str = "") -> None:
         self.down_until = time.monotonic() + REPLICA_RETRY_SECONDS
         self.counts[f"primary: replica {reason}"] += 1
+        logger.warning(
+            "read replica %s%s: reads go to the primary for %gs",
+            reason,
+            f" ({detail})" if detail else "",
+            REPLICA_RETRY_SECONDS,
+        )
 
     def needs_check(self, conn: Any) -> bool:
         known = self._known.get(conn)
@@ -159,6 +181,8 @@ class ReadRouting:
         behind = self.unknown or replayed < self.written
         reason = "lags" if lag > self.max_lag else "behind" if behind else ""
         self.counts[f"primary: replica {reason}" if reason else "replica"] += 1
+        if reason:
+            logger.debug("read replica %s (lag %.3gs): this read goes to the primary", reason, lag)
         return not reason
 
 

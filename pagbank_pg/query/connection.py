@@ -9,14 +9,14 @@ from psycopg.rows import dict_row, tuple_row
 
 from ..conninfo import connection_failed, describe, error_line
 from ..errors import ConfigurationError
-from .base import POOLER_CHECK
+from .base import pooler_check
 from .types import SchemaQueries, schema_queries
 
 
 def behind_a_pooler(conn: psycopg.Connection[Any]) -> bool:
     """Whether a pooler (PgBouncer) stands between `conn` and the server: the pid it was given
     at login is not its server's (a pooler hands out its own)."""
-    found = conn.cursor(row_factory=tuple_row).execute(POOLER_CHECK).fetchone()
+    found = conn.cursor(row_factory=tuple_row).execute(pooler_check()).fetchone()
     conn.rollback()
     return bool(found is None or conn.info.backend_pid != found[0])
 

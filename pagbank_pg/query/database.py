@@ -31,8 +31,6 @@ from ..config import (
 from ..conninfo import not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
-    POOLER_CHECK,
-    TOPOLOGY,
     UNSERVED,
     DatabaseBase,
     ReadRouting,
@@ -42,8 +40,10 @@ from .base import (
     needs_transaction,
     pool_arguments,
     pool_timeout,
+    pooler_check,
     prepare_threshold,
     shape,
+    topology,
     translated,
     turned_read_only,
 )
@@ -59,7 +59,7 @@ def configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
 
     def configure(conn: psycopg.Connection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
-        found = (conn.execute(POOLER_CHECK, prepare=False)).fetchone()
+        found = (conn.execute(pooler_check(), prepare=False)).fetchone()
         pid = found["pid"] if found else None
         conn.prepare_threshold = prepare_threshold(prepare, conn.info.backend_pid, pid)
 
@@ -115,7 +115,7 @@ class _PoolRunner:
         if self.routing is None:
             return
         try:
-            position = _execute(conn, TOPOLOGY["wal_position"], {})
+            position = _execute(conn, topology("wal_position"), {})
         except QueryError:  # the write itself is done: never fail it for this
             position = None
         self.routing.wrote(position)
@@ -143,7 +143,7 @@ class _PoolRunner:
         try:
             with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
                 if routing.needs_check(conn):
-                    routing.checked(conn, _execute(conn, TOPOLOGY["node_state"], {}))
+                    routing.checked(conn, _execute(conn, topology("node_state"), {}))
                 if not routing.serves(conn):
                     return UNSERVED
                 return _execute(conn, query, bound)
@@ -152,7 +152,7 @@ class _PoolRunner:
         except QueryError as error:
             if not isinstance(error.__cause__, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
-            routing.failed("failed")
+            routing.failed("failed", str(error))
         return UNSERVED
 
     def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -30,8 +30,6 @@ from ..config import (
 from ..conninfo import not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
-    POOLER_CHECK,
-    TOPOLOGY,
     UNSERVED,
     DatabaseBase,
     Opening,  # async only
@@ -42,8 +40,10 @@ from .base import (
     needs_transaction,
     pool_arguments,
     pool_timeout,
+    pooler_check,
     prepare_threshold,
     shape,
+    topology,
     translated,
     turned_read_only,
 )
@@ -59,7 +59,7 @@ def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitab
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
-        found = await (await conn.execute(POOLER_CHECK, prepare=False)).fetchone()
+        found = await (await conn.execute(pooler_check(), prepare=False)).fetchone()
         pid = found["pid"] if found else None
         conn.prepare_threshold = prepare_threshold(prepare, conn.info.backend_pid, pid)
 
@@ -116,7 +116,7 @@ class _PoolRunner:
         if self.routing is None:
             return
         try:
-            position = await _execute(conn, TOPOLOGY["wal_position"], {})
+            position = await _execute(conn, topology("wal_position"), {})
         except QueryError:  # the write itself is done: never fail it for this
             position = None
         self.routing.wrote(position)
@@ -144,7 +144,7 @@ class _PoolRunner:
         try:
             async with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
                 if routing.needs_check(conn):
-                    routing.checked(conn, await _execute(conn, TOPOLOGY["node_state"], {}))
+                    routing.checked(conn, await _execute(conn, topology("node_state"), {}))
                 if not routing.serves(conn):
                     return UNSERVED
                 return await _execute(conn, query, bound)
@@ -153,7 +153,7 @@ class _PoolRunner:
         except QueryError as error:
             if not isinstance(error.__cause__, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
-            routing.failed("failed")
+            routing.failed("failed", str(error))
         return UNSERVED
 
     async def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
