@@ -19,8 +19,8 @@ What goes wrong is told apart:
 """
 
 import ctypes
-import multiprocessing
 import gc
+import multiprocessing
 import signal
 import sys
 import time
