@@ -25,6 +25,7 @@ from ..query import direct_connection
 from ..query.types import TransferQueries, transfer_queries
 from .progress import Progress
 from .restore import Restored, restore, source_of
+from .source import quote
 
 # The DDL Agno 1.7 (SqliteStorage, SqliteMemoryDb) and PagBank's session manager use.
 DDL = {
@@ -92,11 +93,6 @@ def _encode(value: Any, sql_null: bool, is_json: bool) -> Any:
     return json.dumps(value) if is_json else value
 
 
-def _quote(name: str) -> str:
-    """An SQLite identifier, quoted (a `"` inside doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _file_name(file: str) -> str:
     """The bare file name an exported row goes to: never a folder, never outside OUTDIR."""
     name = Path(file).name
@@ -125,14 +121,14 @@ class _Writer:
         if columns is None:
             # every {t} of the DDL stands inside double quotes: doubling a quote escapes it
             conn.executescript(DDL[kind].replace("{t}", table.replace('"', '""')))
-            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(table)})")]
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({quote(table)})")]
             self.tables[(name, table)] = columns
         for extra in [c for c in values if c not in columns]:  # columns of a newer schema
-            conn.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(extra)}")
+            conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(extra)}")
             columns.append(extra)
         encoded = [_encode(values.get(c), c in nulls, c in JSON_COLUMNS[kind]) for c in columns]
         marks = ", ".join("?" for _ in columns)
-        conn.execute(f"INSERT INTO {_quote(table)} VALUES ({marks})", encoded)
+        conn.execute(f"INSERT INTO {quote(table)} VALUES ({marks})", encoded)
         where = f"{name}:{table}"
         self.counts[where] = self.counts.get(where, 0) + 1
 
