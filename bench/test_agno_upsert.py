@@ -52,7 +52,7 @@ def session_of(runs: int) -> AgentSession:
 
 @pytest.fixture(scope="module")
 def storage(bench_dsn: str) -> Iterator[PostgresStorage]:
-    with Database.connect(bench_dsn, min_size=1, max_size=1) as db:
+    with Database.open(bench_dsn, min_size=1, max_size=1) as db:
         yield PostgresStorage("agent", db=db)
 
 

@@ -208,7 +208,7 @@ def schema(migrations_dir: Path | None) -> None:
 
 @contextmanager
 def _database(dsn: str | None) -> Iterator[Database]:
-    with Database.connect(resolve_dsn(dsn), min_size=1, max_size=1) as db:
+    with Database.open(resolve_dsn(dsn), min_size=1, max_size=1) as db:
         yield db
 
 

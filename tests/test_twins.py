@@ -205,7 +205,7 @@ def test_an_async_database_is_awaited_or_entered(db_dsn: str) -> None:
         opened = await AsyncDatabase.open(db_dsn, queries=QUERIES, timeout=5)
         async with opened as db:
             first = await db.queries.count_memories(user_id="u")
-        async with AsyncDatabase.connect(db_dsn, queries=QUERIES, timeout=5) as entered:
+        async with AsyncDatabase.open(db_dsn, queries=QUERIES, timeout=5) as entered:
             second = await entered.queries.count_memories(user_id="u")
         assert opened.pool.closed and entered.pool.closed
         return [first, second]

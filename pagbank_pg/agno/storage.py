@@ -76,7 +76,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         units: Mapping[str, str] = mapping.DEFAULT_UNITS,
     ) -> None:
         super().__init__(mode)
-        self.db = db if db is not None else Database.connect(db_url)
+        self.db = db if db is not None else Database.open(db_url)
         self.agno = agno_queries(self.db)
         self.units = units
         self.erased_skipped = 0  # sessions of erased users passed over (LGPD)
@@ -222,7 +222,7 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
     """Agno memory v2's MemoryDb over `user_memories`."""
 
     def __init__(self, *, db: Database | None = None, db_url: str | None = None) -> None:
-        self.db = db if db is not None else Database.connect(db_url)
+        self.db = db if db is not None else Database.open(db_url)
         self.agno = agno_queries(self.db)
         self.source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
 
@@ -494,7 +494,7 @@ class PostgresManager:
         session_timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
         **pool_options: Any,
     ) -> None:
-        self.db = Database.connect(db_url, **pool_options)
+        self.db = Database.open(db_url, **pool_options)
         self.session_timeout_minutes = session_timeout_minutes
 
     def get_team_storage(self) -> PostgresStorage:

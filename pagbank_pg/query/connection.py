@@ -1,7 +1,6 @@
 """The one connection of bulk work (import, export, verify), outside any pool."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from typing import Any
 
 import psycopg
@@ -30,7 +29,8 @@ def require_tables(queries: SchemaQueries, where: str, *tables: str) -> None:
 
 def connect_direct(conninfo: str) -> psycopg.Connection[Any]:
     """One connection outside any pool, for bulk work (import, export, verify): dict rows, a
-    clear error when the server cannot be reached or the schema is not migrated."""
+    clear error when the server cannot be reached or the schema is not migrated. `with`
+    closes it (committed, or rolled back on an exception), as any psycopg connection."""
     try:
         conn = psycopg.connect(conninfo, row_factory=dict_row, application_name="pagbank-pg")
     except psycopg.OperationalError as error:
@@ -44,8 +44,11 @@ def connect_direct(conninfo: str) -> psycopg.Connection[Any]:
     return conn
 
 
-@contextmanager
-def direct_connection(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
-    """`connect_direct`, closed on exit."""
-    with connect_direct(conninfo) as conn:
-        yield conn
+def direct_connection(conninfo: str) -> psycopg.Connection[Any]:
+    """Deprecated: `connect_direct` (a DeprecationWarning), which `with` closes too."""
+    warnings.warn(
+        "direct_connection() is deprecated; use connect_direct(), which `with` closes",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return connect_direct(conninfo)

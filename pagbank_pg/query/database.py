@@ -12,6 +12,7 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
+import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -235,7 +236,7 @@ class Database(DatabaseBase):
     """Named statements over a psycopg `ConnectionPool` (`db.pool`).
 
     `db = Database.open(dsn)` opens it and `with` closes it;
-    `with Database.open(dsn) as db:` does both. `connect` is `open`.
+    `with Database.open(dsn) as db:` does both. (`connect` is a deprecated name.)
     """
 
     def __init__(
@@ -286,7 +287,19 @@ class Database(DatabaseBase):
         opening = cls._open(args, chosen, replica_args if routing else None, routing)
         return opening
 
-    connect = open
+    @classmethod
+    def connect(
+        cls,
+        *args: Any,
+        **kwargs: Any,
+    ) -> "Database":
+        """Deprecated: `open`, under the name it had before (a DeprecationWarning)."""
+        warnings.warn(
+            f"{cls.__name__}.connect() is deprecated; use {cls.__name__}.open()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.open(*args, **kwargs)
 
     @classmethod
     def _open(

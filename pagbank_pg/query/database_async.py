@@ -11,6 +11,7 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -239,7 +240,7 @@ class AsyncDatabase(DatabaseBase):
     """Named statements over a psycopg `AsyncConnectionPool` (`db.pool`).
 
     `db = await AsyncDatabase.open(dsn)` opens it and `async with` closes it;
-    `async with AsyncDatabase.open(dsn) as db:` does both. `connect` is `open`.
+    `async with AsyncDatabase.open(dsn) as db:` does both. (`connect` is a deprecated name.)
     """
 
     def __init__(
@@ -290,7 +291,19 @@ class AsyncDatabase(DatabaseBase):
         opening = cls._open(args, chosen, replica_args if routing else None, routing)
         return Opening(opening)  # sync: return opening
 
-    connect = open
+    @classmethod
+    def connect(
+        cls,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Opening["AsyncDatabase"]:  # sync: ) -> "Database":
+        """Deprecated: `open`, under the name it had before (a DeprecationWarning)."""
+        warnings.warn(
+            f"{cls.__name__}.connect() is deprecated; use {cls.__name__}.open()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.open(*args, **kwargs)
 
     @classmethod
     async def _open(

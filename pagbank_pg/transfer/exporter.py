@@ -21,7 +21,7 @@ from .. import mapping
 from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
 from ..private import create_private, private_folder, replace_durably
-from ..query import direct_connection
+from ..query import connect_direct
 from ..query.types import TransferQueries, transfer_queries
 from .progress import Progress
 from .restore import Restored, restore, source_of
@@ -165,7 +165,7 @@ def export_sqlite(
     writer = _Writer(scratch)
     rejected: list[str] = []
     try:
-        with direct_connection(conninfo) as pg:
+        with connect_direct(conninfo) as pg:
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
             pg.read_only = True
             queries = transfer_queries(pg)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from .. import mapping
 from ..config import SOURCE_TIMEZONE, VERIFY_BATCH
 from ..errors import RejectedRow
-from ..query import direct_connection
+from ..query import connect_direct
 from ..query.types import TransferQueries, transfer_queries
 from . import source as sqlite_source
 from .progress import Progress
@@ -95,7 +95,7 @@ def verify_import(
     zone = ZoneInfo(source_timezone)
     tables, _notes = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
-    with direct_connection(conninfo) as pg:
+    with connect_direct(conninfo) as pg:
         queries = transfer_queries(pg)
         for table in tables:
             check = checks[table.name] = Check()
