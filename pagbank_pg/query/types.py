@@ -357,11 +357,99 @@ class _TopPatternsOfBusinessUnit(_Query, Protocol):
     def stream(self, *, business_unit: Any, limit: Any) -> Iterator[dict[str, Any]]: ...
 
 
-class _ExportUser(_Query, Protocol):
-    """Everything held about a user, as one JSON document: a list of rows per table (patterns:
-    those the user appears in, with no other user's id).
+class _ExportUserSnapshot(_Query, Protocol):
+    """An export reads every table from one snapshot, and writes nothing.
 
-    :scalar, lgpd.sql:6
+    :exec, lgpd.sql:7
+    """
+
+    def __call__(self) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+class _ExportUserHeader(_Query, Protocol):
+    """The start of an export: the user id and when (the snapshot's time), as JSON texts.
+
+    :one, lgpd.sql:11
+    """
+
+    def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserSessions(_Query, Protocol):
+    """A user's sessions, one JSON text per row, oldest first (export-user streams them).
+
+    :many, lgpd.sql:15
+    """
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserTeamSessions(_Query, Protocol):
+    """The team sessions of a user's sessions, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:21
+    """
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserAgentSessions(_Query, Protocol):
+    """The agent sessions of a user's sessions, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:27
+    """
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserMemories(_Query, Protocol):
+    """A user's memories, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:33
+    """
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserEscalations(_Query, Protocol):
+    """A user's escalations, and those of its sessions, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:39
+    """
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserPatterns(_Query, Protocol):
+    """The patterns the user appears in, or whose data names it, one JSON text per row, with no
+    other user's id in user_ids.
+
+    :many, lgpd.sql:45
+    """
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _HeldAboutUser(_Query, Protocol):
+    """Whether any of the six tables holds a row of this user (or names it in a pattern), and
+    whether it is already erased: 'rows', 'erased' (nothing left) or 'nothing'.
+
+    :scalar, lgpd.sql:54
     """
 
     def __call__(self, *, user_id: Any) -> Any: ...
@@ -370,11 +458,12 @@ class _ExportUser(_Query, Protocol):
 
 
 class _RecordErasure(_Query, Protocol):
-    """The first step of an erasure, committed on its own: record the user and every session of
-    it (its user_sessions, and the Agno sessions with its id; as keyed hashes, erased_ids) so that from now on no writer can bring them back (the
-    keep_erased_out trigger). Returns how many sessions were recorded.
+    """Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
+    no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
+    own first, then again under the erasure's locks (sessions created meanwhile). Returns how
+    many sessions were recorded.
 
-    :one, lgpd.sql:33
+    :one, lgpd.sql:69
     """
 
     def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
@@ -382,26 +471,29 @@ class _RecordErasure(_Query, Protocol):
     def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
 
 
-class _HoldWriters(_Query, Protocol):
-    """The second step of an erasure, in its own transaction: wait for every writer that started
-    before the erasure was recorded (it might have missed it), and hold new ones back until
-    the erasure commits. Writers wait a few milliseconds; nothing waits over 10 s.
+class _LockForErasure(_Query, Protocol):
+    """The second step of an erasure, in its own transaction: wait at most `lock_timeout` for the
+    writers of this user and of its sessions that are in flight (they may have missed the
+    record), and hold their new writes until the erasure commits. No other customer waits: the
+    locks are the user's and its sessions' (erasure_guard), not the tables'. Returns how many
+    sessions the user has.
 
-    :exec, lgpd.sql:52
+    :scalar, lgpd.sql:84
     """
 
-    def __call__(self) -> None: ...
+    def __call__(self, *, user_id: Any, lock_timeout: Any) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, lock_timeout: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _ForgetUser(_Query, Protocol):
     """Erase a user from all six tables in one statement (so one transaction): delete its rows
-    and the Agno rows of its sessions (a row an app appended to one, even without a user id),
-    remove its id from interaction_patterns.user_ids, and delete the patterns left with no
-    user.
+    and the rows of its sessions (an Agno row an app appended without a user id, an escalation
+    of its session held under another id), delete the patterns whose data names it or that
+    only it was seen in, and remove its id from the other patterns' user_ids.
     Returns how many rows each table lost (patterns: removed from, and deleted).
 
-    :one, lgpd.sql:64
+    :one, lgpd.sql:93
     """
 
     def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
@@ -413,7 +505,7 @@ class _IsErased(_Query, Protocol):
     """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the
     importer and the Agno storage pass over, and count.
 
-    :scalar, lgpd.sql:101
+    :scalar, lgpd.sql:128
     """
 
     def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
@@ -790,9 +882,17 @@ class PackageQueries(Protocol):
     top_patterns_of_type: _TopPatternsOfType
     top_patterns_of_user: _TopPatternsOfUser
     top_patterns_of_business_unit: _TopPatternsOfBusinessUnit
-    export_user: _ExportUser
+    export_user_snapshot: _ExportUserSnapshot
+    export_user_header: _ExportUserHeader
+    export_user_sessions: _ExportUserSessions
+    export_user_team_sessions: _ExportUserTeamSessions
+    export_user_agent_sessions: _ExportUserAgentSessions
+    export_user_memories: _ExportUserMemories
+    export_user_escalations: _ExportUserEscalations
+    export_user_patterns: _ExportUserPatterns
+    held_about_user: _HeldAboutUser
     record_erasure: _RecordErasure
-    hold_writers: _HoldWriters
+    lock_for_erasure: _LockForErasure
     forget_user: _ForgetUser
     is_erased: _IsErased
     upsert_team_session: _UpsertTeamSession
@@ -1137,11 +1237,99 @@ class _AsyncTopPatternsOfBusinessUnit(_Query, Protocol):
     def stream(self, *, business_unit: Any, limit: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
-class _AsyncExportUser(_Query, Protocol):
-    """Everything held about a user, as one JSON document: a list of rows per table (patterns:
-    those the user appears in, with no other user's id).
+class _AsyncExportUserSnapshot(_Query, Protocol):
+    """An export reads every table from one snapshot, and writes nothing.
 
-    :scalar, lgpd.sql:6
+    :exec, lgpd.sql:7
+    """
+
+    async def __call__(self) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+class _AsyncExportUserHeader(_Query, Protocol):
+    """The start of an export: the user id and when (the snapshot's time), as JSON texts.
+
+    :one, lgpd.sql:11
+    """
+
+    async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserSessions(_Query, Protocol):
+    """A user's sessions, one JSON text per row, oldest first (export-user streams them).
+
+    :many, lgpd.sql:15
+    """
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserTeamSessions(_Query, Protocol):
+    """The team sessions of a user's sessions, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:21
+    """
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserAgentSessions(_Query, Protocol):
+    """The agent sessions of a user's sessions, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:27
+    """
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserMemories(_Query, Protocol):
+    """A user's memories, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:33
+    """
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserEscalations(_Query, Protocol):
+    """A user's escalations, and those of its sessions, one JSON text per row, oldest first.
+
+    :many, lgpd.sql:39
+    """
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserPatterns(_Query, Protocol):
+    """The patterns the user appears in, or whose data names it, one JSON text per row, with no
+    other user's id in user_ids.
+
+    :many, lgpd.sql:45
+    """
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncHeldAboutUser(_Query, Protocol):
+    """Whether any of the six tables holds a row of this user (or names it in a pattern), and
+    whether it is already erased: 'rows', 'erased' (nothing left) or 'nothing'.
+
+    :scalar, lgpd.sql:54
     """
 
     async def __call__(self, *, user_id: Any) -> Any: ...
@@ -1150,11 +1338,12 @@ class _AsyncExportUser(_Query, Protocol):
 
 
 class _AsyncRecordErasure(_Query, Protocol):
-    """The first step of an erasure, committed on its own: record the user and every session of
-    it (its user_sessions, and the Agno sessions with its id; as keyed hashes, erased_ids) so that from now on no writer can bring them back (the
-    keep_erased_out trigger). Returns how many sessions were recorded.
+    """Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
+    no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
+    own first, then again under the erasure's locks (sessions created meanwhile). Returns how
+    many sessions were recorded.
 
-    :one, lgpd.sql:33
+    :one, lgpd.sql:69
     """
 
     async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
@@ -1162,26 +1351,29 @@ class _AsyncRecordErasure(_Query, Protocol):
     def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
-class _AsyncHoldWriters(_Query, Protocol):
-    """The second step of an erasure, in its own transaction: wait for every writer that started
-    before the erasure was recorded (it might have missed it), and hold new ones back until
-    the erasure commits. Writers wait a few milliseconds; nothing waits over 10 s.
+class _AsyncLockForErasure(_Query, Protocol):
+    """The second step of an erasure, in its own transaction: wait at most `lock_timeout` for the
+    writers of this user and of its sessions that are in flight (they may have missed the
+    record), and hold their new writes until the erasure commits. No other customer waits: the
+    locks are the user's and its sessions' (erasure_guard), not the tables'. Returns how many
+    sessions the user has.
 
-    :exec, lgpd.sql:52
+    :scalar, lgpd.sql:84
     """
 
-    async def __call__(self) -> None: ...
+    async def __call__(self, *, user_id: Any, lock_timeout: Any) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, lock_timeout: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AsyncForgetUser(_Query, Protocol):
     """Erase a user from all six tables in one statement (so one transaction): delete its rows
-    and the Agno rows of its sessions (a row an app appended to one, even without a user id),
-    remove its id from interaction_patterns.user_ids, and delete the patterns left with no
-    user.
+    and the rows of its sessions (an Agno row an app appended without a user id, an escalation
+    of its session held under another id), delete the patterns whose data names it or that
+    only it was seen in, and remove its id from the other patterns' user_ids.
     Returns how many rows each table lost (patterns: removed from, and deleted).
 
-    :one, lgpd.sql:64
+    :one, lgpd.sql:93
     """
 
     async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
@@ -1193,7 +1385,7 @@ class _AsyncIsErased(_Query, Protocol):
     """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the
     importer and the Agno storage pass over, and count.
 
-    :scalar, lgpd.sql:101
+    :scalar, lgpd.sql:128
     """
 
     async def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
@@ -1570,9 +1762,17 @@ class AsyncPackageQueries(Protocol):
     top_patterns_of_type: _AsyncTopPatternsOfType
     top_patterns_of_user: _AsyncTopPatternsOfUser
     top_patterns_of_business_unit: _AsyncTopPatternsOfBusinessUnit
-    export_user: _AsyncExportUser
+    export_user_snapshot: _AsyncExportUserSnapshot
+    export_user_header: _AsyncExportUserHeader
+    export_user_sessions: _AsyncExportUserSessions
+    export_user_team_sessions: _AsyncExportUserTeamSessions
+    export_user_agent_sessions: _AsyncExportUserAgentSessions
+    export_user_memories: _AsyncExportUserMemories
+    export_user_escalations: _AsyncExportUserEscalations
+    export_user_patterns: _AsyncExportUserPatterns
+    held_about_user: _AsyncHeldAboutUser
     record_erasure: _AsyncRecordErasure
-    hold_writers: _AsyncHoldWriters
+    lock_for_erasure: _AsyncLockForErasure
     forget_user: _AsyncForgetUser
     is_erased: _AsyncIsErased
     upsert_team_session: _AsyncUpsertTeamSession
@@ -2053,10 +2253,21 @@ class _TransferPreferLz4(_Query, Protocol):
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
 
 
+class _TransferBulkWriter(_Query, Protocol):
+    """This session writes in bulk: its rows take one shared erasure lock per transaction instead
+    of one per user and session (erasure_guard, migration 0008), which an erasure waits for.
+
+    :exec, transfer/import.sql:20
+    """
+
+    def __call__(self) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
 class _TransferCreateImportStages(_Query, Protocol):
     """Stage tables of this connection, emptied at each commit.
 
-    :exec, transfer/import.sql:20
+    :exec, transfer/import.sql:25
     """
 
     def __call__(self) -> None: ...
@@ -2066,7 +2277,7 @@ class _TransferCreateImportStages(_Query, Protocol):
 class _TransferCopyStageAgentSessions(_Query, Protocol):
     """COPY's text format: the importer's worker processes encode the rows.
 
-    :copy, transfer/import.sql:35
+    :copy, transfer/import.sql:40
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2075,7 +2286,7 @@ class _TransferCopyStageAgentSessions(_Query, Protocol):
 class _TransferCopyStageTeamSessions(_Query, Protocol):
     """copy_stage_team_sessions
 
-    :copy, transfer/import.sql:40
+    :copy, transfer/import.sql:45
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2084,7 +2295,7 @@ class _TransferCopyStageTeamSessions(_Query, Protocol):
 class _TransferCopyStageUserMemories(_Query, Protocol):
     """copy_stage_user_memories
 
-    :copy, transfer/import.sql:44
+    :copy, transfer/import.sql:49
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2093,7 +2304,7 @@ class _TransferCopyStageUserMemories(_Query, Protocol):
 class _TransferCopyStageUserSessions(_Query, Protocol):
     """copy_stage_user_sessions
 
-    :copy, transfer/import.sql:48
+    :copy, transfer/import.sql:53
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2102,7 +2313,7 @@ class _TransferCopyStageUserSessions(_Query, Protocol):
 class _TransferCopyAgentSessions(_Query, Protocol):
     """Straight into the table: for batches of rows that are all new.
 
-    :copy, transfer/import.sql:52
+    :copy, transfer/import.sql:57
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2111,7 +2322,7 @@ class _TransferCopyAgentSessions(_Query, Protocol):
 class _TransferCopyTeamSessions(_Query, Protocol):
     """copy_team_sessions
 
-    :copy, transfer/import.sql:57
+    :copy, transfer/import.sql:62
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2120,7 +2331,7 @@ class _TransferCopyTeamSessions(_Query, Protocol):
 class _TransferCopyUserMemories(_Query, Protocol):
     """copy_user_memories
 
-    :copy, transfer/import.sql:61
+    :copy, transfer/import.sql:66
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2129,7 +2340,7 @@ class _TransferCopyUserMemories(_Query, Protocol):
 class _TransferCopyUserSessions(_Query, Protocol):
     """copy_user_sessions
 
-    :copy, transfer/import.sql:65
+    :copy, transfer/import.sql:70
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -2138,7 +2349,7 @@ class _TransferCopyUserSessions(_Query, Protocol):
 class _TransferUpsertStagedAgentSessions(_Query, Protocol):
     """Move the staged agent sessions in; returns how many were inserted and updated.
 
-    :one, transfer/import.sql:69
+    :one, transfer/import.sql:74
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -2149,7 +2360,7 @@ class _TransferUpsertStagedAgentSessions(_Query, Protocol):
 class _TransferUpsertStagedTeamSessions(_Query, Protocol):
     """Move the staged team sessions in; returns how many were inserted and updated.
 
-    :one, transfer/import.sql:97
+    :one, transfer/import.sql:102
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -2161,7 +2372,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
     """Move the staged memories in (their Agno ids kept); returns inserted and updated counts.
     importance_score and business_units are the app's own once imported: a re-import keeps them.
 
-    :one, transfer/import.sql:125
+    :one, transfer/import.sql:130
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -2172,7 +2383,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
 class _TransferUpsertStagedUserSessions(_Query, Protocol):
     """Move the staged PagBank sessions in; returns how many were inserted and updated.
 
-    :one, transfer/import.sql:151
+    :one, transfer/import.sql:156
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -2183,7 +2394,7 @@ class _TransferUpsertStagedUserSessions(_Query, Protocol):
 class _TransferImportedAgentSessions(_Query, Protocol):
     """The agent session rows imported from one source table, for the given session ids.
 
-    :many, transfer/import.sql:180
+    :many, transfer/import.sql:185
     """
 
     def __call__(
@@ -2198,7 +2409,7 @@ class _TransferImportedAgentSessions(_Query, Protocol):
 class _TransferImportedTeamSessions(_Query, Protocol):
     """The team session rows imported from one source table, for the given session ids.
 
-    :many, transfer/import.sql:187
+    :many, transfer/import.sql:192
     """
 
     def __call__(
@@ -2213,7 +2424,7 @@ class _TransferImportedTeamSessions(_Query, Protocol):
 class _TransferImportedUserMemories(_Query, Protocol):
     """The memories with the given ids.
 
-    :many, transfer/import.sql:194
+    :many, transfer/import.sql:199
     """
 
     def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
@@ -2224,7 +2435,7 @@ class _TransferImportedUserMemories(_Query, Protocol):
 class _TransferImportedUserSessions(_Query, Protocol):
     """The PagBank sessions with the given ids.
 
-    :many, transfer/import.sql:198
+    :many, transfer/import.sql:203
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2235,7 +2446,7 @@ class _TransferImportedUserSessions(_Query, Protocol):
 class _TransferGetWatermark(_Query, Protocol):
     """Where the import of one source table got to, or nothing (a first import).
 
-    :one, transfer/import.sql:202
+    :one, transfer/import.sql:207
     """
 
     def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
@@ -2243,10 +2454,23 @@ class _TransferGetWatermark(_Query, Protocol):
     def stream(self, *, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
-class _TransferSaveWatermark(_Query, Protocol):
-    """Record where the import of one source table got to (in the transaction of the batch).
+class _TransferAnchorHash(_Query, Protocol):
+    """The form a watermark keeps the key of its row in: a keyed hash (no session or memory id is
+    kept readable), compared only.
 
-    :exec, transfer/import.sql:206
+    :scalar, transfer/import.sql:211
+    """
+
+    def __call__(self, *, anchor_key: Any) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, anchor_key: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferSaveWatermark(_Query, Protocol):
+    """Record where the import of one source table got to (in the transaction of the batch); the
+    key of the row at max_rowid as its anchor_hash.
+
+    :exec, transfer/import.sql:216
     """
 
     def __call__(
@@ -2267,7 +2491,7 @@ class _TransferDeferIndexes(_Query, Protocol):
     """Before a first import: drop the secondary indexes of a table that holds no row, recorded in
     the same transaction (import_deferred_indexes), to build them after the load.
 
-    :many, transfer/import.sql:217
+    :many, transfer/import.sql:228
     """
 
     def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
@@ -2287,6 +2511,7 @@ class TransferQueries(Protocol):
     export_user_sessions: _TransferExportUserSessions
     count_export_user_sessions: _TransferCountExportUserSessions
     prefer_lz4: _TransferPreferLz4
+    bulk_writer: _TransferBulkWriter
     create_import_stages: _TransferCreateImportStages
     copy_stage_agent_sessions: _TransferCopyStageAgentSessions
     copy_stage_team_sessions: _TransferCopyStageTeamSessions
@@ -2305,6 +2530,7 @@ class TransferQueries(Protocol):
     imported_user_memories: _TransferImportedUserMemories
     imported_user_sessions: _TransferImportedUserSessions
     get_watermark: _TransferGetWatermark
+    anchor_hash: _TransferAnchorHash
     save_watermark: _TransferSaveWatermark
     defer_indexes: _TransferDeferIndexes
 
