@@ -20,8 +20,7 @@ from agno.storage.session.agent import AgentSession
 from pagbank_pg import Database, mapping
 from pagbank_pg.agno import PostgresStorage
 from pagbank_pg.agno.storage import _FIELDS
-from pagbank_pg.query import internal_queries
-from pagbank_pg.query.types import AgnoQueries
+from pagbank_pg.query.types import agno_queries
 
 SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "agno-1.7" / "pagbank.db"
 
@@ -53,7 +52,7 @@ def session_of(runs: int) -> AgentSession:
 
 @pytest.fixture(scope="module")
 def storage(bench_dsn: str) -> Iterator[PostgresStorage]:
-    with Database.connect(bench_dsn, min_size=1, max_size=1) as db:
+    with Database.open(bench_dsn, min_size=1, max_size=1) as db:
         yield PostgresStorage("agent", db=db)
 
 
@@ -66,7 +65,7 @@ def _rows_only(storage: PostgresStorage, session: AgentSession) -> Any:
         values, "agent", mapping.Source("pagbank.db", "agent_sessions")
     )
     with storage.db.transaction() as tx:
-        save = cast(AgnoQueries, tx.bind(internal_queries("agno"))).save_agent_session_row
+        save = agno_queries(tx).save_agent_session_row
         for row in rows:
             save(**{p: row[p] for p in save.params})
     return storage.read(session.session_id)

@@ -37,7 +37,7 @@ def turns(full: bool) -> int:
 def test_postgres_hot_path(benchmark: Any, bench_server: str, clients: int, turns: int) -> None:
     benchmark.group = "concurrency: postgres"
     for dsn in fresh_database(bench_server):
-        with Database.connect(dsn, min_size=clients, max_size=clients) as db:
+        with Database.open(dsn, min_size=clients, max_size=clients) as db:
             workload.prepare_postgres(db, clients)
             result = benchmark.pedantic(
                 workload.run, args=(workload.postgres_turn(db), clients, turns), rounds=1

@@ -89,7 +89,7 @@ def test_other_writers_beside_an_erasure(benchmark: Any, bench_server: str) -> N
         holder = psycopg.connect(dsn)  # a turn of u-1 in flight for a second
         holder.execute("INSERT INTO user_memories (user_id, memory) VALUES ('u-1', 'em voo')")
         threading.Timer(1.0, holder.commit).start()
-        with Database.connect(dsn, max_size=2) as db:
+        with Database.open(dsn, max_size=2) as db:
             removed = benchmark.pedantic(forget_user, args=(db, "u-1"), rounds=1)
         time.sleep(0.5)
         stop.set()

@@ -89,7 +89,7 @@ def sized_db(
         request.param
     ]
     for dsn in fresh_database(bench_server):
-        with Database.connect(dsn, min_size=1, max_size=1) as db:
+        with Database.open(dsn, min_size=1, max_size=1) as db:
             with db.pool.connection() as conn:
                 conn.execute(LOAD.format(n=rows))
             yield rows, db

@@ -16,7 +16,7 @@ SESSION = "s-bench-1"
 
 @pytest.fixture(scope="module")
 def db(bench_dsn: str) -> Iterator[Database]:
-    with Database.connect(bench_dsn, min_size=1, max_size=1) as database:
+    with Database.open(bench_dsn, min_size=1, max_size=1) as database:
         with database.pool.connection() as conn:
             conn.execute(
                 "INSERT INTO user_sessions (session_id, user_id, session_context) "

@@ -181,7 +181,7 @@ def main(argv: list[str]) -> None:
     if backend == "postgres":
         from pagbank_pg import Database
 
-        with Database.connect(where, min_size=clients, max_size=clients) as db:
+        with Database.open(where, min_size=clients, max_size=clients) as db:
             prepare_postgres(db, clients)
             result = run(postgres_turn(db), clients, turns)
     else:

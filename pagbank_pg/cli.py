@@ -230,7 +230,7 @@ def schema(migrations_dir: Path | None) -> None:
 
 @contextmanager
 def _database(dsn: str | None) -> Iterator[Database]:
-    with Database.connect(_resolve(dsn), min_size=1, max_size=1) as db:
+    with Database.open(_resolve(dsn), min_size=1, max_size=1) as db:
         yield db
 
 
@@ -297,6 +297,27 @@ def expire_sessions(dsn: str | None, timeout_minutes: int) -> None:
     click.echo(f"expired {expired} session(s) idle for over {timeout_minutes} minutes")
 
 
+def _zone(_ctx: click.Context, _param: click.Parameter, zone: str) -> str:
+    """`zone` when it names a time zone, else a usage error (before any work)."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"unknown zone {zone!r}; give an IANA zone name, such as {config.SOURCE_TIMEZONE}"
+        ) from None
+    return zone
+
+
+def _source_timezone_option(command: F) -> F:
+    return click.option(
+        "--source-timezone",
+        default=config.SOURCE_TIMEZONE,
+        show_default=True,
+        callback=_zone,
+        help="Zone of the naive timestamps of PagBank's sessions table.",
+    )(command)
+
+
 def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], str]:
     explicit = {}
     for spec in specs:
@@ -348,12 +369,7 @@ def _units(path: Path | None) -> dict[str, str]:
     show_default=True,
     help="Where rejected rows go, one JSON object a line (written only when needed).",
 )
-@click.option(
-    "--source-timezone",
-    default=config.SOURCE_TIMEZONE,
-    show_default=True,
-    help="Zone of the naive timestamps of PagBank's sessions table.",
-)
+@_source_timezone_option
 @click.option(
     "--units",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -382,10 +398,6 @@ def import_sqlite(
     full: bool,
 ) -> None:
     """Import PagBank's SQLite files (a data/ folder or .db files) into the six tables."""
-    try:
-        ZoneInfo(source_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown zone {source_timezone!r}") from None
     unit_map = _units(units)
     conninfo = _resolve(dsn)
     with progress_reporter() as progress:
@@ -427,12 +439,7 @@ def import_sqlite(
     metavar="FILE:TABLE=KIND",
     help="Name a table's kind (agent, team, memory, sessions), as import-sqlite was told.",
 )
-@click.option(
-    "--source-timezone",
-    default=config.SOURCE_TIMEZONE,
-    show_default=True,
-    help="Zone of the naive timestamps of PagBank's sessions table, as import-sqlite used.",
-)
+@_source_timezone_option
 def verify_import(
     dsn: str | None, paths: tuple[Path, ...], tables: tuple[str, ...], source_timezone: str
 ) -> None:
@@ -464,12 +471,7 @@ def verify_import(
 @main.command("export-sqlite")
 @_dsn_option
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--source-timezone",
-    default=config.SOURCE_TIMEZONE,
-    show_default=True,
-    help="Zone the sessions table's naive timestamps are written in.",
-)
+@_source_timezone_option
 @click.option("--overwrite", is_flag=True, help="Replace files already in OUTDIR.")
 def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite: bool) -> None:
     """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""

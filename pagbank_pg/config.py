@@ -35,6 +35,12 @@ def database_url() -> str | None:
     return os.environ.get(DATABASE_URL_ENV) or None
 
 
+def libpq_user() -> str | None:
+    """The user a connection string naming none logs in as, when PGUSER says (for messages:
+    libpq itself reads PGUSER, else takes the system user's name)."""
+    return os.environ.get("PGUSER") or None
+
+
 # Seconds a connection attempt waits for the server to answer (libpq's connect_timeout), for
 # every connection the package opens, CLI and library; a URL's own connect_timeout wins.
 CONNECT_TIMEOUT_ENV = "PAGBANK_PG_CONNECT_TIMEOUT"
@@ -145,27 +151,17 @@ def pool_settings(
     min_size: int | None, max_size: int | None, timeout: float | None
 ) -> tuple[int, int, float]:
     """(min_size, max_size, timeout): the arguments given, else the environment, else the
-    defaults (1, 10, 30)."""
-    env = os.environ
-    try:
-        chosen_min = (
-            min_size
-            if min_size is not None
-            else int(env.get(POOL_MIN_SIZE_ENV, DEFAULT_POOL_MIN_SIZE))
+    defaults (1, 10, 30). A max_size chosen (argument or environment) below min_size is an
+    error, as in psycopg_pool; the default one grows to min_size, as psycopg_pool's does."""
+    chosen_min = _number(min_size, POOL_MIN_SIZE_ENV, DEFAULT_POOL_MIN_SIZE, int)
+    default_max = max(DEFAULT_POOL_MAX_SIZE, chosen_min)
+    chosen_max = _number(max_size, POOL_MAX_SIZE_ENV, default_max, int)
+    if chosen_max < chosen_min:
+        raise ConfigurationError(
+            f"pool max_size {chosen_max} is below min_size {chosen_min}; raise max_size "
+            f"(argument or {POOL_MAX_SIZE_ENV}) or lower min_size"
         )
-        chosen_max = (
-            max_size
-            if max_size is not None
-            else int(env.get(POOL_MAX_SIZE_ENV, DEFAULT_POOL_MAX_SIZE))
-        )
-        chosen_timeout = (
-            timeout
-            if timeout is not None
-            else float(env.get(POOL_TIMEOUT_ENV, DEFAULT_POOL_TIMEOUT))
-        )
-    except ValueError as error:
-        raise ConfigurationError(f"invalid pool setting in the environment: {error}") from None
-    return chosen_min, max(chosen_max, chosen_min), chosen_timeout  # fmt: skip
+    return chosen_min, chosen_max, _number(timeout, POOL_TIMEOUT_ENV, DEFAULT_POOL_TIMEOUT, float)
 
 
 # --- migrations ---------------------------------------------------------------------------------
@@ -175,8 +171,10 @@ DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a migrate waits for another one to finis
 
 
 def lock_timeout(given: float | None) -> float:
-    """Seconds a migrate waits for the migration lock: `given`, else the environment."""
-    return _number(given or None, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT, float)
+    """Seconds a migrate waits for the migration lock: `given`, else
+    PAGBANK_PG_MIGRATE_LOCK_TIMEOUT, else 600. 0 means zero, as everywhere here (None is
+    "not given"): take the lock at once or fail."""
+    return _number(given, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT, float)
 
 
 # --- PagBank's app ------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ Accepted forms: libpq URLs (`postgresql://…`, `postgres://…`), SQLAlchemy-st
 (`postgresql+psycopg://…`, as in the migration plan) and libpq `key=value` strings.
 """
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -69,7 +68,7 @@ def describe(conninfo: str) -> str:
     params = conninfo_to_dict(conninfo)
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
     port = params.get("port") or "5432"
-    user = params.get("user") or os.environ.get("PGUSER") or "(default user)"
+    user = params.get("user") or config.libpq_user() or "(default user)"
     dbname = params.get("dbname") or "(default database)"
     return f"{user}@{host}:{port}/{dbname}"
 

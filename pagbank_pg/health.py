@@ -12,8 +12,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from .conninfo import connection_failed, describe, error_line
-from .query import Database, Transaction
-from .query.base import TOPOLOGY
+from .query import Database
+from .query.types import topology_queries
 from .schema import migrations
 
 
@@ -45,8 +45,9 @@ def check(conninfo: str, db: Database | None = None, replica_dsn: str | None = N
     pools, when given; raises ConnectionFailed when the primary cannot be reached."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=5) as conn:
-            topology = Transaction(conn).bind(TOPOLOGY)
+            topology = topology_queries(conn)
             node, standbys = topology.node_state(), topology.standbys()
+            assert node is not None  # a SELECT without FROM: always one row
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
     pending = [state.id for state in migrations.status(conninfo) if state.applied_at is None]
@@ -79,7 +80,8 @@ def _replica(conninfo: str) -> dict[str, Any]:
     """One read replica: its role and lag, or why it cannot be reached."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=5) as conn:
-            node = Transaction(conn).bind(TOPOLOGY).node_state()
+            node = topology_queries(conn).node_state()
+            assert node is not None  # a SELECT without FROM: always one row
     except psycopg.OperationalError as error:
         return {"node": describe(conninfo), "reachable": False, "error": error_line(error)}
     return {

@@ -238,12 +238,12 @@ def test_a_missing_schema_says_what_to_do(empty_dsn: str) -> None:
     from pagbank_pg import ConfigurationError
 
     with (
-        Database.connect(empty_dsn) as db,
+        Database.open(empty_dsn) as db,
         pytest.raises(ConfigurationError, match="run: pagbank-pg migrate"),
     ):
         PostgresStorage("agent", db=db).create()
     with (
-        Database.connect(empty_dsn) as db,
+        Database.open(empty_dsn) as db,
         pytest.raises(ConfigurationError, match="user_memories"),
     ):
         PostgresMemoryDb(db=db).create()

@@ -37,6 +37,17 @@ def test_a_bad_units_file_is_one_line(
     assert code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["import-sqlite", "verify-import", "export-sqlite"])
+def test_a_bad_source_timezone_is_one_line_before_any_work(
+    db_dsn: str, tmp_path: Path, command: str
+) -> None:
+    target = tmp_path / "out"
+    code, out, err = run(command, str(target), "--dsn", db_dsn, "--source-timezone", "Mars/Base")
+    assert code == 2 and "Traceback" not in err and out == ""
+    assert "unknown zone 'Mars/Base'; give an IANA zone name, such as America/Sao_Paulo" in err
+    assert not target.exists()  # nothing was written
+
+
 def test_a_table_name_that_is_not_utf8_is_passed_over_with_a_note(
     db_dsn: str, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from pagbank_pg import (
     ConnectionFailed,
@@ -15,6 +16,8 @@ from pagbank_pg import (
     QueryArgumentError,
     QueryError,
 )
+from pagbank_pg.query import direct_connection
+from pagbank_pg.query.types import schema_queries
 
 from .helpers import QUERIES
 
@@ -23,7 +26,7 @@ BRT = timezone(timedelta(hours=-3))
 
 @pytest.fixture
 def db(db_dsn: str) -> Iterator[Database]:
-    with Database.connect(db_dsn, queries=QUERIES, max_size=4, timeout=5) as database:
+    with Database.open(db_dsn, queries=QUERIES, max_size=4, timeout=5) as database:
         yield database
 
 
@@ -194,7 +197,7 @@ def test_stream_reads_in_batches_inside_a_transaction_only(db: Database) -> None
 
 
 def test_pool_timeout_when_exhausted(db_dsn: str) -> None:
-    with Database.connect(db_dsn, queries=QUERIES, min_size=1, max_size=1, timeout=0.5) as db:
+    with Database.open(db_dsn, queries=QUERIES, min_size=1, max_size=1, timeout=0.5) as db:
         with (
             db.transaction(),
             pytest.raises(
@@ -207,7 +210,7 @@ def test_pool_timeout_when_exhausted(db_dsn: str) -> None:
 
 def test_connect_fails_fast_naming_the_host_not_the_password() -> None:
     with pytest.raises(ConnectionFailed) as raised:
-        Database.connect("postgresql://ai:hunter2@127.0.0.1:1/ai", timeout=1)
+        Database.open("postgresql://ai:hunter2@127.0.0.1:1/ai", timeout=1)
     assert str(raised.value).startswith("could not connect to ai@127.0.0.1:1/ai: ")
     assert "hunter2" not in str(raised.value)
 
@@ -243,3 +246,35 @@ def test_many_threads_at_once(db: Database) -> None:
         thread.join()
     assert errors == []
     assert db.queries.get_user_session(session_id="s-1")["interaction_count"] == 16 * 25
+
+
+def test_an_internal_area_runs_on_a_database_a_transaction_or_a_connection(
+    db: Database, db_dsn: str
+) -> None:
+    assert schema_queries(db).table_exists(table_name="agent_sessions") is True
+    with db.transaction() as tx:
+        assert schema_queries(tx).table_exists(table_name="no_such_table") is False
+    with psycopg.connect(db_dsn, row_factory=dict_row) as conn:
+        assert schema_queries(conn).table_exists(table_name="user_memories") is True
+    with pytest.raises(TypeError, match="got str"):
+        schema_queries(db_dsn)  # type: ignore[arg-type]
+    assert "table_exists" not in dir(db.queries)  # not in the public namespace
+
+
+def test_a_statement_carries_what_its_kind_supports(db: Database) -> None:
+    reads, writes, copies = db.queries.memories_of, db.queries.tag_all, db.queries.copy_memories
+    assert callable(reads.stream) and callable(reads.many) and callable(writes.many)
+    assert not hasattr(writes, "stream")  # an :exec reads no rows
+    assert not hasattr(copies, "stream") and not hasattr(copies, "many")
+
+
+def test_the_old_names_still_work_and_say_they_are_deprecated(db_dsn: str) -> None:
+    with pytest.warns(DeprecationWarning, match=r"Database.connect\(\) is deprecated; use"):
+        opened = Database.connect(db_dsn, max_size=1)
+    with opened as db:
+        assert db.queries.count_agent_sessions() == 0
+    with pytest.warns(DeprecationWarning, match="use connect_direct"):
+        conn = direct_connection(db_dsn)
+    with conn:
+        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+    assert conn.closed

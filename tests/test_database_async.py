@@ -15,7 +15,7 @@ from .helpers import QUERIES
 
 @pytest.fixture
 async def db(db_dsn: str) -> AsyncIterator[AsyncDatabase]:
-    async with AsyncDatabase.connect(db_dsn, queries=QUERIES, max_size=4, timeout=5) as database:
+    async with AsyncDatabase.open(db_dsn, queries=QUERIES, max_size=4, timeout=5) as database:
         yield database
 
 
@@ -80,7 +80,7 @@ async def test_transaction_commit_rollback_many_and_stream(db: AsyncDatabase) ->
 
 
 async def test_pool_timeout_and_recovery(db_dsn: str) -> None:
-    async with AsyncDatabase.connect(db_dsn, queries=QUERIES, max_size=1, timeout=0.5) as db:
+    async with AsyncDatabase.open(db_dsn, queries=QUERIES, max_size=1, timeout=0.5) as db:
         async with db.transaction():
             with pytest.raises(PoolTimeout):
                 await db.queries.count_memories(user_id="u-1")
@@ -105,3 +105,10 @@ async def test_many_tasks_at_once(db: AsyncDatabase) -> None:
     row = await db.queries.get_user_session(session_id="s-1")
     assert row["interaction_count"] == 400
     assert row["session_context"] == {f"k{n}": n for n in range(20)}
+
+
+async def test_the_old_name_of_open_still_works_and_says_it_is_deprecated(db_dsn: str) -> None:
+    with pytest.warns(DeprecationWarning, match=r"AsyncDatabase.connect\(\) is deprecated"):
+        opening = AsyncDatabase.connect(db_dsn, max_size=1)
+    async with opening as db:
+        assert await db.queries.count_agent_sessions() == 0

@@ -53,7 +53,7 @@ def mentions(dsn: str, user: str, sessions: list[str] | None = None) -> dict[str
 
 @pytest.fixture
 def db(db_dsn: str) -> Any:
-    with Database.connect(db_dsn, max_size=4, timeout=10) as database:
+    with Database.open(db_dsn, max_size=4, timeout=10) as database:
         yield database
 
 

@@ -27,7 +27,7 @@ QUERIES = load_queries()
 
 @pytest.fixture
 def db(db_dsn: str) -> Any:
-    with Database.connect(db_dsn, max_size=4, timeout=10) as database:
+    with Database.open(db_dsn, max_size=4, timeout=10) as database:
         yield database
 
 
@@ -86,7 +86,7 @@ def test_an_unrelated_writer_is_not_blocked_while_an_erasure_waits(db_dsn: str) 
             "SELECT 'o-' || i, 'pix', 'other-' || i FROM generate_series(1, 2000) i"
         )
     writer = in_flight_memory(db_dsn, "u-1")
-    erasing = Database.connect(make_conninfo(db_dsn, application_name="erasing"), max_size=2)
+    erasing = Database.open(make_conninfo(db_dsn, application_name="erasing"), max_size=2)
     failed: list[BaseException] = []
 
     def erase() -> None:
@@ -455,7 +455,7 @@ def test_export_user_streams_row_by_row(db_dsn: str) -> None:
             "FROM generate_series(1, 200) i"
         )
     out = Watched(db_dsn)
-    with Database.connect(make_conninfo(db_dsn, application_name="exporting"), max_size=1) as db:
+    with Database.open(make_conninfo(db_dsn, application_name="exporting"), max_size=1) as db:
         counts = export_user(db, "u-1", out)  # type: ignore[arg-type]
     assert isinstance(out.seen, dict)
     # the first row was written while the server was still sending the table: streamed

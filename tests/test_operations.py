@@ -14,7 +14,7 @@ from .helpers import TABLES, exported
 
 @pytest.fixture
 def db(db_dsn: str) -> Iterator[Database]:
-    with Database.connect(db_dsn, max_size=8, timeout=10) as database:
+    with Database.open(db_dsn, max_size=8, timeout=10) as database:
         yield database
 
 

@@ -14,7 +14,7 @@ EACH = 50
 
 @pytest.fixture
 def db(db_dsn: str) -> Iterator[Database]:
-    with Database.connect(db_dsn, min_size=THREADS, max_size=THREADS, timeout=30) as database:
+    with Database.open(db_dsn, min_size=THREADS, max_size=THREADS, timeout=30) as database:
         yield database
 
 

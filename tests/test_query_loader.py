@@ -1,5 +1,7 @@
 """The loader and the placeholder compiler: pure, no server."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,13 @@ def test_bind_names_the_query_the_parameter_and_the_place() -> None:
     assert str(raised.value) == (
         "query q (f.sql:1): missing parameter 'b'; unknown parameter 'c' (it takes: a, b)"
     )
+
+
+def test_importing_the_package_reads_no_sql_file() -> None:
+    code = (
+        "import pagbank_pg, pagbank_pg.cli, pagbank_pg.health\n"
+        "from pagbank_pg.query.loader import _package_queries, internal_queries\n"
+        "print(internal_queries.cache_info().currsize, _package_queries.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "0 0\n"

@@ -3,6 +3,7 @@ whose replica is the primary itself (a server not in recovery serves at its own 
 cannot be reached (reads go to the primary, with no error). The routing against a real
 streaming standby is in test_topology_replicas.py."""
 
+import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,21 @@ async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
         assert db.routing.counts["replica"] == 0
     finally:
         await done(db.close())
+
+
+def test_a_replica_fall_back_is_logged_under_the_query_logger(
+    db_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nowhere = f"host=127.0.0.1 port={_closed_port()} dbname=x connect_timeout=1"
+    opened = Database.open(db_dsn, queries=QUERIES, replica_dsn=nowhere, timeout=5)
+    with opened as db, caplog.at_level(logging.DEBUG, logger="pagbank_pg.query"):
+        db.queries.count_memories(user_id="u-1")
+        db.queries.count_memories(user_id="u-1")  # resting: counted, not logged again
+    ours = [r for r in caplog.records if r.name == "pagbank_pg.query"]
+    logged = [(r.name, r.levelname, r.getMessage()) for r in ours]
+    assert logged == [
+        ("pagbank_pg.query", "WARNING", "read replica unreachable: reads go to the primary for 5s")
+    ]
 
 
 def test_an_empty_replica_url_means_none_and_the_environment_names_one(

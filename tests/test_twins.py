@@ -54,6 +54,31 @@ def test_the_converter_drops_awaits_and_renames_the_async_names() -> None:
     ]
 
 
+def test_the_converter_merges_nested_withs_and_drops_unused_imports() -> None:
+    convert = _generator().convert
+    text = (
+        "from collections.abc import AsyncIterator, Awaitable, Callable\n"
+        "async def f(c: Callable[[], Awaitable[None]]) -> AsyncIterator[int]:\n"
+        "    with translated():\n"
+        "        async with c() as d:\n"
+        "            yield d\n"
+        "    with kept():\n"
+        "        with c() as d:\n"
+        "            pass\n"
+        "        also = 1\n"
+    )
+    assert convert(text).splitlines()[1:] == [
+        "from collections.abc import Callable, Iterator",
+        "def f(c: Callable[[], None]) -> Iterator[int]:",
+        "    with translated(), c() as d:",
+        "        yield d",
+        "    with kept():",
+        "        with c() as d:",
+        "            pass",
+        "        also = 1",
+    ]
+
+
 def _surface(cls: type) -> dict[str, list[tuple[str, Any, Any]]]:
     """Public names of a class, each with its parameters (name, kind, default)."""
     surface = {}
@@ -180,7 +205,7 @@ def test_an_async_database_is_awaited_or_entered(db_dsn: str) -> None:
         opened = await AsyncDatabase.open(db_dsn, queries=QUERIES, timeout=5)
         async with opened as db:
             first = await db.queries.count_memories(user_id="u")
-        async with AsyncDatabase.connect(db_dsn, queries=QUERIES, timeout=5) as entered:
+        async with AsyncDatabase.open(db_dsn, queries=QUERIES, timeout=5) as entered:
             second = await entered.queries.count_memories(user_id="u")
         assert opened.pool.closed and entered.pool.closed
         return [first, second]

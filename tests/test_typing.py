@@ -13,6 +13,18 @@ from pagbank_pg.query.stubs import render_package
 from .helpers import REPO
 
 
+def _mypy(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """mypy --strict run on `code`, written to use.py in `folder`."""
+    (folder / "use.py").write_text(code)
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "use.py"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        check=False,
+    )
+
+
 def test_query_types_are_up_to_date_with_the_sql() -> None:
     generated = Path(pagbank_pg.query.types.__file__).read_text(encoding="utf-8")
     assert generated == render_package(), (
@@ -33,8 +45,8 @@ def test_stubs_command_types_a_folder_of_queries(tmp_path: Path) -> None:
 
 
 def test_mypy_flags_unknown_names_and_missing_parameters(tmp_path: Path) -> None:
-    use = tmp_path / "use.py"
-    use.write_text(
+    done = _mypy(
+        tmp_path,
         "from pagbank_pg import AsyncDatabase, Database\n"
         "def f(db: Database) -> None:\n"
         "    reveal_type(db.queries.get_user_session(session_id='s'))\n"
@@ -43,14 +55,7 @@ def test_mypy_flags_unknown_names_and_missing_parameters(tmp_path: Path) -> None
         "    with db.transaction() as tx:\n"
         "        reveal_type(tx.queries.get_user_session.stream(session_id='s'))\n"
         "async def g(db: AsyncDatabase) -> None:\n"
-        "    reveal_type(await db.queries.touch_user_session(session_id='s', context={}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(use)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
+        "    reveal_type(await db.queries.touch_user_session(session_id='s', context={}))\n",
     )
     by_line: dict[int, str] = {}
     for line in done.stdout.splitlines():
@@ -64,3 +69,25 @@ def test_mypy_flags_unknown_names_and_missing_parameters(tmp_path: Path) -> None
     assert "Iterator[" in by_line[7]
     assert by_line[9].endswith('Any] | None"')
     assert "Found 2 errors in 1 file" in done.stdout, done.stdout
+
+
+def test_mypy_knows_what_each_kind_supports_and_the_areas(tmp_path: Path) -> None:
+    done = _mypy(
+        tmp_path,
+        "from pagbank_pg import Database\n"
+        "from pagbank_pg.query.types import schema_queries\n"
+        "def f(db: Database) -> None:\n"
+        "    with db.transaction() as tx:\n"
+        "        tx.queries.delete_agent_session.stream(session_id='s', agent_id='a')\n"
+        "    reveal_type(schema_queries(db).table_exists(table_name='t'))\n"
+        "    schema_queries(db).table_exist(table_name='t')\n"
+        "    db.queries.table_exists(table_name='t')\n",
+    )
+    errors = [line for line in done.stdout.splitlines() if line.startswith("use.py:")]
+    assert errors == [
+        'use.py:5: error: "_DeleteAgentSession" has no attribute "stream"  [attr-defined]',
+        'use.py:6: note: Revealed type is "Any"',
+        'use.py:7: error: "SchemaQueries" has no attribute "table_exist"; '
+        'maybe "table_exists"?  [attr-defined]',
+        'use.py:8: error: "PackageQueries" has no attribute "table_exists"  [attr-defined]',
+    ], done.stdout

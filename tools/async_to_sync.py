@@ -4,7 +4,12 @@ database.py` from `database_async.py`, `pagbank_pg/agno/db.py` from `db_async.py
 The sync module is the async one without `async`/`await` and with the sync names of psycopg's
 classes (the way psycopg_pool keeps its twins). A line may say how it reads in sync:
 `code  # sync: other code` becomes `other code` (same indentation), and a line ending in
-`# async only` is left out.
+`# async only` is left out. The result passes `ruff check` and `ruff format --check` as
+psycopg's generated twins do: a `with` whose whole body is another `with` (an `async with`
+inside a `with`, in the async module) becomes one `with` of both, a one-line `from … import`
+loses the names the sync module no longer uses and is sorted again, and the async module
+writes the calls and signatures that would fit on one line without `await` exploded, with a
+trailing comma.
 
 Usage: python tools/async_to_sync.py [--check]
 """
@@ -50,6 +55,54 @@ NAMES = [
     (r"writes_async", "writes"),
 ]
 _SYNC_AS = re.compile(r"^(?P<indent>\s*).*?\s*# sync: (?P<sync>.*)$")
+_WITH = re.compile(r"^(?P<indent>\s*)with (?P<items>.+):$")
+_FROM_IMPORT = re.compile(r"^from (?P<module>\S+) import (?P<names>[\w, ]+)$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _merge_withs(lines: list[str]) -> list[str]:
+    """`with a:` whose whole body is `with b:` becomes `with a, b:`, its body dedented."""
+    out, i = [], 0
+    while i < len(lines):
+        outer = _WITH.match(lines[i])
+        inner = _WITH.match(lines[i + 1]) if outer and i + 1 < len(lines) else None
+        if outer and inner and _indent(lines[i + 1]) == _indent(lines[i]) + 4:
+            end = i + 2
+            while end < len(lines) and (
+                not lines[end].strip() or _indent(lines[end]) > _indent(lines[i + 1])
+            ):
+                end += 1
+            rest = next((line for line in lines[end:] if line.strip()), "")
+            if _indent(rest) <= _indent(lines[i]):  # the inner `with` is the whole body
+                merged = f"{outer['indent']}with {outer['items']}, {inner['items']}:"
+                lines[i:end] = [merged, *(line[4:] for line in lines[i + 2 : end])]
+                continue  # the merged line may take a third `with`
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+def _order(name: str) -> tuple[int, str]:
+    """isort's order of imported names: CONSTANTS, Classes, then the rest."""
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
+def _tidy_imports(lines: list[str]) -> list[str]:
+    """One-line `from … import` lines without the names nothing else uses, sorted."""
+    text = "\n".join(lines)
+    out = []
+    for line in lines:
+        if match := _FROM_IMPORT.match(line):
+            names = [n.strip() for n in match["names"].split(",") if n.strip()]
+            used = [n for n in names if len(re.findall(rf"\b{n}\b", text)) > 1]
+            if not used:
+                continue
+            line = f"from {match['module']} import {', '.join(sorted(set(used), key=_order))}"
+        out.append(line)
+    return out
 
 
 def convert(text: str, source: str = SOURCE.name) -> str:
@@ -64,6 +117,7 @@ def convert(text: str, source: str = SOURCE.name) -> str:
             for name, sync in NAMES:
                 line = re.sub(rf"\b{name}", sync, line)
             out.append(line)
+    out = _tidy_imports(_merge_withs(out))
     body = re.sub(r"\n{3,}(?=\S)", "\n\n\n", "\n".join(out)).rstrip()
     return HEADER.format(source=source) + body + "\n"
 

@@ -42,10 +42,10 @@ from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
-from ..query import Database, internal_queries
-from ..query.types import AgnoQueries, SchemaQueries
+from ..query import Database
+from ..query.types import AgnoQueries, agno_queries, schema_queries
 from .writes import Kind, Served
-from .writes import agno_statements, stored_rows, write_session
+from .writes import stored_rows, write_session
 
 import threading
 from sqlalchemy import Engine, create_engine
@@ -220,10 +220,10 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             with self._opening:
                 if self._db is None:
                     opened = Database.open(self.dsn, replica_dsn=self.replica_dsn)
-                    self.agno = agno_statements(opened)
+                    self.agno = agno_queries(opened)
                     self._db = opened
         elif not hasattr(self, "agno"):
-            self.agno = agno_statements(self._db)
+            self.agno = agno_queries(self._db)
         return self._db
 
     def _statements(self) -> AgnoQueries:
@@ -233,7 +233,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     def table_exists(self, table_name: str) -> bool:
         if table_name in PLAN_TABLES:
             db = self._database()
-            checks = cast(SchemaQueries, db.bind(internal_queries("schema")))
+            checks = schema_queries(db)
             return bool(checks.table_exists(table_name=table_name))
         return bool(self.agno_db.table_exists(table_name))
 

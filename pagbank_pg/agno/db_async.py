@@ -44,10 +44,10 @@ from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
-from ..query import AsyncDatabase, internal_queries
-from ..query.types import AsyncAgnoQueries, AsyncSchemaQueries
+from ..query import AsyncDatabase
+from ..query.types import AsyncAgnoQueries, agno_queries, schema_queries
 from .writes import Kind, Served
-from .writes_async import agno_statements, stored_rows, write_session
+from .writes_async import stored_rows, write_session
 
 # sync: import threading
 # sync: from sqlalchemy import Engine, create_engine
@@ -226,10 +226,10 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             async with self._opening:  # sync: with self._opening:
                 if self._db is None:
                     opened = await AsyncDatabase.open(self.dsn, replica_dsn=self.replica_dsn)
-                    self.agno = agno_statements(opened)
+                    self.agno = agno_queries(opened)
                     self._db = opened
         elif not hasattr(self, "agno"):
-            self.agno = agno_statements(self._db)
+            self.agno = agno_queries(self._db)
         return self._db
 
     async def _statements(self) -> AsyncAgnoQueries:
@@ -239,7 +239,7 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
     async def table_exists(self, table_name: str) -> bool:
         if table_name in PLAN_TABLES:
             db = await self._database()
-            checks = cast(AsyncSchemaQueries, db.bind(internal_queries("schema")))
+            checks = schema_queries(db)
             return bool(await checks.table_exists(table_name=table_name))
         return bool(await self.agno_db.table_exists(table_name))
 

@@ -5,7 +5,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple
 
 from agno.memory.v2.db.base import MemoryDb
 from agno.memory.v2.db.schema import MemoryRow
@@ -21,11 +21,11 @@ from ..errors import (
     QueryError,
     RejectedRow,
 )
-from ..query import Database, internal_queries, require_tables
-from ..query.types import AgnoQueries, SchemaQueries
+from ..query import Database, require_tables
+from ..query.types import AgnoQueries, agno_queries, schema_queries
 from ..transfer.tables import SOURCE_COLUMNS
 from .merge import check_owner
-from .writes import Served, agno_statements, stored_rows, write_session
+from .writes import Served, stored_rows, write_session
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
@@ -42,8 +42,7 @@ _FIELDS = {"agent": _fields("agent", AgentSession), "team": _fields("team", Team
 
 
 def _require_table(db: Database, table: str) -> None:
-    checks = cast(SchemaQueries, db.bind(internal_queries("schema")))
-    require_tables(checks, "the database", table)
+    require_tables(schema_queries(db), "the database", table)
 
 
 class _Statements(NamedTuple):
@@ -77,8 +76,8 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         units: Mapping[str, str] = mapping.DEFAULT_UNITS,
     ) -> None:
         super().__init__(mode)
-        self.db = db if db is not None else Database.connect(db_url)
-        self.agno = agno_statements(self.db)
+        self.db = db if db is not None else Database.open(db_url)
+        self.agno = agno_queries(self.db)
         self.units = units
         self.erased_skipped = 0  # sessions of erased users passed over (LGPD)
         self.served = Served()  # the runs this storage read or wrote (a stale copy stays out)
@@ -223,16 +222,15 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
     """Agno memory v2's MemoryDb over `user_memories`."""
 
     def __init__(self, *, db: Database | None = None, db_url: str | None = None) -> None:
-        self.db = db if db is not None else Database.connect(db_url)
-        self.agno = agno_statements(self.db)
+        self.db = db if db is not None else Database.open(db_url)
+        self.agno = agno_queries(self.db)
         self.source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
 
     def create(self) -> None:
         _require_table(self.db, "user_memories")
 
     def table_exists(self) -> bool:
-        checks = cast(SchemaQueries, self.db.bind(internal_queries("schema")))
-        return bool(checks.table_exists(table_name="user_memories"))
+        return bool(schema_queries(self.db).table_exists(table_name="user_memories"))
 
     def _id(self, memory_id: str) -> uuid.UUID:
         return mapping.memory_id(self.source, memory_id)
@@ -496,7 +494,7 @@ class PostgresManager:
         session_timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
         **pool_options: Any,
     ) -> None:
-        self.db = Database.connect(db_url, **pool_options)
+        self.db = Database.open(db_url, **pool_options)
         self.session_timeout_minutes = session_timeout_minutes
 
     def get_team_storage(self) -> PostgresStorage:

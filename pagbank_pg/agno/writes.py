@@ -6,11 +6,11 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from .. import mapping
-from ..query import Database, Transaction, internal_queries
-from ..query.types import AgnoQueries
+from ..query import Database
+from ..query.types import AgnoQueries, agno_queries
 from .merge import check_owner, fingerprints, merge_sessions
 
 logger = logging.getLogger("pagbank_pg.agno")
@@ -43,11 +43,6 @@ class Served:
             return frozenset(served) if served is not None else None
 
 
-def agno_statements(db: Database | Transaction) -> AgnoQueries:
-    """The Agno area's statements, on a pool or on a transaction."""
-    return cast(AgnoQueries, db.bind(internal_queries("agno")))
-
-
 def stored_rows(agno: AgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
     """Every row of one session id (read on the primary: a turn reads what the turn before it
     wrote, whichever app replica wrote it)."""
@@ -76,7 +71,7 @@ def write_session(
     session_id = values["session_id"]
     table = f"{kind}_sessions"
     with db.transaction() as tx:
-        agno = agno_statements(tx)
+        agno = agno_queries(tx)
         agno.lock_agno_session(mode=kind, session_id=session_id)
         if tx.queries.is_erased(user_id=values["user_id"], session_id=session_id):
             return None

@@ -3,18 +3,13 @@ under the session's lock, on an `AsyncDatabase`. A test checks that tools/async_
 turns these functions into `writes`' own."""
 
 from collections.abc import Callable, Collection
-from typing import Any, cast
+from typing import Any
 
 from .. import mapping
-from ..query import AsyncDatabase, AsyncTransaction, internal_queries
-from ..query.types import AsyncAgnoQueries
+from ..query import AsyncDatabase
+from ..query.types import AsyncAgnoQueries, agno_queries
 from .merge import check_owner, merge_sessions
 from .writes import Kind
-
-
-def agno_statements(db: AsyncDatabase | AsyncTransaction) -> AsyncAgnoQueries:
-    """The Agno area's statements, on a pool or on a transaction."""
-    return cast(AsyncAgnoQueries, db.bind(internal_queries("agno")))
 
 
 async def stored_rows(agno: AsyncAgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
@@ -45,7 +40,7 @@ async def write_session(
     session_id = values["session_id"]
     table = f"{kind}_sessions"
     async with db.transaction() as tx:
-        agno = agno_statements(tx)
+        agno = agno_queries(tx)
         await agno.lock_agno_session(mode=kind, session_id=session_id)
         if await tx.queries.is_erased(user_id=values["user_id"], session_id=session_id):
             return None

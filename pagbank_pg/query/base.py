@@ -1,6 +1,10 @@
-"""What the sync and async databases share: binding a query to a runner, shaping results,
-naming the query in errors, the pool's arguments. Pure: no I/O here; `database.py` and
-`database_async.py` add only the calls that do I/O, the same names, one with `await`.
+"""What the sync and async databases share: a query's method on a runner, shaping results,
+naming the query in errors, the pool's arguments, read routing's bookkeeping. No I/O here
+(the topology statements are read from their file when first used, not at import);
+`database.py` and `database_async.py` add only the calls that do I/O, the same names, one with
+`await`. Read routing logs where it sends reads instead of a replica under the logger
+`pagbank_pg.query` (a replica that failed: a warning; one that lags or is behind: debug), as
+psycopg_pool logs under `psycopg.pool`.
 """
 
 import inspect
@@ -23,7 +27,7 @@ from ..conninfo import error_line, redact
 from ..errors import PoolTimeout, QueryError
 from .loader import Queries, Query, internal_queries
 
-_LOG = logging.getLogger("pagbank_pg")
+logger = logging.getLogger("pagbank_pg.query")
 
 
 def shape(query: Query, rows: list[dict[str, Any]] | None, rowcount: int) -> Any:
@@ -113,8 +117,16 @@ def cursor_name(query: Query) -> str:
     return f"stream_{query.name}_{next(_cursor_numbers)}"
 
 
-TOPOLOGY = internal_queries("topology")  # where a connection stands: sql/queries/topology
-POOLER_CHECK = TOPOLOGY["backend_pid"].compiled.sql  # run unprepared, before preparing is set
+def topology(name: str) -> Query:
+    """A statement of sql/queries/topology (where a connection stands), read and compiled when
+    first used."""
+    return internal_queries("topology")[name]
+
+
+def pooler_check() -> str:
+    """The SQL that tells a pooler apart (`backend_pid`): run unprepared, before a new
+    connection's preparing is set."""
+    return topology("backend_pid").compiled.sql
 
 
 def turned_read_only(error: BaseException) -> bool:
@@ -183,15 +195,21 @@ class ReadRouting:
             self.writers.add(query.name)
         self.counts["primary: a write the replica refused"] += 1
         if first:
-            _LOG.warning(
+            logger.warning(
                 "query %s writes: a read replica refused it (SQLSTATE 25006), so it now runs "
                 "on the primary; write 'primary' after its kind to send it there at once",
                 query.where,
             )
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, detail: str = "") -> None:
         self.down_until = time.monotonic() + REPLICA_RETRY_SECONDS
         self.counts[f"primary: replica {reason}"] += 1
+        logger.warning(
+            "read replica %s%s: reads go to the primary for %gs",
+            reason,
+            f" ({detail})" if detail else "",
+            REPLICA_RETRY_SECONDS,
+        )
 
     def needs_check(self, conn: Any) -> bool:
         known = self._known.get(conn)
@@ -212,6 +230,8 @@ class ReadRouting:
         behind = self.unknown or replayed < self.written
         reason = "lags" if lag > self.max_lag else "behind" if behind else ""
         self.counts[f"primary: replica {reason}" if reason else "replica"] += 1
+        if reason:
+            logger.debug("read replica %s (lag %.3gs): this read goes to the primary", reason, lag)
         return not reason
 
 
@@ -240,13 +260,14 @@ def pool_arguments(
     }
 
 
-def bind(query: Query, runner: Any) -> Callable[..., Any]:
+def method(query: Query, runner: Any) -> Callable[..., Any]:
     """A function calling `query` through `runner`, with the query's signature and doc.
 
-    The function also carries `.many(rows)`, `.stream(**params)` and the query's attributes
-    (`name`, `kind`, `params`, `sql`, `doc`, `file`, `line`), so `help()` and
-    `inspect.signature()` describe the statement. A `:copy` query takes the data to copy as
-    its one positional argument.
+    The function also carries what its kind supports: `.many(rows)` (but for `:copy`) and
+    `.stream(**params)` (for the kinds that read rows), and the query's attributes (`name`,
+    `kind`, `params`, `sql`, `doc`, `file`, `line`), so `help()` and `inspect.signature()`
+    describe the statement. A `:copy` query takes the data to copy as its one positional
+    argument. (`Query.bind` is what checks a call's values against the parameters.)
     """
 
     def run(**params: Any) -> Any:
@@ -270,8 +291,10 @@ def bind(query: Query, runner: Any) -> Callable[..., Any]:
     for attribute in ("name", "kind", "params", "sql", "doc", "file", "line"):
         setattr(call, attribute, getattr(query, attribute))
     call.query = query
-    call.many = lambda rows: runner.run_many(query, rows)
-    call.stream = lambda **params: runner.stream(query, params)
+    if query.kind != "copy":
+        call.many = lambda rows: runner.run_many(query, rows)
+    if fetches(query):
+        call.stream = lambda **params: runner.stream(query, params)
     return call  # type: ignore[no-any-return]
 
 
@@ -292,7 +315,7 @@ class QueryNamespace:
                 raise AttributeError(
                     f"no query named {name!r}; known: {', '.join(sorted(self._queries))}"
                 )
-            bound = self._bound[name] = bind(self._queries[name], self._runner)
+            bound = self._bound[name] = method(self._queries[name], self._runner)
         return bound
 
     def __dir__(self) -> list[str]:
@@ -316,10 +339,6 @@ class TransactionBase:
         self._runner = runner
         self._namespace = QueryNamespace(queries, runner)
 
-    def bind(self, queries: Queries) -> Any:
-        """Another set of statements (an internal area's) run on this transaction."""
-        return QueryNamespace(queries, self._runner)
-
 
 class DatabaseBase:
     """Named statements over a psycopg pool (`db.pool`); calls run through `runner`."""
@@ -329,10 +348,6 @@ class DatabaseBase:
         self._queries = queries
         self._runner = runner
         self._namespace = QueryNamespace(queries, runner)
-
-    def bind(self, queries: Queries) -> Any:
-        """Another set of statements (an internal area's) run through this database's pool."""
-        return QueryNamespace(queries, self._runner)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pool.name} {len(self._queries)} queries>"

@@ -1,24 +1,21 @@
 """The one connection of bulk work (import, export, verify), outside any pool."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+import warnings
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from ..conninfo import connection_failed, describe, error_line
 from ..errors import ConfigurationError
-from .base import POOLER_CHECK
-from .database import Transaction
-from .loader import internal_queries
-from .types import SchemaQueries
+from .base import pooler_check
+from .types import SchemaQueries, schema_queries
 
 
 def behind_a_pooler(conn: psycopg.Connection[Any]) -> bool:
     """Whether a pooler (PgBouncer) stands between `conn` and the server: the pid it was given
     at login is not its server's (a pooler hands out its own)."""
-    found = conn.cursor(row_factory=tuple_row).execute(POOLER_CHECK).fetchone()
+    found = conn.cursor(row_factory=tuple_row).execute(pooler_check()).fetchone()
     conn.rollback()
     return bool(found is None or conn.info.backend_pid != found[0])
 
@@ -32,14 +29,14 @@ def require_tables(queries: SchemaQueries, where: str, *tables: str) -> None:
 
 def connect_direct(conninfo: str) -> psycopg.Connection[Any]:
     """One connection outside any pool, for bulk work (import, export, verify): dict rows, a
-    clear error when the server cannot be reached or the schema is not migrated."""
+    clear error when the server cannot be reached or the schema is not migrated. `with`
+    closes it (committed, or rolled back on an exception), as any psycopg connection."""
     try:
         conn = psycopg.connect(conninfo, row_factory=dict_row, application_name="pagbank-pg")
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
     try:
-        checks = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
-        require_tables(checks, describe(conninfo), "agent_sessions", "user_memories")
+        require_tables(schema_queries(conn), describe(conninfo), "agent_sessions", "user_memories")
         conn.commit()
     except BaseException:
         conn.close()
@@ -47,8 +44,11 @@ def connect_direct(conninfo: str) -> psycopg.Connection[Any]:
     return conn
 
 
-@contextmanager
-def direct_connection(conninfo: str) -> Iterator[psycopg.Connection[Any]]:
-    """`connect_direct`, closed on exit."""
-    with connect_direct(conninfo) as conn:
-        yield conn
+def direct_connection(conninfo: str) -> psycopg.Connection[Any]:
+    """Deprecated: `connect_direct` (a DeprecationWarning), which `with` closes too."""
+    warnings.warn(
+        "direct_connection() is deprecated; use connect_direct(), which `with` closes",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return connect_direct(conninfo)

@@ -12,9 +12,10 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
-from collections.abc import Generator, Iterator, Awaitable, Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import psycopg
@@ -31,8 +32,6 @@ from ..config import (
 from ..conninfo import connection_failed, error_line, not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
-    POOLER_CHECK,
-    TOPOLOGY,
     UNSERVED,
     DatabaseBase,
     ReadRouting,
@@ -42,13 +41,17 @@ from .base import (
     needs_transaction,
     pool_arguments,
     pool_timeout,
+    pooler_check,
     prepare_threshold,
     shape,
+    topology,
     translated,
     turned_read_only,
 )
 from .loader import Queries, Query, load_queries
-from .types import PackageQueries
+
+if TYPE_CHECKING:  # types.py's accessors run on these classes
+    from .types import PackageQueries
 
 
 def configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
@@ -57,7 +60,7 @@ def configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
 
     def configure(conn: psycopg.Connection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
-        found = (conn.execute(POOLER_CHECK, prepare=False)).fetchone()
+        found = (conn.execute(pooler_check(), prepare=False)).fetchone()
         pid = found["pid"] if found else None
         conn.prepare_threshold = prepare_threshold(prepare, conn.info.backend_pid, pid)
 
@@ -72,12 +75,13 @@ def _execute(conn: psycopg.Connection[Any], query: Query, bound: dict[str, Any])
 
 
 def _execute_many(
-    conn: psycopg.Connection[Any], query: Query, rows: list[dict[str, Any]]
+    conn: psycopg.Connection[Any],
+    query: Query,
+    rows: list[dict[str, Any]],
 ) -> int:
-    with translated(query):
-        with conn.cursor() as cursor:
-            cursor.executemany(query.compiled.sql, rows)
-            return cursor.rowcount
+    with translated(query), conn.cursor() as cursor:
+        cursor.executemany(query.compiled.sql, rows)
+        return cursor.rowcount
 
 
 class _PoolRunner:
@@ -112,7 +116,7 @@ class _PoolRunner:
         if self.routing is None:
             return
         try:
-            position = _execute(conn, TOPOLOGY["wal_position"], {})
+            position = _execute(conn, topology("wal_position"), {})
         except QueryError:  # the write itself is done: never fail it for this
             position = None
         self.routing.wrote(position)
@@ -141,7 +145,7 @@ class _PoolRunner:
         try:
             with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
                 if routing.needs_check(conn):
-                    routing.checked(conn, _execute(conn, TOPOLOGY["node_state"], {}))
+                    routing.checked(conn, _execute(conn, topology("node_state"), {}))
                 if not routing.serves(conn):
                     return UNSERVED
                 return _execute(conn, query, bound)
@@ -153,7 +157,7 @@ class _PoolRunner:
                 return UNSERVED
             if not isinstance(error.original, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
-            routing.failed("failed")
+            routing.failed("failed", str(error))
         return UNSERVED
 
     def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -201,22 +205,21 @@ class _ConnectionRunner:
         self.streams.clear()
 
     def _stream(
-        self, query: Query, bound: dict[str, Any]
+        self,
+        query: Query,
+        bound: dict[str, Any],
     ) -> Generator[dict[str, Any], None]:
-        with translated(query):
-            with self.conn.cursor(name=cursor_name(query)) as cursor:
-                cursor.itersize = STREAM_BATCH
-                cursor.execute(query.compiled.sql, bound)
-                for row in cursor:
-                    yield row
+        with translated(query), self.conn.cursor(name=cursor_name(query)) as cursor:
+            cursor.itersize = STREAM_BATCH
+            cursor.execute(query.compiled.sql, bound)
+            yield from cursor
 
     def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
         bound = query.bind(params)
-        with translated(query):
-            with self.conn.cursor() as cursor:
-                with cursor.copy(query.compiled.sql, bound or None) as copy:
-                    copy.write(data)
-                return cursor.rowcount
+        with translated(query), self.conn.cursor() as cursor:
+            with cursor.copy(query.compiled.sql, bound or None) as copy:
+                copy.write(data)
+            return cursor.rowcount
 
 
 class Transaction(TransactionBase):
@@ -226,7 +229,7 @@ class Transaction(TransactionBase):
     def __init__(self, conn: psycopg.Connection[Any], queries: Queries | None = None) -> None:
         chosen = queries if queries is not None else load_queries()
         super().__init__(conn, chosen, _ConnectionRunner(conn))
-        self.queries = cast(PackageQueries, self._namespace)
+        self.queries = cast("PackageQueries", self._namespace)
 
     def close_streams(self) -> None:
         """Close the streams of this transaction left unfinished."""
@@ -237,7 +240,7 @@ class Database(DatabaseBase):
     """Named statements over a psycopg `ConnectionPool` (`db.pool`).
 
     `db = Database.open(dsn)` opens it and `with` closes it;
-    `with Database.open(dsn) as db:` does both. `connect` is `open`.
+    `with Database.open(dsn) as db:` does both. (`connect` is a deprecated name.)
     """
 
     def __init__(
@@ -251,7 +254,7 @@ class Database(DatabaseBase):
         self.pool: psycopg_pool.ConnectionPool[Any] = pool
         self.replica_pool = replica
         self.routing = routing
-        self.queries = cast(PackageQueries, self._namespace)
+        self.queries = cast("PackageQueries", self._namespace)
 
     @classmethod
     def open(
@@ -288,7 +291,19 @@ class Database(DatabaseBase):
         opening = cls._open(args, chosen, replica_args if routing else None, routing)
         return opening
 
-    connect = open
+    @classmethod
+    def connect(
+        cls,
+        *args: Any,
+        **kwargs: Any,
+    ) -> "Database":
+        """Deprecated: `open`, under the name it had before (a DeprecationWarning)."""
+        warnings.warn(
+            f"{cls.__name__}.connect() is deprecated; use {cls.__name__}.open()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.open(*args, **kwargs)
 
     @classmethod
     def _open(
@@ -307,7 +322,8 @@ class Database(DatabaseBase):
         probe.close()
         check = psycopg_pool.ConnectionPool.check_connection
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            **args, check=check
+            **args,
+            check=check,
         )
         try:
             pool.open(wait=True, timeout=args["timeout"])

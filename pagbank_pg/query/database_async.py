@@ -11,9 +11,10 @@ from it by `tools/async_to_sync.py`: the same code without `await`. What they sh
 I/O is in `base.py`.
 """
 
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import psycopg
@@ -30,8 +31,6 @@ from ..config import (
 from ..conninfo import connection_failed, error_line, not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
-    POOLER_CHECK,
-    TOPOLOGY,
     UNSERVED,
     DatabaseBase,
     Opening,  # async only
@@ -42,13 +41,17 @@ from .base import (
     needs_transaction,
     pool_arguments,
     pool_timeout,
+    pooler_check,
     prepare_threshold,
     shape,
+    topology,
     translated,
     turned_read_only,
 )
 from .loader import Queries, Query, load_queries
-from .types import AsyncPackageQueries
+
+if TYPE_CHECKING:  # types.py's accessors run on these classes
+    from .types import AsyncPackageQueries
 
 
 def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]:
@@ -57,7 +60,7 @@ def configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitab
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
-        found = await (await conn.execute(POOLER_CHECK, prepare=False)).fetchone()
+        found = await (await conn.execute(pooler_check(), prepare=False)).fetchone()
         pid = found["pid"] if found else None
         conn.prepare_threshold = prepare_threshold(prepare, conn.info.backend_pid, pid)
 
@@ -72,7 +75,9 @@ async def _execute(conn: psycopg.AsyncConnection[Any], query: Query, bound: dict
 
 
 async def _execute_many(
-    conn: psycopg.AsyncConnection[Any], query: Query, rows: list[dict[str, Any]]
+    conn: psycopg.AsyncConnection[Any],
+    query: Query,
+    rows: list[dict[str, Any]],
 ) -> int:
     with translated(query):
         async with conn.cursor() as cursor:
@@ -112,7 +117,7 @@ class _PoolRunner:
         if self.routing is None:
             return
         try:
-            position = await _execute(conn, TOPOLOGY["wal_position"], {})
+            position = await _execute(conn, topology("wal_position"), {})
         except QueryError:  # the write itself is done: never fail it for this
             position = None
         self.routing.wrote(position)
@@ -141,7 +146,7 @@ class _PoolRunner:
         try:
             async with self.replica.connection(timeout=REPLICA_BORROW_TIMEOUT) as conn:
                 if routing.needs_check(conn):
-                    routing.checked(conn, await _execute(conn, TOPOLOGY["node_state"], {}))
+                    routing.checked(conn, await _execute(conn, topology("node_state"), {}))
                 if not routing.serves(conn):
                     return UNSERVED
                 return await _execute(conn, query, bound)
@@ -153,7 +158,7 @@ class _PoolRunner:
                 return UNSERVED
             if not isinstance(error.original, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
-            routing.failed("failed")
+            routing.failed("failed", str(error))
         return UNSERVED
 
     async def run_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -201,14 +206,16 @@ class _ConnectionRunner:
         self.streams.clear()
 
     async def _stream(
-        self, query: Query, bound: dict[str, Any]
+        self,
+        query: Query,
+        bound: dict[str, Any],
     ) -> AsyncGenerator[dict[str, Any], None]:
         with translated(query):
             async with self.conn.cursor(name=cursor_name(query)) as cursor:
                 cursor.itersize = STREAM_BATCH
                 await cursor.execute(query.compiled.sql, bound)
-                async for row in cursor:
-                    yield row
+                async for row in cursor:  # sync: yield from cursor
+                    yield row  # async only
 
     async def copy(self, query: Query, params: Mapping[str, Any], data: bytes) -> int:
         bound = query.bind(params)
@@ -226,7 +233,7 @@ class AsyncTransaction(TransactionBase):
     def __init__(self, conn: psycopg.AsyncConnection[Any], queries: Queries | None = None) -> None:
         chosen = queries if queries is not None else load_queries()
         super().__init__(conn, chosen, _ConnectionRunner(conn))
-        self.queries = cast(AsyncPackageQueries, self._namespace)
+        self.queries = cast("AsyncPackageQueries", self._namespace)
 
     async def close_streams(self) -> None:
         """Close the streams of this transaction left unfinished."""
@@ -237,7 +244,7 @@ class AsyncDatabase(DatabaseBase):
     """Named statements over a psycopg `AsyncConnectionPool` (`db.pool`).
 
     `db = await AsyncDatabase.open(dsn)` opens it and `async with` closes it;
-    `async with AsyncDatabase.open(dsn) as db:` does both. `connect` is `open`.
+    `async with AsyncDatabase.open(dsn) as db:` does both. (`connect` is a deprecated name.)
     """
 
     def __init__(
@@ -251,7 +258,7 @@ class AsyncDatabase(DatabaseBase):
         self.pool: psycopg_pool.AsyncConnectionPool[Any] = pool
         self.replica_pool = replica
         self.routing = routing
-        self.queries = cast(AsyncPackageQueries, self._namespace)
+        self.queries = cast("AsyncPackageQueries", self._namespace)
 
     @classmethod
     def open(
@@ -288,7 +295,19 @@ class AsyncDatabase(DatabaseBase):
         opening = cls._open(args, chosen, replica_args if routing else None, routing)
         return Opening(opening)  # sync: return opening
 
-    connect = open
+    @classmethod
+    def connect(
+        cls,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Opening["AsyncDatabase"]:  # sync: ) -> "Database":
+        """Deprecated: `open`, under the name it had before (a DeprecationWarning)."""
+        warnings.warn(
+            f"{cls.__name__}.connect() is deprecated; use {cls.__name__}.open()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.open(*args, **kwargs)
 
     @classmethod
     async def _open(
@@ -307,7 +326,8 @@ class AsyncDatabase(DatabaseBase):
         await probe.close()
         check = psycopg_pool.AsyncConnectionPool.check_connection
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-            **args, check=check
+            **args,
+            check=check,
         )
         try:
             await pool.open(wait=True, timeout=args["timeout"])

@@ -26,8 +26,8 @@ from yoyo.exceptions import LockTimeout
 from ..config import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, MIGRATIONS_DIR, lock_timeout
 from ..conninfo import connection_failed, describe, error_line
 from ..errors import MigrationError, MigrationLockTimeout
-from ..query import Transaction, internal_queries
 from ..query.connection import behind_a_pooler
+from ..query.types import schema_queries
 
 _ADVISORY_LOCK_KEY = 0x7061_6762_616E_6B00  # "pagbank\0": one key for all our migrators
 _POLL_SECONDS = 0.2
@@ -161,7 +161,7 @@ def deferred_indexes(conninfo: str, *, restore: bool = False) -> list[str]:
     their names; `restore`: built first, in one transaction (then the names built)."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row) as conn:
-            checks = Transaction(conn).bind(internal_queries("schema"))
+            checks = schema_queries(conn)
             if not checks.table_exists(table_name="import_deferred_indexes"):
                 return []
             if restore:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -21,10 +21,11 @@ from .. import mapping
 from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
 from ..private import create_private, private_folder, replace_durably
-from ..query import Transaction, direct_connection, internal_queries
-from ..query.types import TransferQueries
+from ..query import connect_direct
+from ..query.types import TransferQueries, transfer_queries
 from .progress import Progress
 from .restore import Restored, restore, source_of
+from .source import quote
 
 # The DDL Agno 1.7 (SqliteStorage, SqliteMemoryDb) and PagBank's session manager use.
 DDL = {
@@ -92,11 +93,6 @@ def _encode(value: Any, sql_null: bool, is_json: bool) -> Any:
     return json.dumps(value) if is_json else value
 
 
-def _quote(name: str) -> str:
-    """An SQLite identifier, quoted (a `"` inside doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _file_name(file: str) -> str:
     """The bare file name an exported row goes to: never a folder, never outside OUTDIR."""
     name = Path(file).name
@@ -125,14 +121,14 @@ class _Writer:
         if columns is None:
             # every {t} of the DDL stands inside double quotes: doubling a quote escapes it
             conn.executescript(DDL[kind].replace("{t}", table.replace('"', '""')))
-            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({_quote(table)})")]
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({quote(table)})")]
             self.tables[(name, table)] = columns
         for extra in [c for c in values if c not in columns]:  # columns of a newer schema
-            conn.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(extra)}")
+            conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(extra)}")
             columns.append(extra)
         encoded = [_encode(values.get(c), c in nulls, c in JSON_COLUMNS[kind]) for c in columns]
         marks = ", ".join("?" for _ in columns)
-        conn.execute(f"INSERT INTO {_quote(table)} VALUES ({marks})", encoded)
+        conn.execute(f"INSERT INTO {quote(table)} VALUES ({marks})", encoded)
         where = f"{name}:{table}"
         self.counts[where] = self.counts.get(where, 0) + 1
 
@@ -169,10 +165,10 @@ def export_sqlite(
     writer = _Writer(scratch)
     rejected: list[str] = []
     try:
-        with direct_connection(conninfo) as pg:
+        with connect_direct(conninfo) as pg:
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
             pg.read_only = True
-            queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
+            queries = transfer_queries(pg)
             with pg.transaction():
                 for kind, (count, export) in _exports(queries).items():
                     total = int(count()["n"])

@@ -33,7 +33,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, NamedTuple, TypeVar, cast
+from typing import IO, Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -45,8 +45,8 @@ from ..conninfo import error_line
 from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRow
 from ..mapping import Source
 from ..private import private_file
-from ..query import Transaction, connect_direct, internal_queries
-from ..query.types import SchemaQueries, TransferQueries
+from ..query import connect_direct
+from ..query.types import schema_queries, transfer_queries
 from . import source as sqlite_source
 from .progress import Progress
 from .source import Batch, SourceTable
@@ -262,8 +262,8 @@ class _Postgres:
     def _open(self) -> psycopg.Connection[Any]:
         conn = connect_direct(self.conninfo)
         set_json_dumps(orjson.dumps, conn)
-        self.queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
-        self.schema = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
+        self.queries = transfer_queries(conn)
+        self.schema = schema_queries(conn)
         self.queries.prefer_lz4()
         self.queries.bulk_writer()
         self.queries.create_import_stages()

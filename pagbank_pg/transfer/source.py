@@ -69,7 +69,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def quote(name: str) -> str:
-    """An SQLite identifier, quoted."""
+    """An SQLite identifier, quoted (a `"` inside doubled): the source's and the export's."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -3,14 +3,14 @@ each restores to exactly the source row's values (JSON compared as values)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import mapping
 from ..config import SOURCE_TIMEZONE, VERIFY_BATCH
 from ..errors import RejectedRow
-from ..query import Transaction, direct_connection, internal_queries
-from ..query.types import TransferQueries
+from ..query import connect_direct
+from ..query.types import TransferQueries, transfer_queries
 from . import source as sqlite_source
 from .progress import Progress
 from .restore import restore
@@ -95,8 +95,8 @@ def verify_import(
     zone = ZoneInfo(source_timezone)
     tables, _notes = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
-    with direct_connection(conninfo) as pg:
-        queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
+    with connect_direct(conninfo) as pg:
+        queries = transfer_queries(pg)
         for table in tables:
             check = checks[table.name] = Check()
             conn = sqlite_source.connect(table.path)
