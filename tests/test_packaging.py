@@ -66,7 +66,7 @@ def test_embedded_server_is_the_default_and_is_managed_by_the_cli(open_folder: P
         status = sh(*cli, "server", "status", cwd=tmp_path, env=env)
         assert status.startswith("running, pid ")
         assert sh(*cli, "server", "start", cwd=tmp_path, env=env).strip() == url
-        assert len(snapshot(url)["indexes"]) == 16
+        assert len(snapshot(url)["indexes"]) == 18  # the plan's 16, and 0009's two
         assert "nothing to apply" in sh(*cli, "migrate", "--dsn", url, cwd=tmp_path, env=env)
     finally:
         stopped = sh(*cli, "server", "stop", cwd=tmp_path, env=env)
