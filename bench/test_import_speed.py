@@ -160,6 +160,7 @@ def record(benchmark: Any, shape: str, name: str, rows: int, run: Timing) -> Non
         rows_per_s=round(rows / run.seconds), peak_rss_mb=run.peak_kb // 1024,
         cpu_s=round(run.cpu, 2), server_cpu_s=round(run.server_cpu, 2),
     )  # fmt: skip
+    print(f"\n{shape} {name}: {run}")  # seen with -s as each loader ends
 
 
 def count(dsn: str, query: str) -> int:
