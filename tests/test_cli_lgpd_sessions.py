@@ -64,5 +64,5 @@ def test_expire_sessions_defaults_to_120_minutes(db_dsn: str) -> None:
 def test_an_unmigrated_database_says_what_to_do(empty_dsn: str) -> None:
     code, _, err = run("export-user", "u-1", "--dsn", empty_dsn)
     assert code == 1
-    assert err.startswith("pagbank-pg: error: query export_user (")
+    assert err.startswith("pagbank-pg: error: query export_user_sessions (")
     assert "is the schema migrated? run: pagbank-pg migrate" in err

@@ -100,14 +100,15 @@ def test_bad_arguments_fail_before_any_io(db: Database) -> None:
     assert db.pool.get_stats().get("requests_num", 0) == 0
 
 
-def test_database_errors_name_the_query_and_chain_the_original(db: Database) -> None:
+def test_database_errors_name_the_query_and_keep_the_original(db: Database) -> None:
     memory(db, id=uuid.UUID(int=1))
     with pytest.raises(QueryError) as raised:
         memory(db, id=uuid.UUID(int=1))
     assert str(raised.value).startswith("query put_memory (")
     assert "duplicate key value violates unique constraint" in str(raised.value)
     assert raised.value.sqlstate == "23505"
-    assert isinstance(raised.value.__cause__, psycopg.errors.UniqueViolation)
+    assert isinstance(raised.value.original, psycopg.errors.UniqueViolation)
+    assert raised.value.__cause__ is None
     with pytest.raises(QueryError, match="value too long"):
         memory(db, user="x" * 256)
     assert db.queries.count_memories(user_id="u-1") == 1

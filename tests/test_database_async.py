@@ -47,7 +47,7 @@ async def test_errors(db: AsyncDatabase) -> None:
         await db.queries.count_memories()
     with pytest.raises(QueryError, match=r"^query put_memory \(.*value too long") as raised:
         await add(db, "x", user="u" * 300)
-    assert isinstance(raised.value.__cause__, psycopg.errors.StringDataRightTruncation)
+    assert isinstance(raised.value.original, psycopg.errors.StringDataRightTruncation)
     with pytest.raises(ConnectionFailed, match=r"could not connect to ai@127\.0\.0\.1:1/ai"):
         await AsyncDatabase.open("postgresql://ai:pw@127.0.0.1:1/ai", timeout=1)
 

@@ -9,7 +9,7 @@ import pytest
 
 from pagbank_pg import Database, QueryArgumentError, QueryError
 
-from .helpers import TABLES
+from .helpers import TABLES, exported
 
 
 @pytest.fixture
@@ -397,7 +397,7 @@ def populate_two_users(db: Database) -> None:
 
 def test_export_user_holds_everything_about_the_user_only(db: Database) -> None:
     populate_two_users(db)
-    document = db.queries.export_user(user_id="u-1")
+    document = exported(db, "u-1")
     sizes = {k: len(v) for k, v in document.items() if isinstance(v, list)}
     assert sizes == {
         "user_sessions": 1,
@@ -436,6 +436,6 @@ def test_forget_user_erases_one_user_in_one_transaction(db: Database) -> None:
     }
     shared = db.queries.get_pattern(pattern_type="shared", pattern_data={"p": 1})
     assert shared["user_ids"] == ["u-2"] and shared["occurrence_count"] == 2
-    export = db.queries.export_user(user_id="u-1")
+    export = exported(db, "u-1")
     assert all(export[k] == [] for k in export if isinstance(export[k], list))
-    assert len(db.queries.export_user(user_id="u-2")["user_memories"]) == 1
+    assert len(exported(db, "u-2")["user_memories"]) == 1

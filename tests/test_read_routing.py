@@ -4,10 +4,12 @@ cannot be reached (reads go to the primary, with no error). The routing against 
 streaming standby is in test_topology_replicas.py."""
 
 import socket
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pagbank_pg import AsyncDatabase, Database, QueryError, QueryLoadError, load_queries
 from pagbank_pg.query.loader import internal_queries, parse_queries
@@ -60,8 +62,8 @@ def test_the_header_overrides_the_rule_and_a_wrong_word_is_named() -> None:
 def test_the_package_routes_its_reads_and_keeps_its_writes_on_the_primary() -> None:
     public = load_queries()
     assert public["get_user_session"].route == "replica"
-    assert public["export_user"].route == "replica"
-    for write in ("touch_user_session", "forget_user", "record_erasure", "hold_writers"):
+    assert public["export_user_sessions"].route == "replica"
+    for write in ("touch_user_session", "forget_user", "record_erasure", "lock_for_erasure"):
         assert public[write].route == "primary", write
     assert internal_queries("agno")["lock_agno_session"].route == "primary"
     assert internal_queries("agno")["agent_session_rows"].route == "replica"
@@ -151,3 +153,41 @@ def test_a_write_whose_position_is_unknown_keeps_reads_on_the_primary_until_the_
     assert routing.counts == {
         "replica": 2, "primary: replica behind": 1, "primary: replica lags": 1
     }  # fmt: skip
+
+
+async def test_a_select_of_a_function_that_writes_is_run_again_on_the_primary(
+    twin_class: Any, db_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with psycopg.connect(db_dsn, autocommit=True) as admin:
+        admin.execute(
+            "CREATE TABLE counters (k text PRIMARY KEY, n int NOT NULL);"
+            "CREATE FUNCTION bump(key text) RETURNS int LANGUAGE sql AS $$"
+            " INSERT INTO counters VALUES (key, 1)"
+            " ON CONFLICT (k) DO UPDATE SET n = counters.n + 1 RETURNING n $$"
+        )
+    (tmp_path / "counters.sql").write_text(
+        "-- name: bump :scalar\n-- Count one, through a function: a SELECT that writes.\n"
+        "SELECT bump(:key);\n\n"
+        "-- name: count_of :scalar\nSELECT n FROM counters WHERE k = :key;\n"
+    )
+    queries = load_queries(tmp_path)
+    assert queries["bump"].route == "replica"  # what the loader sees: a plain SELECT
+    # The replica: this same server in read-only sessions, as a standby refuses writes.
+    replica = make_conninfo(db_dsn, options="-c default_transaction_read_only=on")
+    db = await done(twin_class.open(db_dsn, queries=queries, max_size=2, replica_dsn=replica))
+    try:
+        assert await done(db.queries.bump(key="a")) == 1  # refused there, run on the primary
+        assert await done(db.queries.bump(key="a")) == 2  # straight to the primary now
+        assert db.routing.counts["primary: a write the replica refused"] == 1
+        assert db.routing.writers == {"bump"}
+        # It counts as a write: the read after it waits for a replica that replayed it.
+        assert db.routing.written > 0
+        served = db.routing.counts["replica"]
+        assert await done(db.queries.count_of(key="a")) == 2  # a read: on the replica
+        assert db.routing.counts["replica"] == served + 1
+    finally:
+        await done(db.close())
+    with psycopg.connect(db_dsn) as conn:
+        assert conn.execute("SELECT n FROM counters WHERE k = 'a'").fetchone() == (2,)
+    warned = [r.getMessage() for r in caplog.records if "SQLSTATE 25006" in r.getMessage()]
+    assert len(warned) == 1 and "write 'primary' after its kind" in warned[0]

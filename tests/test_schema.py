@@ -104,7 +104,7 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003 to 0007).
+# Beyond the plan, each with its reason in its migration (0003 to 0008).
 ADDED_COLUMNS = {
     ("erased_ids", "id_hash"): ("bytea", True, None),
     ("erased_ids", "kind"): ("character varying(10)", True, None),
@@ -143,6 +143,13 @@ ADDED_OBJECTS = {
     ("function", "erased_id_hash"),
     ("function", "defer_secondary_indexes"),
     ("function", "restore_deferred_indexes"),
+    ("function", "sessions_of_user"),
+    ("function", "erasure_guard"),
+    ("function", "lock_for_erasure"),
+    ("function", "before_erasure_guard"),
+    ("function", "names_id"),
+    ("function", "personal_key_in"),
+    ("function", "keep_erased_out_of_patterns"),
 }
 
 # name: (table, method, key) as the plan's CREATE INDEX statements give them
@@ -225,6 +232,7 @@ def test_additions_beyond_the_plan(db_dsn: str) -> None:
         "USING btree (pattern_type, md5((pattern_data)::text))",
     )
     assert sorted(trigger) == [
+        ("escalation_history_before_erasure_guard",),
         ("escalation_history_keep_erased_out",),
         ("escalation_history_resolve_once",),
     ]

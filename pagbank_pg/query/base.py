@@ -5,6 +5,8 @@ naming the query in errors, the pool's arguments. Pure: no I/O here; `database.p
 
 import inspect
 import itertools
+import logging
+import re
 import threading
 import time
 import weakref
@@ -20,6 +22,8 @@ from ..config import REPLICA_CHECK_SECONDS, REPLICA_RETRY_SECONDS, pool_settings
 from ..conninfo import error_line, redact
 from ..errors import PoolTimeout, QueryError
 from .loader import Queries, Query, internal_queries
+
+_LOG = logging.getLogger("pagbank_pg")
 
 
 def shape(query: Query, rows: list[dict[str, Any]] | None, rowcount: int) -> Any:
@@ -40,14 +44,40 @@ def fetches(query: Query) -> bool:
     return query.kind in ("one", "many", "scalar")
 
 
+# The SQLSTATE classes whose server messages quote the data: data exceptions (22: the value
+# that did not parse) and integrity violations (23: "Failing row contains (...)", "Key (...)=
+# (...) already exists").
+_QUOTES_DATA = ("22", "23")
+_QUOTED_VALUE = re.compile(r':\s*".*"$', re.DOTALL)
+
+
 def query_error(query: Query, error: psycopg.Error) -> QueryError:
-    """`error`, raised by the database inside `query`, as a QueryError naming the query."""
-    reason = error.diag.message_primary or error_line(error)
-    if error.diag.message_detail:
-        reason += f" ({error.diag.message_detail})"
-    if error.sqlstate == "42P01":  # undefined_table
+    """`error`, raised by the database inside `query`, as a QueryError naming the query, its
+    SQLSTATE and constraint, leaving out the values of a row (a customer's data) that the
+    server's message quotes. Raise it `from None`: psycopg's error is `.original`."""
+    diag, sqlstate = error.diag, error.sqlstate or ""
+    reason = diag.message_primary or error_line(error)
+    if sqlstate.startswith(_QUOTES_DATA):
+        reason = _QUOTED_VALUE.sub("", reason)
+    elif diag.message_detail:
+        reason += f" ({diag.message_detail})"
+    where = [f"SQLSTATE {sqlstate}"] if sqlstate else []
+    if diag.constraint_name:
+        where.append(f"constraint {diag.constraint_name}")
+    if diag.table_name:
+        where.append(f"table {diag.table_name}")
+    if where:
+        reason += f" [{', '.join(where)}]"
+    if sqlstate == "42P01":  # undefined_table
         reason += "; is the schema migrated? run: pagbank-pg migrate"
-    return QueryError(f"query {query.where} failed: {redact(reason)}", error.sqlstate)
+    return QueryError(
+        f"query {query.where} failed: {redact(' '.join(reason.split()))}",
+        error.sqlstate,
+        query=query.name,
+        constraint=diag.constraint_name,
+        table=diag.table_name,
+        original=error,
+    )
 
 
 @contextmanager
@@ -56,7 +86,7 @@ def translated(query: Query) -> Iterator[None]:
     try:
         yield
     except psycopg.Error as error:
-        raise query_error(query, error) from error
+        raise query_error(query, error) from None
 
 
 def needs_transaction(query: Query, opener: str) -> QueryError:
@@ -121,6 +151,7 @@ class ReadRouting:
         self.unknown = False  # the latest write's position could not be read
         self.down_until = 0.0
         self.counts: Counter[str] = Counter()
+        self.writers: set[str] = set()  # statements a replica refused as writes (25006)
         self._lock = threading.Lock()
         self._known: weakref.WeakKeyDictionary[Any, tuple[int, float, float]] = (
             weakref.WeakKeyDictionary()
@@ -135,6 +166,28 @@ class ReadRouting:
 
     def usable(self) -> bool:
         return time.monotonic() >= self.down_until
+
+    def runs_on_replica(self, query: Query) -> bool:
+        return query.route == "replica" and query.name not in self.writers
+
+    def writes(self, query: Query) -> bool:
+        """Whether a call of `query` on the primary is a write (its WAL position is kept)."""
+        return query.route == "primary" or query.name in self.writers
+
+    def refused_write(self, query: Query) -> None:
+        """A replica refused `query` as a write (SQLSTATE 25006: a SELECT of a function that
+        writes, say): it runs on the primary from now on, as a write. Nothing was written on
+        the replica, so running it again on the primary is safe."""
+        with self._lock:
+            first = query.name not in self.writers
+            self.writers.add(query.name)
+        self.counts["primary: a write the replica refused"] += 1
+        if first:
+            _LOG.warning(
+                "query %s writes: a read replica refused it (SQLSTATE 25006), so it now runs "
+                "on the primary; write 'primary' after its kind to send it there at once",
+                query.where,
+            )
 
     def failed(self, reason: str) -> None:
         self.down_until = time.monotonic() + REPLICA_RETRY_SECONDS

@@ -28,7 +28,7 @@ from ..config import (
     prepare_setting,
     replica_url,
 )
-from ..conninfo import not_connected, resolve_dsn, to_conninfo
+from ..conninfo import connection_failed, error_line, not_connected, resolve_dsn, to_conninfo
 from ..errors import QueryError
 from .base import (
     POOLER_CHECK,
@@ -119,13 +119,14 @@ class _PoolRunner:
 
     def run(self, query: Query, params: Mapping[str, Any]) -> Any:
         bound = query.bind(params)  # a bad call fails before a connection is borrowed
-        if self.replica is not None and query.route == "replica":
+        routing = self.routing
+        if self.replica is not None and routing is not None and routing.runs_on_replica(query):
             served = self._on_replica(query, bound)
             if served is not UNSERVED:
                 return served
         with self.connection() as conn:
             result = _execute(conn, query, bound)
-            if query.route == "primary":
+            if routing is not None and routing.writes(query):
                 self.wrote(conn)
             return result
 
@@ -147,7 +148,10 @@ class _PoolRunner:
         except psycopg_pool.PoolTimeout:
             routing.failed("unreachable")
         except QueryError as error:
-            if not isinstance(error.__cause__, psycopg.OperationalError):
+            if error.sqlstate == "25006":  # read-only: it writes; the primary runs it instead
+                routing.refused_write(query)
+                return UNSERVED
+            if not isinstance(error.original, psycopg.OperationalError):
                 raise  # the statement's own error: the primary would raise it too
             routing.failed("failed")
         return UNSERVED
@@ -294,6 +298,13 @@ class Database(DatabaseBase):
         replica_args: dict[str, Any] | None,
         routing: ReadRouting | None,
     ) -> "Database":
+        # One attempt first: a refused login, a missing database or a server that is not
+        # there fails at once, with the server's reason, not after the pool's timeout.
+        try:
+            probe = psycopg.Connection.connect(args["conninfo"])
+        except psycopg.OperationalError as error:
+            raise connection_failed(args["conninfo"], error_line(error)) from None
+        probe.close()
         check = psycopg_pool.ConnectionPool.check_connection
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             **args, check=check

@@ -201,8 +201,72 @@ class _TopPatternsOfBusinessUnit(_Query, Protocol):
     def stream(self, *, business_unit: Any, limit: Any) -> Iterator[dict[str, Any]]: ...
 
 
-class _ExportUser(_Query, Protocol):
-    """Everything held about a user, as one JSON document: a list of rows per table (patterns: (scalar; lgpd.sql:6)"""
+class _ExportUserSnapshot(_Query, Protocol):
+    """An export reads every table from one snapshot, and writes nothing. (exec; lgpd.sql:7)"""
+
+    def __call__(self) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserHeader(_Query, Protocol):
+    """The start of an export: the user id and when (the snapshot's time), as JSON texts. (one; lgpd.sql:11)"""
+
+    def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserSessions(_Query, Protocol):
+    """A user's sessions, one JSON text per row, oldest first (export-user streams them). (many; lgpd.sql:15)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserTeamSessions(_Query, Protocol):
+    """The team sessions of a user's sessions, one JSON text per row, oldest first. (many; lgpd.sql:21)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserAgentSessions(_Query, Protocol):
+    """The agent sessions of a user's sessions, one JSON text per row, oldest first. (many; lgpd.sql:27)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserMemories(_Query, Protocol):
+    """A user's memories, one JSON text per row, oldest first. (many; lgpd.sql:33)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserEscalations(_Query, Protocol):
+    """A user's escalations, and those of its sessions, one JSON text per row, oldest first. (many; lgpd.sql:39)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _ExportUserPatterns(_Query, Protocol):
+    """The patterns the user appears in, or whose data names it, one JSON text per row, with no (many; lgpd.sql:45)"""
+
+    def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _HeldAboutUser(_Query, Protocol):
+    """Whether any of the six tables holds a row of this user (or names it in a pattern), and (scalar; lgpd.sql:54)"""
 
     def __call__(self, *, user_id: Any) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -210,23 +274,23 @@ class _ExportUser(_Query, Protocol):
 
 
 class _RecordErasure(_Query, Protocol):
-    """The first step of an erasure, committed on its own: record the user and every session of (one; lgpd.sql:33)"""
+    """Record the user and every session of it (as keyed hashes, erased_ids) so that from now on (one; lgpd.sql:69)"""
 
     def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
 
 
-class _HoldWriters(_Query, Protocol):
-    """The second step of an erasure, in its own transaction: wait for every writer that started (exec; lgpd.sql:52)"""
+class _LockForErasure(_Query, Protocol):
+    """The second step of an erasure, in its own transaction: wait at most `lock_timeout` for the (scalar; lgpd.sql:84)"""
 
-    def __call__(self) -> None: ...
+    def __call__(self, *, user_id: Any, lock_timeout: Any) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, user_id: Any, lock_timeout: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _ForgetUser(_Query, Protocol):
-    """Erase a user from all six tables in one statement (so one transaction): delete its rows (one; lgpd.sql:64)"""
+    """Erase a user from all six tables in one statement (so one transaction): delete its rows (one; lgpd.sql:93)"""
 
     def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -234,7 +298,7 @@ class _ForgetUser(_Query, Protocol):
 
 
 class _IsErased(_Query, Protocol):
-    """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the (scalar; lgpd.sql:101)"""
+    """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the (scalar; lgpd.sql:128)"""
 
     def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -467,9 +531,17 @@ class PackageQueries(Protocol):
     top_patterns_of_type: _TopPatternsOfType
     top_patterns_of_user: _TopPatternsOfUser
     top_patterns_of_business_unit: _TopPatternsOfBusinessUnit
-    export_user: _ExportUser
+    export_user_snapshot: _ExportUserSnapshot
+    export_user_header: _ExportUserHeader
+    export_user_sessions: _ExportUserSessions
+    export_user_team_sessions: _ExportUserTeamSessions
+    export_user_agent_sessions: _ExportUserAgentSessions
+    export_user_memories: _ExportUserMemories
+    export_user_escalations: _ExportUserEscalations
+    export_user_patterns: _ExportUserPatterns
+    held_about_user: _HeldAboutUser
     record_erasure: _RecordErasure
-    hold_writers: _HoldWriters
+    lock_for_erasure: _LockForErasure
     forget_user: _ForgetUser
     is_erased: _IsErased
     upsert_team_session: _UpsertTeamSession
@@ -683,8 +755,72 @@ class _AsyncTopPatternsOfBusinessUnit(_Query, Protocol):
     def stream(self, *, business_unit: Any, limit: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
-class _AsyncExportUser(_Query, Protocol):
-    """Everything held about a user, as one JSON document: a list of rows per table (patterns: (scalar; lgpd.sql:6)"""
+class _AsyncExportUserSnapshot(_Query, Protocol):
+    """An export reads every table from one snapshot, and writes nothing. (exec; lgpd.sql:7)"""
+
+    async def __call__(self) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserHeader(_Query, Protocol):
+    """The start of an export: the user id and when (the snapshot's time), as JSON texts. (one; lgpd.sql:11)"""
+
+    async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserSessions(_Query, Protocol):
+    """A user's sessions, one JSON text per row, oldest first (export-user streams them). (many; lgpd.sql:15)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserTeamSessions(_Query, Protocol):
+    """The team sessions of a user's sessions, one JSON text per row, oldest first. (many; lgpd.sql:21)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserAgentSessions(_Query, Protocol):
+    """The agent sessions of a user's sessions, one JSON text per row, oldest first. (many; lgpd.sql:27)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserMemories(_Query, Protocol):
+    """A user's memories, one JSON text per row, oldest first. (many; lgpd.sql:33)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserEscalations(_Query, Protocol):
+    """A user's escalations, and those of its sessions, one JSON text per row, oldest first. (many; lgpd.sql:39)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncExportUserPatterns(_Query, Protocol):
+    """The patterns the user appears in, or whose data names it, one JSON text per row, with no (many; lgpd.sql:45)"""
+
+    async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AsyncHeldAboutUser(_Query, Protocol):
+    """Whether any of the six tables holds a row of this user (or names it in a pattern), and (scalar; lgpd.sql:54)"""
 
     async def __call__(self, *, user_id: Any) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -692,23 +828,23 @@ class _AsyncExportUser(_Query, Protocol):
 
 
 class _AsyncRecordErasure(_Query, Protocol):
-    """The first step of an erasure, committed on its own: record the user and every session of (one; lgpd.sql:33)"""
+    """Record the user and every session of it (as keyed hashes, erased_ids) so that from now on (one; lgpd.sql:69)"""
 
     async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
-class _AsyncHoldWriters(_Query, Protocol):
-    """The second step of an erasure, in its own transaction: wait for every writer that started (exec; lgpd.sql:52)"""
+class _AsyncLockForErasure(_Query, Protocol):
+    """The second step of an erasure, in its own transaction: wait at most `lock_timeout` for the (scalar; lgpd.sql:84)"""
 
-    async def __call__(self) -> None: ...
+    async def __call__(self, *, user_id: Any, lock_timeout: Any) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, user_id: Any, lock_timeout: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _AsyncForgetUser(_Query, Protocol):
-    """Erase a user from all six tables in one statement (so one transaction): delete its rows (one; lgpd.sql:64)"""
+    """Erase a user from all six tables in one statement (so one transaction): delete its rows (one; lgpd.sql:93)"""
 
     async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -716,7 +852,7 @@ class _AsyncForgetUser(_Query, Protocol):
 
 
 class _AsyncIsErased(_Query, Protocol):
-    """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the (scalar; lgpd.sql:101)"""
+    """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the (scalar; lgpd.sql:128)"""
 
     async def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -949,9 +1085,17 @@ class AsyncPackageQueries(Protocol):
     top_patterns_of_type: _AsyncTopPatternsOfType
     top_patterns_of_user: _AsyncTopPatternsOfUser
     top_patterns_of_business_unit: _AsyncTopPatternsOfBusinessUnit
-    export_user: _AsyncExportUser
+    export_user_snapshot: _AsyncExportUserSnapshot
+    export_user_header: _AsyncExportUserHeader
+    export_user_sessions: _AsyncExportUserSessions
+    export_user_team_sessions: _AsyncExportUserTeamSessions
+    export_user_agent_sessions: _AsyncExportUserAgentSessions
+    export_user_memories: _AsyncExportUserMemories
+    export_user_escalations: _AsyncExportUserEscalations
+    export_user_patterns: _AsyncExportUserPatterns
+    held_about_user: _AsyncHeldAboutUser
     record_erasure: _AsyncRecordErasure
-    hold_writers: _AsyncHoldWriters
+    lock_for_erasure: _AsyncLockForErasure
     forget_user: _AsyncForgetUser
     is_erased: _AsyncIsErased
     upsert_team_session: _AsyncUpsertTeamSession
@@ -1433,8 +1577,16 @@ class _TransferPreferLz4(_Query, Protocol):
     def stream(self) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferBulkWriter(_Query, Protocol):
+    """This session writes in bulk: its rows take one shared erasure lock per transaction instead (exec; import.sql:20)"""
+
+    def __call__(self) -> None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class _TransferCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:20)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:25)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1442,7 +1594,7 @@ class _TransferCreateImportStages(_Query, Protocol):
 
 
 class _TransferCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:35)"""
+    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:40)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1450,7 +1602,7 @@ class _TransferCopyStageAgentSessions(_Query, Protocol):
 
 
 class _TransferCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :copy (copy; import.sql:40)"""
+    """copy_stage_team_sessions :copy (copy; import.sql:45)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1458,7 +1610,7 @@ class _TransferCopyStageTeamSessions(_Query, Protocol):
 
 
 class _TransferCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :copy (copy; import.sql:44)"""
+    """copy_stage_user_memories :copy (copy; import.sql:49)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1466,7 +1618,7 @@ class _TransferCopyStageUserMemories(_Query, Protocol):
 
 
 class _TransferCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :copy (copy; import.sql:48)"""
+    """copy_stage_user_sessions :copy (copy; import.sql:53)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1474,7 +1626,7 @@ class _TransferCopyStageUserSessions(_Query, Protocol):
 
 
 class _TransferCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (copy; import.sql:52)"""
+    """Straight into the table: for batches of rows that are all new. (copy; import.sql:57)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1482,7 +1634,7 @@ class _TransferCopyAgentSessions(_Query, Protocol):
 
 
 class _TransferCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :copy (copy; import.sql:57)"""
+    """copy_team_sessions :copy (copy; import.sql:62)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1490,7 +1642,7 @@ class _TransferCopyTeamSessions(_Query, Protocol):
 
 
 class _TransferCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :copy (copy; import.sql:61)"""
+    """copy_user_memories :copy (copy; import.sql:66)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1498,7 +1650,7 @@ class _TransferCopyUserMemories(_Query, Protocol):
 
 
 class _TransferCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :copy (copy; import.sql:65)"""
+    """copy_user_sessions :copy (copy; import.sql:70)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1506,7 +1658,7 @@ class _TransferCopyUserSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:69)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:74)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1514,7 +1666,7 @@ class _TransferUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:97)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:102)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1522,7 +1674,7 @@ class _TransferUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:125)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:130)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1530,7 +1682,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _TransferUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:151)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:156)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1538,7 +1690,7 @@ class _TransferUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:180)"""
+    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:185)"""
 
     def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1546,7 +1698,7 @@ class _TransferImportedAgentSessions(_Query, Protocol):
 
 
 class _TransferImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:187)"""
+    """The team session rows imported from one source table, for the given session ids. (many; import.sql:192)"""
 
     def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1554,7 +1706,7 @@ class _TransferImportedTeamSessions(_Query, Protocol):
 
 
 class _TransferImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:194)"""
+    """The memories with the given ids. (many; import.sql:199)"""
 
     def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1562,7 +1714,7 @@ class _TransferImportedUserMemories(_Query, Protocol):
 
 
 class _TransferImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:198)"""
+    """The PagBank sessions with the given ids. (many; import.sql:203)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1570,15 +1722,23 @@ class _TransferImportedUserSessions(_Query, Protocol):
 
 
 class _TransferGetWatermark(_Query, Protocol):
-    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:202)"""
+    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:207)"""
 
     def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferAnchorHash(_Query, Protocol):
+    """The form a watermark keeps the key of its row in: a keyed hash (no session or memory id is (scalar; import.sql:211)"""
+
+    def __call__(self, *, anchor_key: Any) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, anchor_key: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class _TransferSaveWatermark(_Query, Protocol):
-    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:206)"""
+    """Record where the import of one source table got to (in the transaction of the batch); the (exec; import.sql:216)"""
 
     def __call__(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1586,7 +1746,7 @@ class _TransferSaveWatermark(_Query, Protocol):
 
 
 class _TransferDeferIndexes(_Query, Protocol):
-    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:217)"""
+    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:228)"""
 
     def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1605,6 +1765,7 @@ class TransferQueries(Protocol):
     export_user_sessions: _TransferExportUserSessions
     count_export_user_sessions: _TransferCountExportUserSessions
     prefer_lz4: _TransferPreferLz4
+    bulk_writer: _TransferBulkWriter
     create_import_stages: _TransferCreateImportStages
     copy_stage_agent_sessions: _TransferCopyStageAgentSessions
     copy_stage_team_sessions: _TransferCopyStageTeamSessions
@@ -1623,6 +1784,7 @@ class TransferQueries(Protocol):
     imported_user_memories: _TransferImportedUserMemories
     imported_user_sessions: _TransferImportedUserSessions
     get_watermark: _TransferGetWatermark
+    anchor_hash: _TransferAnchorHash
     save_watermark: _TransferSaveWatermark
     defer_indexes: _TransferDeferIndexes
 
@@ -1699,8 +1861,16 @@ class _TransferAsyncPreferLz4(_Query, Protocol):
     def stream(self) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncBulkWriter(_Query, Protocol):
+    """This session writes in bulk: its rows take one shared erasure lock per transaction instead (exec; import.sql:20)"""
+
+    async def __call__(self) -> None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _TransferAsyncCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:20)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:25)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1708,7 +1878,7 @@ class _TransferAsyncCreateImportStages(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:35)"""
+    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:40)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1716,7 +1886,7 @@ class _TransferAsyncCopyStageAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :copy (copy; import.sql:40)"""
+    """copy_stage_team_sessions :copy (copy; import.sql:45)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1724,7 +1894,7 @@ class _TransferAsyncCopyStageTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :copy (copy; import.sql:44)"""
+    """copy_stage_user_memories :copy (copy; import.sql:49)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1732,7 +1902,7 @@ class _TransferAsyncCopyStageUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :copy (copy; import.sql:48)"""
+    """copy_stage_user_sessions :copy (copy; import.sql:53)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1740,7 +1910,7 @@ class _TransferAsyncCopyStageUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (copy; import.sql:52)"""
+    """Straight into the table: for batches of rows that are all new. (copy; import.sql:57)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1748,7 +1918,7 @@ class _TransferAsyncCopyAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :copy (copy; import.sql:57)"""
+    """copy_team_sessions :copy (copy; import.sql:62)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1756,7 +1926,7 @@ class _TransferAsyncCopyTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :copy (copy; import.sql:61)"""
+    """copy_user_memories :copy (copy; import.sql:66)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1764,7 +1934,7 @@ class _TransferAsyncCopyUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :copy (copy; import.sql:65)"""
+    """copy_user_sessions :copy (copy; import.sql:70)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1772,7 +1942,7 @@ class _TransferAsyncCopyUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:69)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:74)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1780,7 +1950,7 @@ class _TransferAsyncUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:97)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:102)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1788,7 +1958,7 @@ class _TransferAsyncUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:125)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:130)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1796,7 +1966,7 @@ class _TransferAsyncUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:151)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:156)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1804,7 +1974,7 @@ class _TransferAsyncUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:180)"""
+    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:185)"""
 
     async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1812,7 +1982,7 @@ class _TransferAsyncImportedAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:187)"""
+    """The team session rows imported from one source table, for the given session ids. (many; import.sql:192)"""
 
     async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1820,7 +1990,7 @@ class _TransferAsyncImportedTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:194)"""
+    """The memories with the given ids. (many; import.sql:199)"""
 
     async def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1828,7 +1998,7 @@ class _TransferAsyncImportedUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:198)"""
+    """The PagBank sessions with the given ids. (many; import.sql:203)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1836,15 +2006,23 @@ class _TransferAsyncImportedUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncGetWatermark(_Query, Protocol):
-    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:202)"""
+    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:207)"""
 
     async def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncAnchorHash(_Query, Protocol):
+    """The form a watermark keeps the key of its row in: a keyed hash (no session or memory id is (scalar; import.sql:211)"""
+
+    async def __call__(self, *, anchor_key: Any) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, anchor_key: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _TransferAsyncSaveWatermark(_Query, Protocol):
-    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:206)"""
+    """Record where the import of one source table got to (in the transaction of the batch); the (exec; import.sql:216)"""
 
     async def __call__(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1852,7 +2030,7 @@ class _TransferAsyncSaveWatermark(_Query, Protocol):
 
 
 class _TransferAsyncDeferIndexes(_Query, Protocol):
-    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:217)"""
+    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:228)"""
 
     async def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1871,6 +2049,7 @@ class AsyncTransferQueries(Protocol):
     export_user_sessions: _TransferAsyncExportUserSessions
     count_export_user_sessions: _TransferAsyncCountExportUserSessions
     prefer_lz4: _TransferAsyncPreferLz4
+    bulk_writer: _TransferAsyncBulkWriter
     create_import_stages: _TransferAsyncCreateImportStages
     copy_stage_agent_sessions: _TransferAsyncCopyStageAgentSessions
     copy_stage_team_sessions: _TransferAsyncCopyStageTeamSessions
@@ -1889,5 +2068,6 @@ class AsyncTransferQueries(Protocol):
     imported_user_memories: _TransferAsyncImportedUserMemories
     imported_user_sessions: _TransferAsyncImportedUserSessions
     get_watermark: _TransferAsyncGetWatermark
+    anchor_hash: _TransferAsyncAnchorHash
     save_watermark: _TransferAsyncSaveWatermark
     defer_indexes: _TransferAsyncDeferIndexes

@@ -19,8 +19,9 @@ What goes wrong is told apart:
 """
 
 import ctypes
-import multiprocessing
 import gc
+import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -264,6 +265,7 @@ class _Postgres:
         self.queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
         self.schema = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
         self.queries.prefer_lz4()
+        self.queries.bulk_writer()
         self.queries.create_import_stages()
         conn.commit()
         self.opened += 1
@@ -543,11 +545,14 @@ def _collector_off() -> Iterator[None]:
 _WORKER: _Writer | None = None  # in a worker process: its share of the import
 
 
-def _start_worker(job: _Job) -> None:
-    """A worker's first act: on Linux, ask to be killed when the import's process dies, even
-    by SIGKILL, so that no orphan lingers; then wait for ranges."""
+def _start_worker(job: _Job, parent: int) -> None:
+    """A worker's first act: on Linux, ask to be killed when the import's process (`parent`)
+    dies, even by SIGKILL, so that no orphan lingers (and leave at once if it died while this
+    worker was starting); then wait for ranges."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
     global _WORKER
     _WORKER = _Writer(job)
 
@@ -567,7 +572,7 @@ def _workers(processes: int, job: _Job) -> ProcessPoolExecutor | None:
         processes,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(job,),
+        initargs=(job, os.getpid()),
     )
     for _ in range(processes):  # start every worker before a connection is opened
         workers.submit(int).result()

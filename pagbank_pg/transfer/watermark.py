@@ -86,6 +86,9 @@ class Watermark:
         if stored is not None:
             mark.deleted = max(0, int(stored["source_rows"]) - source_rows)
         stored_time = _from_text(stored["time_mark"], kind) if stored else None
+        anchor = None  # the key of the row at the stored max_rowid (kept as a keyed hash)
+        if stored is not None and stored["max_rowid"] is not None and table.rowid:
+            anchor = sqlite_source.key_at(conn, table, stored["max_rowid"])
         if full:
             mark.mode = "full comparison (--full)"
         elif stored is None:
@@ -94,14 +97,14 @@ class Watermark:
             mark.mode = "full comparison: a WITHOUT ROWID table"
         elif stored["file_identity"] != identity or (
             stored["max_rowid"] is not None
-            and str(sqlite_source.key_at(conn, table, stored["max_rowid"])) != stored["anchor_key"]
+            and queries.anchor_hash(anchor_key=str(anchor)) != stored["anchor_key"]
         ):
             mark.mode = "full comparison: the file is not the one imported before (replaced?)"
         elif stored_time is None or _earlier(stored_time, kind, 0) is None:
             mark.mode = "full comparison: no row says when it was written"
         else:
             mark.max_rowid, mark.anchor, mark.time_mark = (
-                stored["max_rowid"], stored["anchor_key"], stored_time
+                stored["max_rowid"], anchor, stored_time
             )  # fmt: skip
             threshold = _earlier(stored_time, kind, CATCHUP_MARGIN_SECONDS)
             mark.since = Since(mark.max_rowid if mark.max_rowid is not None else -1, threshold)

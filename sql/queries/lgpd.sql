@@ -1,94 +1,121 @@
 -- LGPD (Brazil's data-protection law): everything held about a user, across the six tables,
--- exported or erased. A user's data is the rows with its user_id, plus the team and agent
--- sessions of its user_sessions (Agno rows may lack a user_id), plus its id inside
--- interaction_patterns.user_ids.
+-- exported or erased. A user's data is the rows with its user_id, plus the rows of its
+-- sessions (sessions_of_user: Agno rows may lack a user_id, an escalation may carry another
+-- one), plus its id inside interaction_patterns.user_ids and the patterns whose pattern_data
+-- names it. Sessions are matched with `session_id = ANY(ARRAY(…))`: one index scan each.
 
--- name: export_user :scalar
--- Everything held about a user, as one JSON document: a list of rows per table (patterns:
--- those the user appears in, with no other user's id).
-WITH own_sessions AS (SELECT session_id FROM user_sessions WHERE user_id = :user_id)
-SELECT jsonb_build_object(
-    'user_id', :user_id::text,
-    'exported_at', now(),
-    'user_sessions', (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.created_at), '[]')
-                      FROM user_sessions s WHERE s.user_id = :user_id),
-    'team_sessions', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.created_at), '[]')
-                      FROM team_sessions t
-                      WHERE t.user_id = :user_id
-                         OR t.session_id IN (SELECT session_id FROM own_sessions)),
-    'agent_sessions', (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.created_at), '[]')
-                       FROM agent_sessions a
-                       WHERE a.user_id = :user_id
-                          OR a.session_id IN (SELECT session_id FROM own_sessions)),
-    'user_memories', (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.created_at), '[]')
-                      FROM user_memories m WHERE m.user_id = :user_id),
-    'escalation_history', (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.created_at), '[]')
-                           FROM escalation_history e WHERE e.user_id = :user_id),
-    'interaction_patterns', (SELECT coalesce(jsonb_agg(to_jsonb(p)
-                                    || jsonb_build_object('user_ids', jsonb_build_array(:user_id::text))
-                                    ORDER BY p.first_seen), '[]')
-                             FROM interaction_patterns p
-                             WHERE p.user_ids @> ARRAY[:user_id::text]));
+-- name: export_user_snapshot :exec
+-- An export reads every table from one snapshot, and writes nothing.
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: export_user_header :one
+-- The start of an export: the user id and when (the snapshot's time), as JSON texts.
+SELECT to_jsonb(:user_id::text)::text AS user_id, to_jsonb(now())::text AS exported_at;
+
+-- name: export_user_sessions :many
+-- A user's sessions, one JSON text per row, oldest first (export-user streams them).
+SELECT to_jsonb(s)::text AS row FROM user_sessions s
+WHERE s.user_id = :user_id
+ORDER BY s.created_at, s.session_id;
+
+-- name: export_user_team_sessions :many
+-- The team sessions of a user's sessions, one JSON text per row, oldest first.
+SELECT to_jsonb(t)::text AS row FROM team_sessions t
+WHERE t.session_id = ANY(ARRAY(SELECT sessions_of_user(:user_id)))
+ORDER BY t.created_at, t.id;
+
+-- name: export_user_agent_sessions :many
+-- The agent sessions of a user's sessions, one JSON text per row, oldest first.
+SELECT to_jsonb(a)::text AS row FROM agent_sessions a
+WHERE a.session_id = ANY(ARRAY(SELECT sessions_of_user(:user_id)))
+ORDER BY a.created_at, a.id;
+
+-- name: export_user_memories :many
+-- A user's memories, one JSON text per row, oldest first.
+SELECT to_jsonb(m)::text AS row FROM user_memories m
+WHERE m.user_id = :user_id
+ORDER BY m.created_at, m.id;
+
+-- name: export_user_escalations :many
+-- A user's escalations, and those of its sessions, one JSON text per row, oldest first.
+SELECT to_jsonb(e)::text AS row FROM escalation_history e
+WHERE e.user_id = :user_id OR e.session_id = ANY(ARRAY(SELECT sessions_of_user(:user_id)))
+ORDER BY e.created_at, e.id;
+
+-- name: export_user_patterns :many
+-- The patterns the user appears in, or whose data names it, one JSON text per row, with no
+-- other user's id in user_ids.
+SELECT (to_jsonb(p) || jsonb_build_object('user_ids', jsonb_build_array(:user_id::text)))::text
+    AS row
+FROM interaction_patterns p
+WHERE p.user_ids @> ARRAY[:user_id::text] OR names_id(p.pattern_data, :user_id)
+ORDER BY p.first_seen, p.id;
+
+-- name: held_about_user :scalar primary
+-- Whether any of the six tables holds a row of this user (or names it in a pattern), and
+-- whether it is already erased: 'rows', 'erased' (nothing left) or 'nothing'.
+SELECT CASE
+    WHEN EXISTS (SELECT FROM user_sessions WHERE user_id = :user_id)
+      OR EXISTS (SELECT FROM team_sessions WHERE user_id = :user_id)
+      OR EXISTS (SELECT FROM agent_sessions WHERE user_id = :user_id)
+      OR EXISTS (SELECT FROM user_memories WHERE user_id = :user_id)
+      OR EXISTS (SELECT FROM escalation_history WHERE user_id = :user_id)
+      OR EXISTS (SELECT FROM interaction_patterns
+                 WHERE user_ids @> ARRAY[:user_id::text] OR names_id(pattern_data, :user_id))
+    THEN 'rows'
+    WHEN is_erased(:user_id, NULL) THEN 'erased'
+    ELSE 'nothing' END;
 
 -- name: record_erasure :one
--- The first step of an erasure, committed on its own: record the user and every session of
--- it (its user_sessions, and the Agno sessions with its id; as keyed hashes, erased_ids) so that from now on no writer can bring them back (the
--- keep_erased_out trigger). Returns how many sessions were recorded.
-WITH own_sessions AS (
-    SELECT session_id FROM user_sessions WHERE user_id = :user_id
-    UNION SELECT session_id FROM team_sessions WHERE user_id = :user_id
-    UNION SELECT session_id FROM agent_sessions WHERE user_id = :user_id
-),
-recorded AS (
+-- Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
+-- no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
+-- own first, then again under the erasure's locks (sessions created meanwhile). Returns how
+-- many sessions were recorded.
+WITH recorded AS (
     INSERT INTO erased_ids (id_hash, kind)
     SELECT erased_id_hash('user', :user_id), 'user'
     UNION ALL
-    SELECT erased_id_hash('session', session_id), 'session' FROM own_sessions
+    SELECT erased_id_hash('session', s), 'session' FROM sessions_of_user(:user_id) s
     ON CONFLICT (id_hash) DO UPDATE SET erased_at = now()
     RETURNING kind
 )
 SELECT count(*) FILTER (WHERE kind = 'session') AS sessions FROM recorded;
 
--- name: hold_writers :exec
--- The second step of an erasure, in its own transaction: wait for every writer that started
--- before the erasure was recorded (it might have missed it), and hold new ones back until
--- the erasure commits. Writers wait a few milliseconds; nothing waits over 10 s.
-DO $$
-BEGIN
-    SET LOCAL lock_timeout = '10s';
-    LOCK TABLE team_sessions, agent_sessions, user_memories, user_sessions,
-        interaction_patterns, escalation_history IN SHARE MODE;
-END
-$$;
+-- name: lock_for_erasure :scalar primary
+-- The second step of an erasure, in its own transaction: wait at most `lock_timeout` for the
+-- writers of this user and of its sessions that are in flight (they may have missed the
+-- record), and hold their new writes until the erasure commits. No other customer waits: the
+-- locks are the user's and its sessions' (erasure_guard), not the tables'. Returns how many
+-- sessions the user has.
+SELECT lock_for_erasure(:user_id)
+FROM (SELECT set_config('lock_timeout', :lock_timeout::text, true)) AS first_the_timeout;
 
 -- name: forget_user :one
 -- Erase a user from all six tables in one statement (so one transaction): delete its rows
--- and the Agno rows of its sessions (a row an app appended to one, even without a user id),
--- remove its id from interaction_patterns.user_ids, and delete the patterns left with no
--- user.
+-- and the rows of its sessions (an Agno row an app appended without a user id, an escalation
+-- of its session held under another id), delete the patterns whose data names it or that
+-- only it was seen in, and remove its id from the other patterns' user_ids.
 -- Returns how many rows each table lost (patterns: removed from, and deleted).
-WITH own_sessions AS (
-    SELECT session_id FROM user_sessions WHERE user_id = :user_id
-    UNION SELECT session_id FROM team_sessions WHERE user_id = :user_id
-    UNION SELECT session_id FROM agent_sessions WHERE user_id = :user_id
-),
-team AS (DELETE FROM team_sessions
-         WHERE user_id = :user_id OR session_id IN (SELECT session_id FROM own_sessions)
+WITH team AS (DELETE FROM team_sessions
+         WHERE session_id = ANY(ARRAY(SELECT sessions_of_user(:user_id)))
          RETURNING 1),
 agent AS (DELETE FROM agent_sessions
-          WHERE user_id = :user_id OR session_id IN (SELECT session_id FROM own_sessions)
+          WHERE session_id = ANY(ARRAY(SELECT sessions_of_user(:user_id)))
           RETURNING 1),
 memories AS (DELETE FROM user_memories WHERE user_id = :user_id RETURNING 1),
 sessions AS (DELETE FROM user_sessions WHERE user_id = :user_id RETURNING 1),
-escalations AS (DELETE FROM escalation_history WHERE user_id = :user_id RETURNING 1),
+escalations AS (DELETE FROM escalation_history
+                WHERE user_id = :user_id OR session_id = ANY(ARRAY(SELECT sessions_of_user(:user_id)))
+                RETURNING 1),
 patterns_left AS (UPDATE interaction_patterns
                   SET user_ids = array_remove(user_ids, :user_id::text)
                   WHERE user_ids @> ARRAY[:user_id::text]
-                    AND user_ids <> ARRAY[:user_id::text]
+                    AND NOT user_ids <@ ARRAY[:user_id::text]
+                    AND NOT names_id(pattern_data, :user_id)
                   RETURNING 1),
 patterns_gone AS (DELETE FROM interaction_patterns
-                  WHERE user_ids @> ARRAY[:user_id::text]
-                    AND user_ids <@ ARRAY[:user_id::text]
+                  WHERE (user_ids @> ARRAY[:user_id::text] AND user_ids <@ ARRAY[:user_id::text])
+                     OR names_id(pattern_data, :user_id)
                   RETURNING 1)
 SELECT (SELECT count(*) FROM team) AS team_sessions,
        (SELECT count(*) FROM agent) AS agent_sessions,

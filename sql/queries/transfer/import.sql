@@ -17,6 +17,11 @@ BEGIN
 END
 $$;
 
+-- name: bulk_writer :exec
+-- This session writes in bulk: its rows take one shared erasure lock per transaction instead
+-- of one per user and session (erasure_guard, migration 0008), which an erasure waits for.
+SELECT set_config('pagbank_pg.bulk_writer', 'on', false);
+
 -- name: create_import_stages :exec
 -- Stage tables of this connection, emptied at each commit.
 DO $$
@@ -203,12 +208,18 @@ SELECT * FROM user_sessions WHERE session_id = ANY(:session_ids::text[]);
 -- Where the import of one source table got to, or nothing (a first import).
 SELECT * FROM import_watermarks WHERE source_file = :source_file AND source_table = :source_table;
 
+-- name: anchor_hash :scalar
+-- The form a watermark keeps the key of its row in: a keyed hash (no session or memory id is
+-- kept readable), compared only.
+SELECT encode(erased_id_hash('anchor', :anchor_key), 'hex');
+
 -- name: save_watermark :exec
--- Record where the import of one source table got to (in the transaction of the batch).
+-- Record where the import of one source table got to (in the transaction of the batch); the
+-- key of the row at max_rowid as its anchor_hash.
 INSERT INTO import_watermarks AS w (source_file, source_table, file_identity, max_rowid,
     anchor_key, time_mark, source_rows)
-VALUES (:source_file, :source_table, :file_identity, :max_rowid, :anchor_key, :time_mark,
-    :source_rows)
+VALUES (:source_file, :source_table, :file_identity, :max_rowid,
+    encode(erased_id_hash('anchor', :anchor_key), 'hex'), :time_mark, :source_rows)
 ON CONFLICT (source_file, source_table) DO UPDATE
 SET file_identity = EXCLUDED.file_identity, max_rowid = EXCLUDED.max_rowid,
     anchor_key = EXCLUDED.anchor_key, time_mark = EXCLUDED.time_mark,
