@@ -1,13 +1,19 @@
 """import-sqlite against pgloader, DuckDB and the COPY floor, loading the same Agno-written
-file into the same server in the same run: seconds, rows/s and peak resident memory of each
-(the whole process tree), and the ratios the import is measured by.
+file into the same server in the same run: seconds, rows/s, peak resident memory (the whole
+process tree) and CPU seconds (the loader's processes, and the server's) of each, and the
+ratios the import is measured by.
 
-    pytest bench/test_import_speed.py --benchmark-only            # 20,000 sessions
-    pytest bench/test_import_speed.py --benchmark-only --full     # 100,000 sessions, ~1.3 GB
+    pytest bench/test_import_speed.py --benchmark-only            # 20,000 sessions a file
+    pytest bench/test_import_speed.py --benchmark-only --full     # 100,000 sessions a file
 
-The file: agent sessions written by Agno 1.7.12's own SqliteStorage, of real PagBank sizes
-(about 13 KB on average, some near 265 KB: tests/agno_files.sized_agent_sessions). Every
-loader writes into a database whose TOAST compression is lz4 where the server has it.
+Two files, each loaded by all four:
+- "realistic": the rows PagBank's app writes (bench/agno_shapes.py): real Agno 1.7.12 runs of
+  specialists with their history replayed and session summaries, and of a route-mode team
+  whose router calls a tool each turn, several specialists on one session; agent_sessions
+  and team_sessions;
+- "simple": agent sessions of real PagBank sizes, of a simpler shape (about 13 KB on average,
+  some near 265 KB: tests/agno_files.sized_agent_sessions).
+Every loader writes into a database whose TOAST compression is lz4 where the server has it.
 - import-sqlite maps every row (conversation, route-mode split, metadata) and COPies it;
 - pgloader (`prefetch rows = 1000`: it runs out of heap on real Agno rows at its default;
   JSON cast to jsonb) and DuckDB 1.5.5 (its sqlite and postgres extensions, from PyPI,
@@ -19,11 +25,13 @@ The last test prints the ratios: x pgloader and x DuckDB (their time over the im
 x floor (the import's time over the floor's)."""
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 import psycopg
@@ -31,13 +39,14 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from pagbank_pg.transfer.tables import TARGETS
 from tests.agno_files import sized_agent_sessions
 
+from .agno_shapes import realistic_sessions
 from .conftest import fresh_database
 
-COLUMNS = ("id, session_id, agent_id, agent_name, user_id, business_unit, created_at, "
-           "updated_at, messages, agent_session_state, metadata")  # fmt: skip
-RESULTS: dict[str, float] = {}  # seconds of each loader in this run
+KINDS = {"agent_sessions": "agent", "team_sessions": "team"}  # Agno's tables, by target kind
+RESULTS: dict[str, dict[str, float]] = {}  # seconds of each loader in this run, by file
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +54,32 @@ def sessions(full: bool) -> int:
     return 100_000 if full else 20_000
 
 
+@pytest.fixture(scope="module", params=["realistic", "simple"])
+def shape(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def agno_file(tmp_path_factory: pytest.TempPathFactory, sessions: int) -> Path:
-    return sized_agent_sessions(tmp_path_factory.mktemp("agno"), sessions)
+def agno_file(tmp_path_factory: pytest.TempPathFactory, sessions: int, shape: str) -> Path:
+    folder = tmp_path_factory.mktemp(shape)
+    if shape == "realistic":
+        return realistic_sessions(folder, sessions)
+    return sized_agent_sessions(folder, sessions)
+
+
+def source_tables(agno_file: Path) -> dict[str, int]:
+    """The Agno session tables of the file, and how many rows each holds."""
+    with sqlite3.connect(agno_file) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            n: conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names if n in KINDS
+        }
+
+
+def check_sessions(dsn: str, agno_file: Path) -> None:
+    """Every session of the file is in the database (the right answer, not only a fast one)."""
+    for table, rows in source_tables(agno_file).items():
+        assert count(dsn, f"SELECT count(DISTINCT session_id) FROM {table}") == rows, table
 
 
 def lz4(dsn: str) -> None:
@@ -65,23 +97,52 @@ def lz4(dsn: str) -> None:
             )
 
 
-def timed(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident kB of a command: its whole process tree (worker
-    processes included), sampled every 50 ms."""
+class Timing(NamedTuple):
+    """A loader's run: wall seconds, peak resident kB of its process tree, CPU seconds of its
+    processes and of the server's (the machine is shared: CPU seconds are the steadier)."""
+
+    seconds: float
+    peak_kb: int
+    cpu: float
+    server_cpu: float
+
+
+def server_cpu(dsn: str) -> float:
+    """CPU seconds the server's processes have used so far (those ended and those running):
+    the postmaster found as the parent of a backend (this runs on the server's machine)."""
+    with psycopg.connect(dsn) as conn:
+        backend = psutil.Process(int(conn.execute("SELECT pg_backend_pid()").fetchone()[0]))
+        postmaster = psutil.Process(backend.ppid())
+    times = postmaster.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in postmaster.children():
+        with suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
+def timed(args: list[str], dsn: str) -> Timing:
+    """A command's wall seconds, peak resident kB of its whole process tree (worker processes
+    included, sampled every 50 ms), its CPU seconds and the server's."""
+    server_before = server_cpu(dsn)
     started = time.perf_counter()
     process = psutil.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
+    cpu: dict[int, float] = {}  # by process: its CPU seconds when last seen (50 ms at most ago)
     while process.poll() is None:
         try:
             tree = [process, *process.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            for p in tree:
+                with suppress(psutil.Error):
+                    cpu[p.pid] = sum(p.cpu_times()[:2])
         except psutil.Error:
             pass
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     out, err = process.communicate()
     assert process.returncode == 0, out[-2000:] + err[-2000:]
-    return seconds, peak // 1024
+    return Timing(seconds, peak // 1024, sum(cpu.values()), server_cpu(dsn) - server_before)
 
 
 def pgloader_url(dsn: str) -> str:
@@ -92,12 +153,14 @@ def pgloader_url(dsn: str) -> str:
     return f"postgresql://{params.get('user', 'postgres')}{password}@{where}/{params['dbname']}"
 
 
-def record(benchmark: Any, name: str, rows: int, seconds: float, peak_kb: int) -> None:
-    RESULTS[name] = seconds
+def record(benchmark: Any, shape: str, name: str, rows: int, run: Timing) -> None:
+    RESULTS.setdefault(shape, {})[name] = run.seconds
     benchmark.extra_info.update(
-        rows=rows, seconds=round(seconds, 2), rows_per_s=round(rows / seconds),
-        peak_rss_mb=peak_kb // 1024,
+        file=shape, rows=rows, seconds=round(run.seconds, 2),
+        rows_per_s=round(rows / run.seconds), peak_rss_mb=run.peak_kb // 1024,
+        cpu_s=round(run.cpu, 2), server_cpu_s=round(run.server_cpu, 2),
     )  # fmt: skip
+    print(f"\n{shape} {name}: {run}")  # seen with -s as each loader ends
 
 
 def count(dsn: str, query: str) -> int:
@@ -112,35 +175,37 @@ def import_command(agno_file: Path, dsn: str, rejects: Path) -> list[str]:
 
 @pytest.mark.benchmark(group="import")
 def test_import_sqlite(
-    benchmark: Any, bench_server: str, agno_file: Path, sessions: int, tmp_path: Path
+    benchmark: Any, bench_server: str, agno_file: Path, shape: str, sessions: int, tmp_path: Path
 ) -> None:
     for dsn in fresh_database(bench_server, migrate=True):
         lz4(dsn)
         args = import_command(agno_file, dsn, tmp_path / "rejects.jsonl")
-        seconds, peak = benchmark.pedantic(timed, args=(args,), rounds=1, iterations=1)
-        # The right answer, not only a fast one: every session, none rejected.
-        assert count(dsn, "SELECT count(DISTINCT session_id) FROM agent_sessions") == sessions
-        assert not (tmp_path / "rejects.jsonl").exists()
-        record(benchmark, "import-sqlite", sessions, seconds, peak)
+        run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
+        check_sessions(dsn, agno_file)
+        assert not (tmp_path / "rejects.jsonl").exists()  # none rejected
+        record(benchmark, shape, "import-sqlite", sessions, run)
 
 
 @pytest.fixture(scope="module")
 def encoded_rows(
     bench_server: str, agno_file: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, int]:
-    """import-sqlite's own rows of the file, as COPY text, and how many there are."""
+) -> dict[str, tuple[Path, int]]:
+    """import-sqlite's own rows of the file, as COPY text, and how many there are, by table."""
     folder = tmp_path_factory.mktemp("floor")
+    made = {}
     for dsn in fresh_database(bench_server, migrate=True):
         subprocess.run(import_command(agno_file, dsn, folder / "r.jsonl"), check=True)
-        with (
-            psycopg.connect(dsn) as conn,
-            (folder / "rows.copy").open("wb") as out,
-            conn.cursor().copy(f"COPY agent_sessions ({COLUMNS}) TO STDOUT") as copy,
-        ):
-            for chunk in copy:
-                out.write(chunk)
-        rows = count(dsn, "SELECT count(*) FROM agent_sessions")
-    return folder / "rows.copy", rows
+        for table in source_tables(agno_file):
+            columns = ", ".join(TARGETS[KINDS[table]].columns)
+            with (
+                psycopg.connect(dsn) as conn,
+                (folder / f"{table}.copy").open("wb") as out,
+                conn.cursor().copy(f"COPY {table} ({columns}) TO STDOUT") as copy,
+            ):
+                for chunk in copy:
+                    out.write(chunk)
+            made[table] = (folder / f"{table}.copy", count(dsn, f"SELECT count(*) FROM {table}"))
+    return made
 
 
 def psql() -> str:
@@ -160,21 +225,27 @@ def psql() -> str:
 
 @pytest.mark.benchmark(group="import")
 def test_copy_floor(
-    benchmark: Any, bench_server: str, encoded_rows: tuple[Path, int], sessions: int
+    benchmark: Any,
+    bench_server: str,
+    encoded_rows: dict[str, tuple[Path, int]],
+    shape: str,
+    sessions: int,
 ) -> None:
-    rows_file, rows = encoded_rows
     for dsn in fresh_database(bench_server, migrate=True):
         lz4(dsn)
-        copy = f"\\copy agent_sessions ({COLUMNS}) FROM '{rows_file}'"
-        args = [psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", copy]
-        seconds, peak = benchmark.pedantic(timed, args=(args,), rounds=1, iterations=1)
-        assert count(dsn, "SELECT count(*) FROM agent_sessions") == rows
-        record(benchmark, "floor", sessions, seconds, peak)
+        args = [psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+        for table, (rows_file, _) in encoded_rows.items():
+            columns = ", ".join(TARGETS[KINDS[table]].columns)
+            args += ["-c", f"\\copy {table} ({columns}) FROM '{rows_file}'"]
+        run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
+        for table, (_, rows) in encoded_rows.items():
+            assert count(dsn, f"SELECT count(*) FROM {table}") == rows
+        record(benchmark, shape, "floor", sessions, run)
 
 
 @pytest.mark.benchmark(group="import")
 def test_pgloader(
-    benchmark: Any, bench_server: str, agno_file: Path, sessions: int, tmp_path: Path
+    benchmark: Any, bench_server: str, agno_file: Path, shape: str, sessions: int, tmp_path: Path
 ) -> None:
     if shutil.which("pgloader") is None:
         pytest.fail("pgloader is not installed: apt-get install pgloader (.ci/run does)")
@@ -186,9 +257,9 @@ def test_pgloader(
             "WITH include drop, create tables, create indexes, reset sequences, "
             "prefetch rows = 1000\nCAST type json to jsonb drop typemod;\n"
         )
-        seconds, peak = benchmark.pedantic(timed, args=(["pgloader", str(command)],), rounds=1)
-        assert count(dsn, "SELECT count(*) FROM agent_sessions") == sessions
-        record(benchmark, "pgloader", sessions, seconds, peak)
+        run = benchmark.pedantic(timed, args=(["pgloader", str(command)], dsn), rounds=1)
+        check_sessions(dsn, agno_file)
+        record(benchmark, shape, "pgloader", sessions, run)
 
 
 DUCKDB = """
@@ -212,41 +283,53 @@ def quoted(text):
 
 con.execute(f"ATTACH {quoted(sys.argv[1])} AS src (TYPE sqlite, READ_ONLY)")
 con.execute(f"ATTACH {quoted(sys.argv[2])} AS dst (TYPE postgres)")
-con.execute("INSERT INTO dst.public.agent_sessions SELECT * FROM src.agent_sessions")
+for table in sys.argv[3:]:
+    con.execute(f"INSERT INTO dst.public.{table} SELECT * FROM src.{table}")
 """
-# The table DuckDB copies into: Agno's columns, its JSON ones as jsonb (as pgloader's cast).
-RAW_TABLE = """CREATE TABLE agent_sessions (session_id text PRIMARY KEY, user_id text,
-memory jsonb, session_data jsonb, extra_data jsonb, created_at bigint, updated_at bigint,
-agent_id text, agent_data jsonb, team_session_id text)"""
+
+
+def raw_table(agno_file: Path, table: str) -> str:
+    """The table DuckDB copies into: Agno's columns, its JSON ones as jsonb (as pgloader's
+    cast)."""
+    types = {"JSON": "jsonb", "INTEGER": "bigint"}
+    with sqlite3.connect(agno_file) as conn:
+        columns = [
+            f"{r[1]} {types.get(r[2], 'text')}{' PRIMARY KEY' if r[5] else ''}"
+            for r in conn.execute(f"PRAGMA table_info({table})")
+        ]
+    return f"CREATE TABLE {table} ({', '.join(columns)})"
 
 
 @pytest.mark.benchmark(group="import")
 def test_duckdb(
-    benchmark: Any, bench_server: str, agno_file: Path, sessions: int, tmp_path: Path
+    benchmark: Any, bench_server: str, agno_file: Path, shape: str, sessions: int, tmp_path: Path
 ) -> None:
     script = tmp_path / "duckdb_load.py"
     script.write_text(DUCKDB)
+    tables = list(source_tables(agno_file))
     for dsn in fresh_database(bench_server, migrate=False):
         lz4(dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(RAW_TABLE)
-        args = [sys.executable, str(script), str(agno_file), dsn]
-        seconds, peak = benchmark.pedantic(timed, args=(args,), rounds=1)
-        assert count(dsn, "SELECT count(*) FROM agent_sessions") == sessions
-        record(benchmark, "duckdb", sessions, seconds, peak)
+            for table in tables:
+                conn.execute(raw_table(agno_file, table))
+        args = [sys.executable, str(script), str(agno_file), dsn, *tables]
+        run = benchmark.pedantic(timed, args=(args, dsn), rounds=1)
+        check_sessions(dsn, agno_file)
+        record(benchmark, shape, "duckdb", sessions, run)
 
 
 @pytest.mark.benchmark(group="import ratios")
-def test_ratios(benchmark: Any) -> None:
-    """The goal's ratios, from the four runs above (they must all have run)."""
-    missing = {"import-sqlite", "floor", "pgloader", "duckdb"} - RESULTS.keys()
+def test_ratios(benchmark: Any, shape: str) -> None:
+    """The goal's ratios on one file, from the four runs above (they must all have run)."""
+    results = RESULTS.get(shape, {})
+    missing = {"import-sqlite", "floor", "pgloader", "duckdb"} - results.keys()
     assert not missing, f"run the whole file: {', '.join(sorted(missing))} did not run"
-    ours = RESULTS["import-sqlite"]
+    ours = results["import-sqlite"]
     ratios = {
-        "x_pgloader": round(RESULTS["pgloader"] / ours, 2),
-        "x_duckdb": round(RESULTS["duckdb"] / ours, 2),
-        "x_floor": round(ours / RESULTS["floor"], 2),
+        "x_pgloader": round(results["pgloader"] / ours, 2),
+        "x_duckdb": round(results["duckdb"] / ours, 2),
+        "x_floor": round(ours / results["floor"], 2),
     }
-    benchmark.extra_info.update(ratios)
+    benchmark.extra_info.update(file=shape, **ratios)
     benchmark.pedantic(lambda: None, rounds=1)
-    print(f"\nimport-sqlite {ours:.2f} s: {ratios}")
+    print(f"\n{shape}: import-sqlite {ours:.2f} s: {ratios}")

@@ -4,6 +4,7 @@ Rows pass through JSON on the way (as through jsonb) and timestamps through UTC 
 timestamptz), so what is checked is what a real round trip through PostgreSQL keeps.
 """
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -122,6 +123,34 @@ def test_a_from_history_copy_is_kept_once_in_the_conversation() -> None:
     (row,) = mapping.agno_session_rows(raw, "agent", SOURCE)
     assert row["messages"] == [turn, turn]  # the copy is a reference, the repeat a message
     assert mapping.session_from_rows([through_postgres(row)], "agent")[0] == raw
+
+
+def test_a_history_copy_refers_only_to_a_message_of_the_same_json() -> None:
+    """1, 1.0 and true are equal in Python but not in JSON: a copy that differs from its
+    original only so is kept whole, and a repeated system prompt of another JSON is new."""
+    user = {"role": "user", "content": "oi", "n": 1, "from_history": False}
+    system = {"role": "system", "content": "seja breve", "v": 1}
+    copies = [{**user, "n": n, "from_history": True} for n in (1.0, True, 1)]
+    raw = {
+        "session_id": "s", "user_id": "u", "agent_id": "pix", "agent_data": None,
+        "memory": {"runs": [{"messages": [system, user]},
+                            {"messages": [{**system, "v": 1.0}, system, *copies]}],
+                   "messages": ["x", "x", 1, 1.0, True, {**system, "v": True}, system]},
+        "session_data": None, "extra_data": None, "created_at": 1, "updated_at": 2,
+        "team_session_id": None,
+    }  # fmt: skip
+    (row,) = mapping.agno_session_rows(raw, "agent", SOURCE)
+    memory = row["metadata"]["agno"]["row"]["memory"]
+    refs = [run["messages"][mapping.REFS] for run in memory["runs"]]
+    assert refs == [[0, 1], [2, 0, {"m": copies[0]}, {"m": copies[1]}, {"h": 1}]]
+    assert memory["messages"][mapping.REFS] == [3, 3, 4, 5, 6, 7, 0]
+    assert mapping.session_from_rows([through_postgres(row)], "agent")[0] == raw
+
+
+def test_a_row_id_is_the_uuid5_of_where_the_row_came_from() -> None:
+    for key in ("s-1", "sessão 😀", ""):
+        name = "\x1f".join((SOURCE.file, SOURCE.table, key, "pix"))
+        assert mapping.common.row_id(SOURCE, key, "pix") == uuid.uuid5(mapping.IDS, name)
 
 
 @st.composite

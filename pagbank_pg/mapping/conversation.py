@@ -13,38 +13,62 @@ def _canon(message: Any) -> bytes:
     return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
 
 
+def _key(message: Any) -> tuple[Any, Any]:
+    """What two messages of the same canonical JSON surely share (cheap to make): their role
+    and content when they are text."""
+    if not isinstance(message, dict):
+        return (None, None)
+    role, content = message.get("role"), message.get("content")
+    return (role if type(role) is str else None, content if type(content) is str else None)
+
+
 class _Conversation:
-    """Messages in order, with an index (built on first need) to find a message again."""
+    """Messages in order, with an index to find a message again: by `_key`, then by `==`
+    (equal JSON is equal in Python), then by canonical JSON, made only for those candidates
+    (`==` takes 1 for 1.0 or True; the canonical JSON does not)."""
 
     def __init__(self) -> None:
         self.messages: list[Any] = []
-        self._index: dict[bytes, int] | None = None
+        self._index: dict[tuple[Any, Any], list[int]] = {}
+        self._canons: dict[int, bytes] = {}
 
     def find(self, message: Any) -> int | None:
-        if self._index is None:
-            self._index = {}
-            for position, known in enumerate(self.messages):
-                self._index.setdefault(_canon(known), position)
-        return self._index.get(_canon(message))
+        """The first position holding a message of the same canonical JSON as `message`."""
+        canon = None
+        for position in self._index.get(_key(message), ()):
+            known = self.messages[position]
+            if known != message:
+                continue
+            if canon is None:
+                canon = _canon(message)
+            known_canon = self._canons.get(position)
+            if known_canon is None:
+                known_canon = self._canons[position] = _canon(known)
+            if known_canon == canon:
+                return position
+        return None
 
     def add(self, message: Any) -> int:
+        position = len(self.messages)
         self.messages.append(message)
-        if self._index is not None:
-            self._index.setdefault(_canon(message), len(self.messages) - 1)
-        return len(self.messages) - 1
+        self._index.setdefault(_key(message), []).append(position)
+        return position
 
-    def ref(self, message: Any) -> Any:
-        """A reference to `message`, adding it to the conversation when it is new."""
-        if not isinstance(message, dict):
-            return {"m": message}
-        if message.get("from_history") is True:
-            original = self.find({**message, "from_history": False})
-            return {"h": original} if original is not None else {"m": message}
-        if message.get("role") == "system":
-            seen = self.find(message)
-            if seen is not None:
-                return seen
-        return self.add(message)
+    def refs(self, messages: list[Any]) -> list[Any]:
+        """References to `messages`, adding those that are new to the conversation: a
+        `from_history` copy refers to its original, a repeated system prompt to its first."""
+        refs: list[Any] = []
+        for message in messages:
+            if not isinstance(message, dict):
+                refs.append({"m": message})
+            elif message.get("from_history") is True:
+                original = self.find({**message, "from_history": False})
+                refs.append({"h": original} if original is not None else {"m": message})
+            elif message.get("role") == "system" and (seen := self.find(message)) is not None:
+                refs.append(seen)
+            else:
+                refs.append(self.add(message))
+        return refs
 
 
 def _compact_runs(runs: list[Any], conversation: _Conversation) -> list[Any]:
@@ -52,7 +76,7 @@ def _compact_runs(runs: list[Any], conversation: _Conversation) -> list[Any]:
     for run in runs:
         messages = run.get("messages") if isinstance(run, dict) else None
         if isinstance(messages, list):
-            run = {**run, "messages": {REFS: [conversation.ref(m) for m in messages]}}
+            run = {**run, "messages": {REFS: conversation.refs(messages)}}
         compacted.append(run)
     return compacted
 
@@ -77,7 +101,11 @@ def expand_runs(runs: list[Any], conversation: list[Any]) -> list[Any]:
 
 def has_markers(memory_json: bytes) -> bool:
     """Whether a memory's JSON text holds our markers: such a memory cannot be mapped."""
-    return REFS.encode() in memory_json or SPLIT.encode() in memory_json
+    return _MARKED in memory_json and (_REFS in memory_json or _SPLIT in memory_json)
+
+
+_REFS, _SPLIT = REFS.encode(), SPLIT.encode()
+_MARKED = bytes(c for c, d in zip(_REFS, _SPLIT, strict=False) if c == d)  # what both begin with
 
 
 def compact_memory(memory: Any, runs: list[Any] | None = None) -> tuple[list[Any], Any]:

@@ -27,7 +27,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -475,6 +475,7 @@ class _Writer:
         self.pg: _Postgres | None = None  # opened on the first range: after the fork
         self.loaders: dict[str, Loader] = {}
         self.sources: dict[Path, Any] = {}
+        self.sender = ThreadPoolExecutor(1, thread_name_prefix="copy")
 
     def load(self, part: _Range) -> _Loaded:
         table, job = part.table, self.job
@@ -492,23 +493,41 @@ class _Writer:
         rejected: list[tuple[tuple[Any, ...], str]] = []
         total, read = Written(), 0
         last, last_key, latest = None, None, None
+        # A batch is written by the sender thread while the next one is read and mapped here:
+        # the server parses one batch while this process maps the next.
+        sending: tuple[list[Mapped], Future[Written]] | None = None
         for batch in rows:
             with _collector_off():
                 mapped = transform(table, job.zone, job.units, batch.rows)
-            written = loader.load(mapped, job.retry_delays, warnings.append)
-            rejected += [(m.values, m.reason) for m in mapped if m.reason is not None]
-            rejected += [(m.values, reason) for m, reason in written.refused]
-            total = total.plus(written._replace(refused=()))
+            if sending is not None:
+                total = total.plus(_sent(*sending, rejected))
+            sending = (
+                mapped,
+                self.sender.submit(loader.load, mapped, job.retry_delays, warnings.append),
+            )
             read += len(mapped)
             last, last_key = batch.last_rowid, batch.last_key
             latest = sqlite_source.later(latest, batch.latest, table.kind)
+        if sending is not None:
+            total = total.plus(_sent(*sending, rejected))
         return _Loaded(Batch([], last, last_key, latest), read, total, rejected, warnings)
 
     def close(self) -> None:
+        self.sender.shutdown()
         for source in self.sources.values():
             source.close()
         if self.pg is not None:
             self.pg.close()
+
+
+def _sent(
+    mapped: list[Mapped], sent: "Future[Written]", rejected: list[tuple[tuple[Any, ...], str]]
+) -> Written:
+    """What became of a batch the sender wrote (its rejects added to `rejected`)."""
+    written = sent.result()
+    rejected += [(m.values, m.reason) for m in mapped if m.reason is not None]
+    rejected += [(m.values, reason) for m, reason in written.refused]
+    return written._replace(refused=())
 
 
 @contextmanager
