@@ -16,6 +16,7 @@ import click
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import config, lgpd
 from .conninfo import describe, resolve_dsn, to_conninfo
@@ -27,7 +28,7 @@ from .query.stubs import render, render_package
 from .schema import embedded, migrations
 from .transfer import exporter, importer, mapping, verify
 from .transfer.progress import progress_reporter
-from .transfer.source import KINDS
+from .transfer.source import KINDS, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,7 +68,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PagbankPgError as error:
-            click.echo(f"pagbank-pg: error: {error}", err=True)
+            click.echo(f"pagbank-pg: error: {printable(error)}", err=True)
             ctx.exit(1)
 
 
@@ -81,8 +82,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     table = Table(*headers, box=None, pad_edge=False)
     for column in table.columns[1:]:
         column.justify = "right"
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    for row in rows:  # Text: a name's brackets are not markup
+        table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else printable(v)) for v in row))
     Console(width=200).print(table)
 
 
@@ -361,11 +362,11 @@ def import_sqlite(
             source_timezone=source_timezone,
             units=unit_map,
             progress=progress,
-            warn=lambda line: click.echo(f"note: {line}", err=True),
+            warn=lambda line: click.echo(f"note: {printable(line)}", err=True),
             full=full,
         )
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     if report.erased:
         click.echo(f"note: {report.erased} row(s) of erased users passed over (LGPD)", err=True)
     print_table(
@@ -404,7 +405,7 @@ def verify_import(
     )  # fmt: skip
     for check in checks.values():
         for example in check.examples:
-            click.echo(example, err=True)
+            click.echo(printable(example), err=True)
     bad = [name for name, check in checks.items() if not check.ok]
     if bad:
         raise PagbankPgError(
@@ -430,7 +431,7 @@ def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite
         )
     print_table(["written to", "rows"], [[name, n] for name, n in export.counts.items()])
     for reason in export.rejected:
-        click.echo(reason, err=True)
+        click.echo(printable(reason), err=True)
     if export.rejected:
         raise PagbankPgError(
             f"{len(export.rejected)} row(s) could not be exported (listed above); the files "

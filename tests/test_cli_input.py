@@ -93,3 +93,27 @@ def test_rollback_all_asks_first(db_dsn: str) -> None:
     assert code == 1 and "nothing rolled back: no terminal to confirm on; pass --yes" in err
     code, out, _ = run("status", "--dsn", db_dsn)
     assert f"{len(MIGRATION_IDS)} applied, 0 pending" in out
+
+
+def test_names_from_a_file_reach_the_terminal_with_control_characters_escaped(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    from pagbank_pg.transfer.exporter import DDL
+
+    from .agno_files import sample_agent_row
+
+    file = tmp_path / "evil.db"
+    conn = sqlite3.connect(file)
+    loud = "agents\x1b[2J\x1b]0;pwned\x07"  # clears the screen, retitles the terminal
+    conn.executescript(DDL["agent"].replace("{t}", loud))
+    conn.execute(f'INSERT INTO "{loud}" VALUES (?,?,?,?,?,?,?,?,?,?)', sample_agent_row())
+    conn.execute('CREATE TABLE "odd\x1b[31m[bold]" (x)')  # not recognised: a note names it
+    conn.commit()
+    conn.close()
+    for command in ("import-sqlite", "verify-import"):
+        code, out, err = run(command, str(file), "--dsn", db_dsn)
+        assert code == 0, err
+        assert "\x1b" not in out + err and "\x07" not in out + err
+        assert "evil.db:agents\\x1b[2J\\x1b]0;pwned\\x07" in out
+    code, out, err = run("import-sqlite", str(file), "--dsn", db_dsn)
+    assert "odd\\x1b[31m[bold]: not recognised by its columns" in err

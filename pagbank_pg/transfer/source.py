@@ -39,7 +39,14 @@ class SourceTable:
 
     @property
     def name(self) -> str:
-        return f"{self.path.name}:{self.table}"
+        """`file:table`, fit for a terminal (see `printable`)."""
+        return printable(f"{self.path.name}:{self.table}")
+
+
+def printable(text: object) -> str:
+    """`text` (a name or value from a file) with every character a terminal would act on
+    (control, format, line separator: an escape sequence) escaped as Python writes it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text))
 
 
 def kind_of(columns: set[str]) -> str | None:
