@@ -391,13 +391,16 @@ def verify_import(
 ) -> None:
     """Compare each source table with PostgreSQL: row counts and every row's content."""
     with progress_reporter() as progress:
-        checks = verify.verify_import(
+        verified = verify.verify_import(
             resolve_dsn(dsn),
             list(paths),
             explicit=_explicit_tables(tables),
             source_timezone=source_timezone,
             progress=progress,
         )
+    checks = verified.checks
+    for note in verified.notes:
+        click.echo(f"note: {printable(note)}", err=True)
     print_table(
         ["source", "source rows", "identical", "different", "missing", "verdict"],
         [[name, c.source_rows, c.identical, c.different, c.missing, "ok" if c.ok else "DIFFERS"]

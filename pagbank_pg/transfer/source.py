@@ -101,16 +101,53 @@ def _has_rowid(conn: sqlite3.Connection, table: str) -> bool:
     return True
 
 
+SQLITE_NAMES = (".db", ".sqlite", ".sqlite3", ".db3")  # what a folder's SQLite files are named
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def _sqlite_files(folder: Path, notes: list[str]) -> list[Path]:
+    """The files under `folder` named as SQLite files are (SQLITE_NAMES; one that is not
+    SQLite stops the run when it is opened). A file of another name that holds SQLite's
+    header is passed over with a note: a stale copy (`pagbank.db.bak`) is never read unasked.
+    Raises SourceError when the folder holds no SQLite file: a mistyped path never passes."""
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix.lower() in SQLITE_NAMES:
+            files.append(path)
+        elif _has_header(path):
+            notes.append(
+                f"{path}: a SQLite file by its content, passed over: its name does not end in "
+                f"{', '.join(SQLITE_NAMES[:-1])} or {SQLITE_NAMES[-1]} (name the file itself "
+                "to read it)"
+            )
+    if not files:
+        raise SourceError(
+            f"{folder}: no SQLite file in this folder (files named "
+            f"{', '.join('*' + n for n in SQLITE_NAMES[:-1])} or *{SQLITE_NAMES[-1]}, holding "
+            "SQLite's header); check the path"
+        )
+    return files
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
 def discover(
     paths: list[Path], explicit: dict[tuple[str, str], str] | None = None
 ) -> tuple[list[SourceTable], list[str]]:
-    """The tables of `paths` (files, or folders searched for *.db), and a note per thing
-    passed over. `explicit` maps (file name, table) to a kind, overriding recognition."""
+    """The tables of `paths` (files, or folders searched by `_sqlite_files`), and a note per
+    thing passed over. `explicit` maps (file name, table) to a kind, overriding recognition."""
     explicit = explicit or {}
     files: list[Path] = []
+    notes: list[str] = []
     for path in paths:
-        files += sorted(path.rglob("*.db")) if path.is_dir() else [path]
-    found, notes = [], []
+        files += _sqlite_files(path, notes) if path.is_dir() else [path]
+    found = []
     for file in files:
         conn = connect(file)
         try:

@@ -83,6 +83,14 @@ def _restored(
     return values["session_id"], {**values, "$nulls": restored.nulls}
 
 
+@dataclass
+class Verification:
+    """Each source table's verdict, and a note per thing passed over."""
+
+    checks: dict[str, Check]
+    notes: list[str]
+
+
 def verify_import(
     conninfo: str,
     paths: list[Path],
@@ -90,10 +98,10 @@ def verify_import(
     explicit: dict[tuple[str, str], str] | None = None,
     source_timezone: str = SOURCE_TIMEZONE,
     progress: Progress = lambda name, done, total: None,
-) -> dict[str, Check]:
+) -> Verification:
     """Compare every source row with what PostgreSQL restores of it."""
     zone = ZoneInfo(source_timezone)
-    tables, _notes = sqlite_source.discover(paths, explicit)
+    tables, notes = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
     with direct_connection(conninfo) as pg:
         queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
@@ -107,7 +115,7 @@ def verify_import(
                     progress(table.name, check.source_rows, total)
             finally:
                 conn.close()
-    return checks
+    return Verification(checks, notes)
 
 
 def _check_batch(
