@@ -376,9 +376,20 @@ def import_sqlite(
     )  # fmt: skip
     if report.rejected:
         message = f"{report.rejected} row(s) rejected; see {report.reject_file}"
-        if not accept_rejects:
+        if not accept_rejects and not report.unreadable:
             raise PagbankPgError(message + " (pass --accept-rejects to accept them)")
         click.echo(message, err=True)
+    _fail_on_unreadable(report.unreadable, "imported")
+
+
+def _fail_on_unreadable(unreadable: dict[str, str], done: str) -> None:
+    """One line naming each table SQLite could not read, and why (exit code 1)."""
+    if unreadable:
+        tables = "; ".join(f"{name} ({reason})" for name, reason in sorted(unreadable.items()))
+        raise PagbankPgError(
+            f"{len(unreadable)} table(s) could not be read: {tables}; every other table was "
+            f"{done} (fix the file and run again)"
+        )
 
 
 @main.command("verify-import")
@@ -410,6 +421,9 @@ def verify_import(
         for example in check.examples:
             click.echo(printable(example), err=True)
     bad = [name for name, check in checks.items() if not check.ok]
+    if bad and verified.unreadable:
+        click.echo(f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}", err=True)
+    _fail_on_unreadable(verified.unreadable, "verified")
     if bad:
         raise PagbankPgError(
             f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}; missing rows are in "

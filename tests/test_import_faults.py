@@ -305,3 +305,55 @@ def test_a_completed_first_import_builds_every_index_it_deferred(
     assert any("secondary index(es) of agent_sessions built after the load" in n
                for n in report.notes)  # fmt: skip
     assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+
+
+def unreadable_files(folder: Path) -> Path:
+    """A good agent table, a virtual table of a module this SQLite lacks, and a sessions table
+    whose pages are damaged past its 20th row (counted fine, read to the end: not)."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "good.db")
+    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
+    conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", sample_agent_row())
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "INSERT INTO sqlite_master VALUES ('table', 'chats', 'chats', 0, "
+        "'CREATE VIRTUAL TABLE chats USING nosuchmodule(session_id, user_id)')"
+    )
+    conn.commit()
+    conn.close()
+    conn = sqlite3.connect(folder / "pagbank.db")
+    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executemany(
+        "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
+        "VALUES (?, 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",
+        [(f"s-{n:02}", '"' + "x" * 20000 + '"') for n in range(50)],
+    )
+    conn.commit()
+    conn.close()
+    with (folder / "pagbank.db").open("r+b") as file:  # overflow pages of the rows past ~20
+        file.seek(4096 * 120)
+        file.write(b"\xde\xad" * 4096)
+    return folder
+
+
+@pytest.mark.parametrize("processes", ["0", "2"])
+def test_an_unreadable_table_is_one_line_and_the_others_are_imported(
+    db_dsn: str, tmp_path: Path, processes: str
+) -> None:
+    folder = unreadable_files(tmp_path / "data")
+    env = {"PAGBANK_PG_IMPORT_PROCESSES": processes}
+    code, out, err = run("import-sqlite", str(folder), "--dsn", db_dsn, "--batch-size", "5",
+                         "--reject-file", str(tmp_path / "r"), env=env)  # fmt: skip
+    assert code == 1 and "Traceback" not in err, err
+    assert "good.db:agent_sessions" in out
+    last = err.splitlines()[-1]
+    assert last.startswith("pagbank-pg: error: 2 table(s) could not be read: ")
+    assert "good.db:chats (no such module: nosuchmodule)" in last
+    assert "pagbank.db:sessions (database disk image is malformed)" in last
+    assert last.endswith("; every other table was imported (fix the file and run again)")
+    assert imported(db_dsn, "agent_sessions") == 1
+    assert 10 <= imported(db_dsn, "user_sessions") < 50  # the rows before the damage
+    assert _deferred(db_dsn) == []  # the indexes deferred for the table are built again
+    code, _, err = run("verify-import", str(folder), "--dsn", db_dsn)
+    assert code == 1 and "Traceback" not in err
+    assert "good.db:chats (no such module: nosuchmodule)" in err.splitlines()[-1]

@@ -21,6 +21,7 @@ What goes wrong is told apart:
 import ctypes
 import gc
 import signal
+import sqlite3
 import sys
 import time
 from collections import deque
@@ -72,11 +73,13 @@ class Counts:
 
 @dataclass
 class Report:
-    """The outcome of an import: counts per source table, notes, and where rejects went."""
+    """The outcome of an import: counts per source table, notes, where rejects went, and why
+    each table SQLite could not read (to its end) could not."""
 
     counts: dict[str, Counts] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     reject_file: Path | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -407,8 +410,8 @@ def import_sqlite(
     retried fault."""
     zone = ZoneInfo(source_timezone)
     processes = config.import_processes(processes)
-    tables, notes = sqlite_source.discover(paths, explicit)
-    report = Report(notes=notes)
+    tables, notes, unreadable = sqlite_source.discover(paths, explicit)
+    report = Report(notes=notes, unreadable=unreadable)
     rejects = Rejects(reject_file)
     job = _Job(conninfo, zone.key, dict(units), batch_size, retry_delays)
     # The worker processes start before any connection opens: none may inherit one.
@@ -420,7 +423,7 @@ def import_sqlite(
             notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
         for table in tables:
             run = _Run(table, job, warn, full, max(processes, 1))
-            report.counts[table.name] = run.load(workers, pg, rejects, progress, notes)
+            run.load(workers, pg, rejects, progress, report)
     finally:
         pg.close()
         rejects.close()
@@ -627,10 +630,16 @@ class _Run:
         pg: _Postgres,
         rejects: Rejects,
         progress: Progress,
-        notes: list[str],
-    ) -> Counts:
-        counts = Counts()
+        report: Report,
+    ) -> None:
+        """Import the table into `report`: its counts and notes, or, when SQLite cannot read
+        it to its end, why (what was committed stays; the other tables go on)."""
+        counts = report.counts[self.table.name] = Counts()
+        notes = report.notes
         source = sqlite_source.connect(self.table.path)
+        deferred: list[str] = []
+        target = TARGETS[self.table.kind].table
+        retry = self.job.retry_delays
         try:
             total = sqlite_source.count_rows(source, self.table)
             mark = Watermark.start(
@@ -643,8 +652,6 @@ class _Run:
                     "deleted in SQLite are not deleted in PostgreSQL"
                 )
             pg.conn.commit()  # no transaction left open while the ranges run
-            target = TARGETS[self.table.kind].table
-            retry = self.job.retry_delays
             deferred = pg.retrying(partial(_defer, pg, target), retry, self.warn)
             progress(self.table.name, 0, total)
             parts = _ranges(source, self.table, self.job.batch_size, mark.since)
@@ -663,12 +670,15 @@ class _Run:
                 mark.advance(loaded.mark)
                 pg.retrying(partial(_save, pg, mark), retry, self.warn)
                 progress(self.table.name, counts.read, total)
-            if deferred:
-                pg.retrying(partial(_restore, pg, target), retry, self.warn)
-                notes.append(
-                    f"{self.table.name}: {len(deferred)} secondary index(es) of {target} built "
-                    "after the load (it was empty)"
-                )
+        except sqlite3.DatabaseError as error:  # damaged pages, a missing module: the file's
+            with suppress(psycopg.Error):
+                pg.conn.rollback()  # a statement of the watermark may be left open
+            report.unreadable[self.table.name] = str(error)
         finally:
             source.close()
-        return counts
+        if deferred:
+            pg.retrying(partial(_restore, pg, target), retry, self.warn)
+            notes.append(
+                f"{self.table.name}: {len(deferred)} secondary index(es) of {target} built "
+                "after the load (it was empty)"
+            )

@@ -137,17 +137,25 @@ def _has_header(path: Path) -> bool:
         return False
 
 
-def discover(
-    paths: list[Path], explicit: dict[tuple[str, str], str] | None = None
-) -> tuple[list[SourceTable], list[str]]:
-    """The tables of `paths` (files, or folders searched by `_sqlite_files`), and a note per
-    thing passed over. `explicit` maps (file name, table) to a kind, overriding recognition."""
+class Discovered(NamedTuple):
+    """The tables found, a note per thing passed over, and why each table that SQLite could
+    not read (by `SourceTable.name`) could not."""
+
+    tables: list[SourceTable]
+    notes: list[str]
+    unreadable: dict[str, str]
+
+
+def discover(paths: list[Path], explicit: dict[tuple[str, str], str] | None = None) -> Discovered:
+    """The tables of `paths` (files, or folders searched by `_sqlite_files`). `explicit` maps
+    (file name, table) to a kind, overriding recognition."""
     explicit = explicit or {}
     files: list[Path] = []
     notes: list[str] = []
     for path in paths:
         files += _sqlite_files(path, notes) if path.is_dir() else [path]
     found = []
+    unreadable: dict[str, str] = {}
     for file in files:
         conn = connect(file)
         try:
@@ -166,7 +174,11 @@ def discover(
                 except UnicodeDecodeError:
                     notes.append(f"{file.name}: a table named {raw!r} (not UTF-8), skipped")
                     continue
-                columns = _columns(conn, table)
+                try:
+                    columns = _columns(conn, table)
+                except sqlite3.DatabaseError as error:  # a virtual table of a missing module
+                    unreadable[printable(f"{file.name}:{table}")] = str(error)
+                    continue
                 if columns is None:
                     notes.append(f"{file.name}:{table}: a column name is not UTF-8, skipped")
                     continue
@@ -194,7 +206,7 @@ def discover(
             raise SourceError(f"{file_name}:{table} (named with --table) was not found")
         if kind not in KINDS:
             raise SourceError(f"{file_name}:{table}: unknown kind {kind!r}; use one of {KINDS}")
-    return found, notes
+    return Discovered(found, notes, unreadable)
 
 
 def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:

@@ -1,6 +1,7 @@
 """`pagbank-pg verify-import`: per source table, how many rows PostgreSQL holds, and whether
 each restores to exactly the source row's values (JSON compared as values)."""
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -85,10 +86,12 @@ def _restored(
 
 @dataclass
 class Verification:
-    """Each source table's verdict, and a note per thing passed over."""
+    """Each source table's verdict, a note per thing passed over, and why each table SQLite
+    could not read (to its end) could not."""
 
     checks: dict[str, Check]
     notes: list[str]
+    unreadable: dict[str, str]
 
 
 def verify_import(
@@ -101,7 +104,7 @@ def verify_import(
 ) -> Verification:
     """Compare every source row with what PostgreSQL restores of it."""
     zone = ZoneInfo(source_timezone)
-    tables, notes = sqlite_source.discover(paths, explicit)
+    tables, notes, unreadable = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
     with direct_connection(conninfo) as pg:
         queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
@@ -113,9 +116,11 @@ def verify_import(
                 for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
                     _check_batch(queries, table, batch.rows, zone, check)
                     progress(table.name, check.source_rows, total)
+            except sqlite3.DatabaseError as error:
+                unreadable[table.name] = str(error)
             finally:
                 conn.close()
-    return Verification(checks, notes)
+    return Verification(checks, notes, unreadable)
 
 
 def _check_batch(
