@@ -334,6 +334,11 @@ def _units(path: Path | None) -> dict[str, str]:
 @click.option(
     "--full", is_flag=True, help="Compare every row, not only those written since the last run."
 )
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the rows imported from a table that it no longer holds (never the app's own).",
+)
 def import_sqlite(
     dsn: str | None,
     paths: tuple[Path, ...],
@@ -344,6 +349,7 @@ def import_sqlite(
     batch_size: int,
     accept_rejects: bool,
     full: bool,
+    prune: bool,
 ) -> None:
     """Import PagBank's SQLite files (a data/ folder or .db files) into the six tables."""
     try:
@@ -364,6 +370,7 @@ def import_sqlite(
             progress=progress,
             warn=lambda line: click.echo(f"note: {printable(line)}", err=True),
             full=full,
+            prune=prune,
         )
     for note in report.notes:
         click.echo(f"note: {printable(note)}", err=True)
@@ -374,6 +381,9 @@ def import_sqlite(
         [[name, c.read, c.inserted, c.updated, c.unchanged, c.rejected]
          for name, c in report.counts.items()],
     )  # fmt: skip
+    for name, keys in report.pruned.items():
+        for key in keys:
+            click.echo(f"removed {name} {printable(key)} (no longer in SQLite)")
     if report.rejected:
         message = f"{report.rejected} row(s) rejected; see {report.reject_file}"
         if not accept_rejects and not report.unreadable:
@@ -413,13 +423,15 @@ def verify_import(
     for note in verified.notes:
         click.echo(f"note: {printable(note)}", err=True)
     print_table(
-        ["source", "source rows", "identical", "different", "missing", "verdict"],
-        [[name, c.source_rows, c.identical, c.different, c.missing, "ok" if c.ok else "DIFFERS"]
-         for name, c in checks.items()],
+        ["source", "source rows", "identical", "different", "missing", "gone", "verdict"],
+        [[name, c.source_rows, c.identical, c.different, c.missing, len(c.gone),
+          "ok" if c.ok else "DIFFERS"] for name, c in checks.items()],
     )  # fmt: skip
-    for check in checks.values():
+    for name, check in checks.items():
         for example in check.examples:
             click.echo(printable(example), err=True)
+        for key in check.gone:
+            click.echo(f"{name}: {printable(key)} is in PostgreSQL, no longer in SQLite", err=True)
     bad = [name for name, check in checks.items() if not check.ok]
     if bad and verified.unreadable:
         click.echo(f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}", err=True)
@@ -427,7 +439,8 @@ def verify_import(
     if bad:
         raise PagbankPgError(
             f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}; missing rows are in "
-            "the import's reject file, or were not imported yet: run import-sqlite"
+            "the import's reject file, or were not imported yet: run import-sqlite (rows gone "
+            "from SQLite: import-sqlite --prune deletes them)"
         )
 
 

@@ -1575,6 +1575,70 @@ class _TransferDeferIndexes(_Query, Protocol):
     def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferGoneAgentSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:229)"""
+
+    def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneAgentSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:242)"""
+
+    def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneTeamSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:255)"""
+
+    def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneTeamSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:268)"""
+
+    def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneUserMemories(_Query, Protocol):
+    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:281)"""
+
+    def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneUserMemories(_Query, Protocol):
+    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:294)"""
+
+    def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneUserSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:307)"""
+
+    def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneUserSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:319)"""
+
+    def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class TransferQueries(Protocol):
     """The named queries, called through db.queries."""
 
@@ -1607,6 +1671,14 @@ class TransferQueries(Protocol):
     get_watermark: _TransferGetWatermark
     save_watermark: _TransferSaveWatermark
     defer_indexes: _TransferDeferIndexes
+    gone_agent_sessions: _TransferGoneAgentSessions
+    prune_agent_sessions: _TransferPruneAgentSessions
+    gone_team_sessions: _TransferGoneTeamSessions
+    prune_team_sessions: _TransferPruneTeamSessions
+    gone_user_memories: _TransferGoneUserMemories
+    prune_user_memories: _TransferPruneUserMemories
+    gone_user_sessions: _TransferGoneUserSessions
+    prune_user_sessions: _TransferPruneUserSessions
 
 
 class _TransferAsyncExportAgentSessions(_Query, Protocol):
@@ -1841,6 +1913,70 @@ class _TransferAsyncDeferIndexes(_Query, Protocol):
     def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncGoneAgentSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:229)"""
+
+    async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncPruneAgentSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:242)"""
+
+    async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncGoneTeamSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:255)"""
+
+    async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncPruneTeamSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:268)"""
+
+    async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncGoneUserMemories(_Query, Protocol):
+    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:281)"""
+
+    async def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncPruneUserMemories(_Query, Protocol):
+    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:294)"""
+
+    async def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncGoneUserSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:307)"""
+
+    async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _TransferAsyncPruneUserSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:319)"""
+
+    async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncTransferQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
@@ -1873,3 +2009,11 @@ class AsyncTransferQueries(Protocol):
     get_watermark: _TransferAsyncGetWatermark
     save_watermark: _TransferAsyncSaveWatermark
     defer_indexes: _TransferAsyncDeferIndexes
+    gone_agent_sessions: _TransferAsyncGoneAgentSessions
+    prune_agent_sessions: _TransferAsyncPruneAgentSessions
+    gone_team_sessions: _TransferAsyncGoneTeamSessions
+    prune_team_sessions: _TransferAsyncPruneTeamSessions
+    gone_user_memories: _TransferAsyncGoneUserMemories
+    prune_user_memories: _TransferAsyncPruneUserMemories
+    gone_user_sessions: _TransferAsyncGoneUserSessions
+    prune_user_sessions: _TransferAsyncPruneUserSessions

@@ -45,7 +45,7 @@ from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRo
 from ..private import private_file
 from ..query import Transaction, connect_direct, internal_queries
 from ..query.types import SchemaQueries, TransferQueries
-from . import mapping
+from . import gone, mapping
 from . import source as sqlite_source
 from .mapping import Source
 from .progress import Progress
@@ -80,6 +80,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     reject_file: Path | None = None
     unreadable: dict[str, str] = field(default_factory=dict)
+    pruned: dict[str, list[str]] = field(default_factory=dict)  # keys deleted (--prune), by table
 
     @property
     def rejected(self) -> int:
@@ -209,18 +210,26 @@ def mapper(
 
         def session(values: tuple[Any, ...]) -> list[dict[str, Any]]:
             raw, nulls = sqlite_source.agno_values(table, values)
-            return mapping.agno_session_rows(raw, table.kind, source, nulls, unit_of)
+            return _imported(mapping.agno_session_rows(raw, table.kind, source, nulls, unit_of))
 
         return session
     if table.kind == "memory":
-        return lambda values: [
-            mapping.agno_memory_row(sqlite_source.plain_values(table, values), source)
-        ]
+        return lambda values: _imported(
+            [mapping.agno_memory_row(sqlite_source.plain_values(table, values), source)]
+        )
     return lambda values: [
         mapping.pagbank_session_row(
             sqlite_source.plain_values(table, values), source, zone, sqlite_source.json_value
         )
     ]
+
+
+def _imported(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Agno rows marked as written by the import (metadata.agno.source.imported): only such
+    rows are ever pruned, never one the app wrote (PagBank sessions carry their own marker)."""
+    for row in rows:
+        row["metadata"]["agno"]["source"]["imported"] = True
+    return rows
 
 
 class Written(NamedTuple):
@@ -401,13 +410,15 @@ def import_sqlite(
     retry_delays: tuple[float, ...] = config.IMPORT_RETRY_DELAYS,
     warn: Callable[[str], None] = lambda line: None,
     full: bool = False,
+    prune: bool = False,
 ) -> Report:
     """Import every recognised table of `paths`; see the module's doc. A table imported
     before is read from its watermark (`watermark`), unless `full`. `processes` worker
     processes (else PAGBANK_PG_IMPORT_PROCESSES, else one per core up to 2) each read a range
     of rows, map them and COPY them on a connection of their own, while this one plans the
     ranges and keeps the watermark (0: this process does it all); `warn` is told of each
-    retried fault."""
+    retried fault. `prune` deletes the rows imported from a table whose key is no longer in
+    it (`gone`)."""
     zone = ZoneInfo(source_timezone)
     processes = config.import_processes(processes)
     tables, notes, unreadable = sqlite_source.discover(paths, explicit)
@@ -422,7 +433,7 @@ def import_sqlite(
         if left:
             notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
         for table in tables:
-            run = _Run(table, job, warn, full, max(processes, 1))
+            run = _Run(table, job, warn, full, max(processes, 1), prune)
             run.load(workers, pg, rejects, progress, report)
     finally:
         pg.close()
@@ -608,6 +619,11 @@ def _defer(pg: _Postgres, table: str) -> list[str]:
         return [r["index_name"] for r in pg.queries.defer_indexes(table_name=table)]
 
 
+def _prune(pg: _Postgres, table: SourceTable, keys: list[str]) -> list[str]:
+    with pg.conn.transaction():
+        return gone.gone(pg.queries, table, keys, prune=True)
+
+
 def _restore(pg: _Postgres, table: str | None) -> list[str]:
     """Build the indexes deferred on `table` (None: on every table); their names."""
     with pg.conn.transaction():
@@ -623,6 +639,7 @@ class _Run:
     warn: Callable[[str], None]
     full: bool
     processes: int
+    prune: bool
 
     def load(
         self,
@@ -649,7 +666,8 @@ class _Run:
             if mark.deleted:
                 notes.append(
                     f"{self.table.name}: {mark.deleted} row(s) fewer than at the last import: rows "
-                    "deleted in SQLite are not deleted in PostgreSQL"
+                    "deleted in SQLite are not deleted in PostgreSQL (verify-import lists them, "
+                    "import-sqlite --prune removes them)"
                 )
             pg.conn.commit()  # no transaction left open while the ranges run
             deferred = pg.retrying(partial(_defer, pg, target), retry, self.warn)
@@ -670,6 +688,11 @@ class _Run:
                 mark.advance(loaded.mark)
                 pg.retrying(partial(_save, pg, mark), retry, self.warn)
                 progress(self.table.name, counts.read, total)
+            if self.prune:
+                keys = gone.source_keys(source, self.table)
+                report.pruned[self.table.name] = pg.retrying(
+                    partial(_prune, pg, self.table, keys), retry, self.warn
+                )
         except sqlite3.DatabaseError as error:  # damaged pages, a missing module: the file's
             with suppress(psycopg.Error):
                 pg.conn.rollback()  # a statement of the watermark may be left open

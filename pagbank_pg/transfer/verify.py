@@ -11,7 +11,7 @@ from ..config import SOURCE_TIMEZONE, VERIFY_BATCH
 from ..errors import RejectedRow
 from ..query import Transaction, direct_connection, internal_queries
 from ..query.types import TransferQueries
-from . import mapping
+from . import gone, mapping
 from . import source as sqlite_source
 from .progress import Progress
 from .restore import restore
@@ -26,11 +26,12 @@ class Check:
     identical: int = 0
     different: int = 0
     missing: int = 0
+    gone: list[str] = field(default_factory=list)  # keys in PostgreSQL no longer in SQLite
     examples: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.different == 0 and self.missing == 0
+        return self.different == 0 and self.missing == 0 and not self.gone
 
 
 def _source_values(table: SourceTable, values: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
@@ -102,7 +103,8 @@ def verify_import(
     source_timezone: str = SOURCE_TIMEZONE,
     progress: Progress = lambda name, done, total: None,
 ) -> Verification:
-    """Compare every source row with what PostgreSQL restores of it."""
+    """Compare every source row with what PostgreSQL restores of it, and find the rows
+    imported from each source table that it no longer holds."""
     zone = ZoneInfo(source_timezone)
     tables, notes, unreadable = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
@@ -116,6 +118,7 @@ def verify_import(
                 for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
                     _check_batch(queries, table, batch.rows, zone, check)
                     progress(table.name, check.source_rows, total)
+                check.gone = gone.gone(queries, table, gone.source_keys(conn, table))
             except sqlite3.DatabaseError as error:
                 unreadable[table.name] = str(error)
             finally:

@@ -218,3 +218,112 @@ SET file_identity = EXCLUDED.file_identity, max_rowid = EXCLUDED.max_rowid,
 -- Before a first import: drop the secondary indexes of a table that holds no row, recorded in
 -- the same transaction (import_deferred_indexes), to build them after the load.
 SELECT defer_secondary_indexes(:table_name::regclass) AS index_name;
+
+
+-- Rows deleted in SQLite: `verify-import` lists them, `import-sqlite --prune` deletes them.
+-- Only rows the import wrote from that very file and table count (the import marks them); a
+-- row the app wrote to PostgreSQL came from no file and is never listed nor deleted. The key
+-- array holds every key the source table has now; the rows whose key is not in it are found
+-- first (a scan of the keys), and only those have their metadata read.
+
+-- name: gone_agent_sessions :many
+-- The sessions imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM agent_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+SELECT DISTINCT session_id AS key FROM agent_sessions
+WHERE id IN (SELECT id FROM candidates)
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+ORDER BY 1;
+
+-- name: prune_agent_sessions :many
+-- Delete the sessions imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM agent_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+DELETE FROM agent_sessions
+WHERE id IN (SELECT id FROM candidates)
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+RETURNING session_id AS key;
+
+-- name: gone_team_sessions :many
+-- The sessions imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM team_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+SELECT DISTINCT session_id AS key FROM team_sessions
+WHERE id IN (SELECT id FROM candidates)
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+ORDER BY 1;
+
+-- name: prune_team_sessions :many
+-- Delete the sessions imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM team_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+DELETE FROM team_sessions
+WHERE id IN (SELECT id FROM candidates)
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+RETURNING session_id AS key;
+
+-- name: gone_user_memories :many
+-- The memories imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM user_memories t
+    WHERE NOT EXISTS (SELECT FROM unnest(:ids::uuid[]) AS k(key) WHERE k.key = t.id)
+)
+SELECT DISTINCT coalesce(metadata #>> '{agno,raw,id}', id::text) AS key FROM user_memories
+WHERE id IN (SELECT id FROM candidates)
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+ORDER BY 1;
+
+-- name: prune_user_memories :many
+-- Delete the memories imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM user_memories t
+    WHERE NOT EXISTS (SELECT FROM unnest(:ids::uuid[]) AS k(key) WHERE k.key = t.id)
+)
+DELETE FROM user_memories
+WHERE id IN (SELECT id FROM candidates)
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+RETURNING coalesce(metadata #>> '{agno,raw,id}', id::text) AS key;
+
+-- name: gone_user_sessions :many
+-- The sessions imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT session_id FROM user_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+SELECT DISTINCT session_id AS key FROM user_sessions
+WHERE session_id IN (SELECT session_id FROM candidates)
+  AND metadata #>> '{_pagbank_import,file}' = :source_file
+  AND metadata #>> '{_pagbank_import,table}' = :source_table
+ORDER BY 1;
+
+-- name: prune_user_sessions :many
+-- Delete the sessions imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT session_id FROM user_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+DELETE FROM user_sessions
+WHERE session_id IN (SELECT session_id FROM candidates)
+  AND metadata #>> '{_pagbank_import,file}' = :source_file
+  AND metadata #>> '{_pagbank_import,table}' = :source_table
+RETURNING session_id AS key;

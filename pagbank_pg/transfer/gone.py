@@ -1,0 +1,60 @@
+"""Rows deleted in SQLite after they were imported: `verify-import` lists them, and
+`import-sqlite --prune` deletes them. Only rows the import wrote from that very file and table
+count (see the statements); what the app wrote to PostgreSQL came from no file and is never
+touched."""
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from ..query.types import TransferQueries
+from . import mapping
+from . import source as sqlite_source
+from .source import SourceTable
+
+_KEYS_AT_A_TIME = 10_000  # keys read per short SQLite read transaction
+
+
+def source_keys(conn: sqlite3.Connection, table: SourceTable) -> list[str]:
+    """Every key `table` holds now, as text, read a slice of rowids at a time."""
+    column = sqlite_source.quote(sqlite_source.KEY_OF[table.kind])
+    name = sqlite_source.quote(table.table)
+    if not table.rowid:
+        return [str(_text(k)) for (k,) in conn.execute(f"SELECT {column} FROM {name}") if k]
+    keys: list[str] = []
+    last = -(2**63)
+    while True:
+        rows = conn.execute(
+            f"SELECT rowid, {column} FROM {name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, _KEYS_AT_A_TIME),
+        ).fetchall()
+        keys += [str(_text(k)) for _, k in rows if k is not None]
+        if len(rows) < _KEYS_AT_A_TIME:
+            return keys
+        last = rows[-1][0]
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def gone(
+    queries: TransferQueries, table: SourceTable, keys: list[str], *, prune: bool = False
+) -> list[str]:
+    """The source keys of the rows imported from `table` that are no longer among `keys` (its
+    keys now), sorted; deleted when `prune`."""
+    statements: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+        "agent": (queries.gone_agent_sessions, queries.prune_agent_sessions),
+        "team": (queries.gone_team_sessions, queries.prune_team_sessions),
+        "memory": (queries.gone_user_memories, queries.prune_user_memories),
+        "sessions": (queries.gone_user_sessions, queries.prune_user_sessions),
+    }
+    listed, deleted = statements[table.kind]
+    source = {"source_file": table.path.name, "source_table": table.table}
+    if table.kind == "memory":
+        origin = mapping.Source(table.path.name, table.table)
+        ids = [str(mapping.memory_id(origin, key)) for key in keys]
+        rows = (deleted if prune else listed)(ids=ids, **source)
+    else:
+        rows = (deleted if prune else listed)(session_ids=keys, **source)
+    return sorted({row["key"] for row in rows})
