@@ -182,6 +182,10 @@ def query_layer_section(benchmarks: list[dict[str, Any]]) -> list[str]:
             f"({(n / r - 1) * 100:+.1f}%).", ""]  # fmt: skip
 
 
+# What follows this line in REPORT.md is measured by hand, and kept when the report is rewritten.
+HAND_MARKER = "<!-- measured by hand: python -m bench.report keeps everything from this line on -->"
+
+
 def main(path: str, out: Path = HERE) -> None:
     data = json.loads(Path(path).read_text())
     benchmarks = data["benchmarks"]
@@ -197,7 +201,10 @@ def main(path: str, out: Path = HERE) -> None:
     for section in (index_section(benchmarks, charts), concurrency_section(benchmarks, charts),
                     memory_section(benchmarks), import_section(benchmarks), query_layer_section(benchmarks)):  # fmt: skip
         lines += section
-    (out / "REPORT.md").write_text("\n".join(lines) + "\n")
+    report = out / "REPORT.md"
+    kept = report.read_text().partition(HAND_MARKER) if report.is_file() else ("", "", "")
+    text = "\n".join(lines) + "\n" + (f"\n{HAND_MARKER}{kept[2]}" if kept[1] else "")
+    report.write_text(text)
     print(f"wrote {out / 'REPORT.md'} and {charts}/")
 
 

@@ -17,12 +17,11 @@ import orjson
 import pytest
 from agno.storage.session.agent import AgentSession
 
-from pagbank_pg import Database
+from pagbank_pg import Database, mapping
 from pagbank_pg.agno import PostgresStorage
 from pagbank_pg.agno.storage import _FIELDS
 from pagbank_pg.query import internal_queries
 from pagbank_pg.query.types import AgnoQueries
-from pagbank_pg.transfer import mapping
 
 SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "agno-1.7" / "pagbank.db"
 

@@ -17,6 +17,7 @@ from .errors import (
     QueryError,
     QueryLoadError,
     RejectedRow,
+    SessionOwnershipError,
     SourceError,
 )
 from .query import (
@@ -50,6 +51,7 @@ __all__ = [
     "QueryError",
     "QueryLoadError",
     "RejectedRow",
+    "SessionOwnershipError",
     "SourceError",
     "Transaction",
     "load_queries",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import config, lgpd
+from . import config, lgpd, mapping
 from .conninfo import describe, resolve_dsn, to_conninfo
 from .errors import PagbankPgError
 from .health import check as health_check
@@ -26,7 +26,7 @@ from .private import atomic_private_file
 from .query import Database, load_queries
 from .query.stubs import render, render_package
 from .schema import embedded, migrations
-from .transfer import exporter, importer, mapping, verify
+from .transfer import exporter, importer, verify
 from .transfer.progress import progress_reporter
 from .transfer.source import KINDS, printable
 

@@ -69,6 +69,11 @@ class InvalidRecord(PagbankPgError, ValueError):
     """A session or memory handed to the Agno storage cannot be stored; the message says why."""
 
 
+class SessionOwnershipError(PagbankPgError):
+    """A session id already belongs to another user: nothing was written, nothing of the
+    other user's was read; the caller should start a new session id."""
+
+
 class PrivateFileError(PagbankPgError):
     """A file or folder for customer data cannot be written safely (a link at its path, or no
     permission); nothing was written through it."""

@@ -4,6 +4,7 @@ and teams on an offline model."""
 
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,22 @@ QUERIES = Queries(
         *load_queries(_TEST_QUERIES / "bulk").values(),
     ]
 )
+
+
+def wait_for(condition: Any, seconds: float = 60, log: Path | None = None) -> None:
+    """Poll `condition` until it holds (a server error counts as not yet); fail after
+    `seconds`, with the tail of `log` when given."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if condition():
+                return
+        except psycopg.Error:
+            pass
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-2000:] if log and log.exists() else ""
+            raise AssertionError(f"still not true after {seconds}s: {condition}\n{tail}")
+        time.sleep(0.05)
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

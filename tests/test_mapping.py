@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagbank_pg import RejectedRow
-from pagbank_pg.transfer import mapping
+from pagbank_pg import RejectedRow, mapping
 from pagbank_pg.transfer.source import json_value
 
 SOURCE = mapping.Source("pagbank.db", "agent_sessions")

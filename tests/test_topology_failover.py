@@ -22,6 +22,8 @@ import pytest
 from pagbank_pg import Database, health
 from pagbank_pg.schema import migrations
 
+from .helpers import wait_for
+
 pytestmark = pytest.mark.topology
 PG_BIN_ENV = "PAGBANK_PG_TEST_PG_BIN"
 
@@ -80,20 +82,6 @@ class Node:
         primary.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
         primary.sql("SELECT pg_reload_conf()")
         wait_for(lambda: primary.sql("SELECT sync_state FROM pg_stat_replication") == [("sync",)])
-
-
-def wait_for(condition: Any, seconds: float = 60, log: Path | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if condition():
-                return
-        except psycopg.Error:
-            pass
-        if time.monotonic() > deadline:
-            tail = log.read_text()[-2000:] if log and log.exists() else ""
-            raise AssertionError(f"still not true after {seconds}s: {condition}\n{tail}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

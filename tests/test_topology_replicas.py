@@ -162,7 +162,8 @@ def test_the_agno_storage_memory_db_and_session_manager_route_the_same_way(
         )
         sessions.create_session("u-1", "ana", session_id="s-2")
         assert db.routing is not None
-        served = db.routing.counts["replica"]  # the agent's first read of its session
+        served = db.routing.counts["replica"]
+        assert served == 0  # the agent's read of its session is the primary's (the next test)
         # Replay is paused: each read is its own write's, from the primary.
         assert storage.read("s-1") is not None
         assert len(memories.read_memories(user_id="u-1")) == 1
@@ -171,12 +172,37 @@ def test_the_agno_storage_memory_db_and_session_manager_route_the_same_way(
         standby.execute("SELECT pg_wal_replay_resume()")
         caught_up(db, standby)
         before = db.routing.counts["primary: replica behind"]
-        assert storage.read("s-1") is not None
+        assert storage.read("s-1") is not None  # on the primary, always
         assert storage.get_all_session_ids(user_id="u-1") == ["s-1"]
         assert len(memories.read_memories(user_id="u-1")) == 1
         assert sessions.get_active_sessions("u-1")[0]["session_id"] == "s-2"
-        assert db.routing.counts["replica"] == served + 4
+        assert db.routing.counts["replica"] == served + 3
         assert db.routing.counts["primary: replica behind"] == before
+
+
+def test_a_turn_on_another_app_replica_sees_the_turn_before_it(
+    db_dsn: str, replica_dsn: str, standby: psycopg.Connection[Any]
+) -> None:
+    """A customer's next message lands on another app replica (its own pool, which wrote
+    nothing) while the standby has not replayed the previous turn: the turn still sees it."""
+    with (
+        Database.open(db_dsn, replica_dsn=replica_dsn, max_size=2) as replica_a,
+        Database.open(db_dsn, replica_dsn=replica_dsn, max_size=2) as replica_b,
+    ):
+        agent(PostgresStorage("agent", db=replica_a)).run("oi", session_id="s-1", user_id="u-1")
+        caught_up(replica_a, standby)
+        standby.execute("SELECT pg_wal_replay_pause()")
+        agent(PostgresStorage("agent", db=replica_a)).run(
+            "e o pix?", session_id="s-1", user_id="u-1"
+        )
+        answer = agent(PostgresStorage("agent", db=replica_b)).run(
+            "e o limite?", session_id="s-1", user_id="u-1"
+        )
+        assert answer.content == "Entendi: e o limite? (vi 3)"  # both turns before it seen
+        rows = standby.execute(
+            "SELECT jsonb_array_length(messages) FROM agent_sessions WHERE session_id = 's-1'"
+        ).fetchone()
+        assert rows == (2,)  # the standby still had only the first turn
 
 
 def test_a_multi_host_replica_url_balances_its_connections(db_dsn: str, replica_dsn: str) -> None:

@@ -7,9 +7,16 @@ what comes in (`merge_sessions`), under a lock of the session, so every run is k
 I/O.
 
 The rule:
+* **Ownership** comes first (`check_owner`): a session belongs to the user who created it. A
+  write for another user, or without a user, to a session that has one is refused
+  (`SessionOwnershipError`): nothing is merged, nothing of the owner's is returned.
 * **Runs** are identified by `run_id`: a run stored but absent from the incoming session is
-  kept; a run in both is the incoming one (its newer state); a new run is added. Runs are
-  ordered by their `created_at` (a stable sort, so runs of one writer keep their order).
+  kept; a new run is added. A run in both is the incoming one only when the writer changed
+  it: when the writer's copy is one it was served (`served`: the `fingerprints` of the runs
+  its storage read or wrote), it is an older state, and another writer's newer state of that
+  run stays (a replica that read a run before another one completed it never sets it back).
+  A writer whose reads are not known (`served` None) has its copy stored. Runs are ordered
+  by their `created_at` (a stable sort, so runs of one writer keep their order).
 * **The legacy `messages` list** of a memory: the stored messages, then the incoming ones not
   already there.
 * **Everything else** is merged one level deep, last writer wins per key: the keys of
@@ -19,9 +26,13 @@ The rule:
   `PostgresStorage.replace()`, which stores the session exactly as given.
 """
 
+import hashlib
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import orjson
+
+from ..errors import SessionOwnershipError
 
 _NESTED = {"session_data": ("session_state",)}  # keys merged one more level down
 
@@ -52,15 +63,62 @@ def _created(run: Any) -> float | None:
     return None
 
 
-def merge_runs(stored: list[Any], incoming: list[Any]) -> list[Any]:
-    """Stored runs with the incoming ones: replaced by `run_id`, added, ordered by creation."""
+def check_owner(
+    owners: Iterable[str | None], user_id: str | None, session_id: str, table: str
+) -> None:
+    """Raise `SessionOwnershipError` unless `user_id` may write the session whose stored rows
+    have the user ids `owners`: a session with no owner yet (new, or written without a user)
+    takes anyone's; one with an owner takes only that owner's writes."""
+    taken = {owner for owner in owners if owner is not None}
+    if taken and taken != {user_id}:
+        raise SessionOwnershipError(
+            f"session {session_id!r} of {table} belongs to another user; nothing was written: "
+            "start a new session id for this user"
+        )
+
+
+def _meaningful(value: Any) -> Any:
+    """`value` without the keys that hold nothing (None, [] or {}), at every depth: Agno
+    writes back a run it read with such keys dropped or added."""
+    if isinstance(value, dict):
+        kept = {k: _meaningful(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None and v != [] and v != {}}
+    if isinstance(value, list):
+        return [_meaningful(v) for v in value]
+    return value
+
+
+def fingerprint(run: Any) -> bytes:
+    """A short digest of one run's content: equal when the run is unchanged."""
+    return hashlib.blake2b(_canon(_meaningful(run)), digest_size=16).digest()
+
+
+def fingerprints(session: dict[str, Any]) -> set[bytes]:
+    """The fingerprints of the runs of an Agno session dict (what a writer was served)."""
+    memory = session.get("memory")
+    runs = memory.get("runs") if isinstance(memory, dict) else None
+    return (
+        {fingerprint(r) for r in runs if _run_id(r) is not None}
+        if isinstance(runs, list)
+        else set()
+    )
+
+
+def merge_runs(
+    stored: list[Any], incoming: list[Any], served: Collection[bytes] | None = None
+) -> list[Any]:
+    """Stored runs with the incoming ones: replaced by `run_id` where the writer changed them
+    (its copy is none it was `served`), added, ordered by creation."""
     merged = list(stored)
     position = {_run_id(run): i for i, run in enumerate(stored) if _run_id(run) is not None}
     known = {_canon(run) for run in stored if _run_id(run) is None}
     for run in incoming:
         run_id = _run_id(run)
         if run_id is not None and run_id in position:
-            merged[position[run_id]] = run
+            before = merged[position[run_id]]
+            copy = fingerprint(run) if served is not None else b""
+            if served is None or copy not in served or copy == fingerprint(before):
+                merged[position[run_id]] = run  # else: an older state it read; stored wins
         elif run_id is None and _canon(run) in known:
             continue  # a run without an id, stored already
         else:
@@ -79,14 +137,14 @@ def _merge_messages(stored: list[Any], incoming: list[Any]) -> list[Any]:
     return stored + [m for m in incoming if _canon(m) not in seen]
 
 
-def _merge_memory(stored: Any, incoming: Any) -> Any:
+def _merge_memory(stored: Any, incoming: Any, served: Collection[bytes] | None) -> Any:
     merged = _merge_keys(stored, incoming)
     if not (isinstance(stored, dict) and isinstance(incoming, dict)):
         return merged
     for key, value in incoming.items():
         before = stored.get(key)
         if key == "runs" and isinstance(value, list) and isinstance(before, list):
-            merged[key] = merge_runs(before, value)
+            merged[key] = merge_runs(before, value, served)
         elif key == "messages" and isinstance(value, list) and isinstance(before, list):
             merged[key] = _merge_messages(before, value)
         else:
@@ -94,14 +152,19 @@ def _merge_memory(stored: Any, incoming: Any) -> Any:
     return merged
 
 
-def merge_sessions(stored: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+def merge_sessions(
+    stored: dict[str, Any],
+    incoming: dict[str, Any],
+    served: Collection[bytes] | None = None,
+) -> dict[str, Any]:
     """The session to store when `incoming` meets `stored` (both as Agno's `to_dict()`
-    gives them); see the module's doc for the rule."""
+    gives them; `served`: the fingerprints of the runs the writer was served, if known); see
+    the module's doc for the rule."""
     merged = {**stored, **incoming}
     for column, value in incoming.items():
         before = stored.get(column)
         if column == "memory":
-            merged[column] = _merge_memory(before, value)
+            merged[column] = _merge_memory(before, value, served)
         elif column in ("session_data", "extra_data", "agent_data", "team_data"):
             merged[column] = _merge_keys(before, value, _NESTED.get(column, ()))
     created = [t for t in (stored.get("created_at"), incoming.get("created_at")) if t]

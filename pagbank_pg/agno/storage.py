@@ -13,13 +13,19 @@ from agno.storage.base import Storage
 from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
+from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
-from ..errors import ConfigurationError, InvalidRecord, RejectedRow
+from ..errors import (
+    ConfigurationError,
+    InvalidRecord,
+    QueryError,
+    RejectedRow,
+)
 from ..query import Database, internal_queries, require_tables
-from ..query.types import AgnoQueries, PackageQueries, SchemaQueries
-from ..transfer import mapping
+from ..query.types import AgnoQueries, SchemaQueries
 from ..transfer.tables import SOURCE_COLUMNS
-from .merge import merge_sessions
+from .merge import check_owner
+from .writes import Served, agno_statements, stored_rows, write_session
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
@@ -35,10 +41,6 @@ def _fields(kind: str, record: type) -> tuple[str, ...]:
 _FIELDS = {"agent": _fields("agent", AgentSession), "team": _fields("team", TeamSession)}
 
 
-def _agno(db: Database) -> AgnoQueries:
-    return cast(AgnoQueries, db.bind(internal_queries("agno")))
-
-
 def _require_table(db: Database, table: str) -> None:
     checks = cast(SchemaQueries, db.bind(internal_queries("schema")))
     require_tables(checks, "the database", table)
@@ -47,23 +49,20 @@ def _require_table(db: Database, table: str) -> None:
 class _Statements(NamedTuple):
     """The statements of one mode (agent or team) of the storage."""
 
-    of_session: Callable[..., list[dict[str, Any]]]
     rows: Callable[..., list[dict[str, Any]]]
     delete: Callable[..., int]
     delete_all: Callable[..., int]
 
 
-def _statements(public: PackageQueries, agno: AgnoQueries, kind: str) -> _Statements:
-    """The statements of `kind`, on a pool (`db.queries`) or on a transaction (`tx.queries`)."""
+def _statements(agno: AgnoQueries, kind: str) -> _Statements:
+    """The statements of `kind`."""
     if kind == "team":
         return _Statements(
-            agno.team_sessions_of_session, agno.team_session_rows,
-            agno.delete_team_session_rows, agno.delete_all_team_sessions,
-        )  # fmt: skip
+            agno.team_session_rows, agno.delete_team_session_rows, agno.delete_all_team_sessions
+        )
     return _Statements(
-        public.agent_sessions_of_session, agno.agent_session_rows,
-        agno.delete_agent_session_rows, agno.delete_all_agent_sessions,
-    )  # fmt: skip
+        agno.agent_session_rows, agno.delete_agent_session_rows, agno.delete_all_agent_sessions
+    )
 
 
 class PostgresStorage(Storage):  # type: ignore[misc]
@@ -79,9 +78,10 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     ) -> None:
         super().__init__(mode)
         self.db = db if db is not None else Database.connect(db_url)
-        self.agno = _agno(self.db)
+        self.agno = agno_statements(self.db)
         self.units = units
         self.erased_skipped = 0  # sessions of erased users passed over (LGPD)
+        self.served = Served()  # the runs this storage read or wrote (a stale copy stays out)
 
     def _kind(self) -> str:
         if self.mode not in _FIELDS:
@@ -91,10 +91,11 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         return str(self.mode)
 
     def _statements(self) -> _Statements:
-        return _statements(self.db.queries, self.agno, self._kind())
+        return _statements(self.agno, self._kind())
 
     def _session(self, rows: list[dict[str, Any]]) -> AgentSession | TeamSession | None:
         values, _ = mapping.session_from_rows(rows, self._kind())
+        self.served.add(values["session_id"], values)
         cls = TeamSession if self._kind() == "team" else AgentSession
         return cls.from_dict(values)
 
@@ -109,7 +110,9 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     def read(
         self, session_id: str, user_id: str | None = None
     ) -> AgentSession | TeamSession | None:
-        rows = self._statements().of_session(session_id=session_id)
+        """The session (read on the primary: see `stored_rows`); with `user_id`, only when it
+        is that user's."""
+        rows = stored_rows(self.agno, self._kind(), session_id)  # type: ignore[arg-type]
         if user_id:
             rows = [r for r in rows if r["user_id"] == user_id]
         return self._session(rows) if rows else None
@@ -121,11 +124,12 @@ class PostgresStorage(Storage):  # type: ignore[misc]
             found = self.agno.agent_session_ids(user_id=user_id, agent_id=entity_id, limit=limit)
         return [row["session_id"] for row in found]
 
-    def _sessions(self, ids: list[str]) -> list[AgentSession | TeamSession]:
+    def _sessions(self, ids: list[str], user_id: str | None) -> list[AgentSession | TeamSession]:
         rows = self._statements().rows(session_ids=ids)
         by_id: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         for row in rows:
-            by_id[row["session_id"]].append(row)
+            if not user_id or row["user_id"] == user_id:
+                by_id[row["session_id"]].append(row)
         sessions = [self._session(group) for group in by_id.values() if group]
         return [s for s in sessions if s is not None]
 
@@ -137,12 +141,12 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     def get_all_sessions(
         self, user_id: str | None = None, entity_id: str | None = None
     ) -> list[AgentSession | TeamSession]:
-        return self._sessions(self._ids(user_id, entity_id, None))
+        return self._sessions(self._ids(user_id, entity_id, None), user_id)
 
     def get_recent_sessions(
         self, user_id: str | None = None, entity_id: str | None = None, limit: int | None = 2
     ) -> list[AgentSession | TeamSession]:
-        return self._sessions(self._ids(user_id, entity_id, limit))
+        return self._sessions(self._ids(user_id, entity_id, limit), user_id)
 
     def upsert(
         self, session: AgentSession | TeamSession, *, then: Callable[[Any], Any] | None = None
@@ -168,26 +172,21 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         values = {column: given.get(column) for column in _FIELDS[kind]}
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values["created_at"] or now, updated_at=now)
-        with self.db.transaction() as tx:
-            if tx.queries.is_erased(user_id=values["user_id"], session_id=session.session_id):
-                self.erased_skipped += 1  # LGPD: the user asked to be forgotten
-                logger.info("session of an erased user passed over")
-                return None
-            agno = cast(AgnoQueries, tx.bind(internal_queries("agno")))
-            agno.lock_agno_session(mode=kind, session_id=session.session_id)
-            statements = _statements(tx.queries, agno, kind)
-            stored = statements.of_session(session_id=session.session_id)
-            if stored and merge:
-                values = merge_sessions(mapping.session_from_rows(stored, kind)[0], values)
-            elif stored:
-                statements.delete(session_id=session.session_id)
-            save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
-            for row in self._rows(values, session.session_id):
-                save(**{p: row[p] for p in save.params})
-            written = self._session(statements.of_session(session_id=session.session_id))
-            if then is not None:
-                then(written)
-        return written
+        mirror = (lambda rows: then(self._session(rows))) if then is not None else None
+        written = write_session(
+            self.db,
+            kind,  # type: ignore[arg-type]
+            values,
+            lambda merged: self._rows(merged, session.session_id),
+            merge=merge,
+            served=self.served.of(session.session_id),
+            then=mirror,
+        )
+        if written is None:
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("session of an erased user passed over")
+            return None
+        return self._session(written)
 
     def _rows(self, values: dict[str, Any], session_id: str) -> list[dict[str, Any]]:
         source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[self._kind()])
@@ -225,7 +224,7 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
 
     def __init__(self, *, db: Database | None = None, db_url: str | None = None) -> None:
         self.db = db if db is not None else Database.connect(db_url)
-        self.agno = _agno(self.db)
+        self.agno = agno_statements(self.db)
         self.source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
 
     def create(self) -> None:
@@ -299,28 +298,52 @@ class PostgresSessionManager:
         session_id: str | None = None,
         context: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        row = self.db.queries.create_user_session(
-            session_id=session_id or str(uuid.uuid4()),
-            user_id=user_id,
-            team_id=team_id,
-            session_context=context,
-            metadata=None,
-        )
+        """Open a session for `user_id`; a session id another user holds raises
+        `SessionOwnershipError`."""
+        session_id = session_id or str(uuid.uuid4())
+        try:
+            row = self.db.queries.create_user_session(
+                session_id=session_id,
+                user_id=user_id,
+                team_id=team_id,
+                session_context=context,
+                metadata=None,
+            )
+        except QueryError as error:
+            if error.sqlstate == "23505":  # the id is taken: by this user, or another one
+                self._owned(session_id, user_id)
+            raise
         assert row is not None
         return row
 
-    def get_session(self, session_id: str) -> dict[str, Any] | None:
-        """The session, or None when it does not exist or is no longer active."""
+    def _owned(self, session_id: str, user_id: str | None) -> dict[str, Any] | None:
+        """The session; `SessionOwnershipError` when `user_id` is given and not its owner."""
         row = self.db.queries.get_user_session(session_id=session_id)
-        return row if row is not None and row["is_active"] else None
+        if row is not None and user_id is not None:
+            check_owner([row["user_id"]], user_id, session_id, "user_sessions")
+        return row
+
+    def get_session(self, session_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+        """The session, or None when it does not exist, is no longer active, or (with
+        `user_id`) is another user's."""
+        row = self.db.queries.get_user_session(session_id=session_id)
+        if row is None or not row["is_active"]:
+            return None
+        return row if user_id is None or row["user_id"] == user_id else None
 
     def touch(
-        self, session_id: str, context: dict[str, Any] | None = None
+        self,
+        session_id: str,
+        context: dict[str, Any] | None = None,
+        user_id: str | None = None,
     ) -> dict[str, Any] | None:
-        """Record one interaction, merging `context` into the session's context."""
+        """Record one interaction, merging `context` into the session's context; with
+        `user_id`, another user's session raises `SessionOwnershipError`."""
+        self._owned(session_id, user_id)  # a session's user never changes: no race
         return self.db.queries.touch_user_session(session_id=session_id, context=context or {})
 
-    def end_session(self, session_id: str) -> dict[str, Any] | None:
+    def end_session(self, session_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+        self._owned(session_id, user_id)
         return self.db.queries.deactivate_user_session(session_id=session_id)
 
     def cleanup_expired_sessions(self) -> int:

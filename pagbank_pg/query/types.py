@@ -998,7 +998,15 @@ class _AgnoSaveTeamSessionRow(_Query, Protocol):
 
 
 class _AgnoTeamSessionsOfSession(_Query, Protocol):
-    """Every row of one team session id. (many; agno.sql:28)"""
+    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:28)"""
+
+    def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_id: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoAgentSessionRowsOfSession(_Query, Protocol):
+    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:33)"""
 
     def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1006,7 +1014,7 @@ class _AgnoTeamSessionsOfSession(_Query, Protocol):
 
 
 class _AgnoAgentSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:32)"""
+    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:37)"""
 
     def __call__(self, *, user_id: Any, agent_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1014,7 +1022,7 @@ class _AgnoAgentSessionIds(_Query, Protocol):
 
 
 class _AgnoTeamSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:41)"""
+    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:46)"""
 
     def __call__(self, *, user_id: Any, team_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1022,7 +1030,7 @@ class _AgnoTeamSessionIds(_Query, Protocol):
 
 
 class _AgnoAgentSessionRows(_Query, Protocol):
-    """Every row of the given agent session ids. (many; agno.sql:50)"""
+    """Every row of the given agent session ids. (many; agno.sql:55)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1030,7 +1038,7 @@ class _AgnoAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoTeamSessionRows(_Query, Protocol):
-    """Every row of the given team session ids. (many; agno.sql:55)"""
+    """Every row of the given team session ids. (many; agno.sql:60)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1038,7 +1046,7 @@ class _AgnoTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteAgentSessionRows(_Query, Protocol):
-    """Delete every agent's row of a session. (execrows; agno.sql:60)"""
+    """Delete every agent's row of a session. (execrows; agno.sql:65)"""
 
     def __call__(self, *, session_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1046,7 +1054,7 @@ class _AgnoDeleteAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteTeamSessionRows(_Query, Protocol):
-    """Delete every row of a team session. (execrows; agno.sql:64)"""
+    """Delete every row of a team session. (execrows; agno.sql:69)"""
 
     def __call__(self, *, session_id: Any) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1054,7 +1062,7 @@ class _AgnoDeleteTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoDeleteAllAgentSessions(_Query, Protocol):
-    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:68)"""
+    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:73)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1062,7 +1070,7 @@ class _AgnoDeleteAllAgentSessions(_Query, Protocol):
 
 
 class _AgnoDeleteAllTeamSessions(_Query, Protocol):
-    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:72)"""
+    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:77)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1070,7 +1078,7 @@ class _AgnoDeleteAllTeamSessions(_Query, Protocol):
 
 
 class _AgnoSaveAgnoMemory(_Query, Protocol):
-    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:76)"""
+    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:81)"""
 
     def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1078,7 +1086,7 @@ class _AgnoSaveAgnoMemory(_Query, Protocol):
 
 
 class _AgnoAgnoMemoriesNewest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:85)"""
+    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:90)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1086,7 +1094,7 @@ class _AgnoAgnoMemoriesNewest(_Query, Protocol):
 
 
 class _AgnoAgnoMemoriesOldest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:92)"""
+    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:97)"""
 
     def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1094,7 +1102,7 @@ class _AgnoAgnoMemoriesOldest(_Query, Protocol):
 
 
 class _AgnoDeleteAllMemories(_Query, Protocol):
-    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:99)"""
+    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:104)"""
 
     def __call__(self) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1102,7 +1110,7 @@ class _AgnoDeleteAllMemories(_Query, Protocol):
 
 
 class _AgnoLockAgnoSession(_Query, Protocol):
-    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:103)"""
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:108)"""
 
     def __call__(self, *, mode: Any, session_id: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1115,6 +1123,7 @@ class AgnoQueries(Protocol):
     save_agent_session_row: _AgnoSaveAgentSessionRow
     save_team_session_row: _AgnoSaveTeamSessionRow
     team_sessions_of_session: _AgnoTeamSessionsOfSession
+    agent_session_rows_of_session: _AgnoAgentSessionRowsOfSession
     agent_session_ids: _AgnoAgentSessionIds
     team_session_ids: _AgnoTeamSessionIds
     agent_session_rows: _AgnoAgentSessionRows
@@ -1147,7 +1156,15 @@ class _AgnoAsyncSaveTeamSessionRow(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionsOfSession(_Query, Protocol):
-    """Every row of one team session id. (many; agno.sql:28)"""
+    """Every row of one team session id. On the primary: a turn reads the session before it writes (many; agno.sql:28)"""
+
+    async def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncAgentSessionRowsOfSession(_Query, Protocol):
+    """Every agent's row of one session id. On the primary, as team_sessions_of_session. (many; agno.sql:33)"""
 
     async def __call__(self, *, session_id: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1155,7 +1172,7 @@ class _AgnoAsyncTeamSessionsOfSession(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:32)"""
+    """Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all. (many; agno.sql:37)"""
 
     async def __call__(self, *, user_id: Any, agent_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1163,7 +1180,7 @@ class _AgnoAsyncAgentSessionIds(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionIds(_Query, Protocol):
-    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:41)"""
+    """Session ids, newest first, of a user and/or a team (NULL: any); limit NULL: all. (many; agno.sql:46)"""
 
     async def __call__(self, *, user_id: Any, team_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1171,7 +1188,7 @@ class _AgnoAsyncTeamSessionIds(_Query, Protocol):
 
 
 class _AgnoAsyncAgentSessionRows(_Query, Protocol):
-    """Every row of the given agent session ids. (many; agno.sql:50)"""
+    """Every row of the given agent session ids. (many; agno.sql:55)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1179,7 +1196,7 @@ class _AgnoAsyncAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncTeamSessionRows(_Query, Protocol):
-    """Every row of the given team session ids. (many; agno.sql:55)"""
+    """Every row of the given team session ids. (many; agno.sql:60)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1187,7 +1204,7 @@ class _AgnoAsyncTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAgentSessionRows(_Query, Protocol):
-    """Delete every agent's row of a session. (execrows; agno.sql:60)"""
+    """Delete every agent's row of a session. (execrows; agno.sql:65)"""
 
     async def __call__(self, *, session_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1195,7 +1212,7 @@ class _AgnoAsyncDeleteAgentSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteTeamSessionRows(_Query, Protocol):
-    """Delete every row of a team session. (execrows; agno.sql:64)"""
+    """Delete every row of a team session. (execrows; agno.sql:69)"""
 
     async def __call__(self, *, session_id: Any) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1203,7 +1220,7 @@ class _AgnoAsyncDeleteTeamSessionRows(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllAgentSessions(_Query, Protocol):
-    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:68)"""
+    """Empty agent_sessions (Agno's Storage.drop). (execrows; agno.sql:73)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1211,7 +1228,7 @@ class _AgnoAsyncDeleteAllAgentSessions(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllTeamSessions(_Query, Protocol):
-    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:72)"""
+    """Empty team_sessions (Agno's Storage.drop). (execrows; agno.sql:77)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1219,7 +1236,7 @@ class _AgnoAsyncDeleteAllTeamSessions(_Query, Protocol):
 
 
 class _AgnoAsyncSaveAgnoMemory(_Query, Protocol):
-    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:76)"""
+    """Create or replace a memory written by Agno (created_at on insert, updated_at now()); (exec; agno.sql:81)"""
 
     async def __call__(self, *, id: Any, user_id: Any, memory: Any, memory_tags: Any, metadata: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1227,7 +1244,7 @@ class _AgnoAsyncSaveAgnoMemory(_Query, Protocol):
 
 
 class _AgnoAsyncAgnoMemoriesNewest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:85)"""
+    """Memories of a user (NULL: everyone's), newest first; limit NULL: all. (many; agno.sql:90)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1235,7 +1252,7 @@ class _AgnoAsyncAgnoMemoriesNewest(_Query, Protocol):
 
 
 class _AgnoAsyncAgnoMemoriesOldest(_Query, Protocol):
-    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:92)"""
+    """Memories of a user (NULL: everyone's), oldest first; limit NULL: all. (many; agno.sql:97)"""
 
     async def __call__(self, *, user_id: Any, limit: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1243,7 +1260,7 @@ class _AgnoAsyncAgnoMemoriesOldest(_Query, Protocol):
 
 
 class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
-    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:99)"""
+    """Empty user_memories (Agno's MemoryDb.clear). (execrows; agno.sql:104)"""
 
     async def __call__(self) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1251,7 +1268,7 @@ class _AgnoAsyncDeleteAllMemories(_Query, Protocol):
 
 
 class _AgnoAsyncLockAgnoSession(_Query, Protocol):
-    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:103)"""
+    """Take the lock of one Agno session (of a mode) until the transaction ends: two writers of (exec; agno.sql:108)"""
 
     async def __call__(self, *, mode: Any, session_id: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1264,6 +1281,7 @@ class AsyncAgnoQueries(Protocol):
     save_agent_session_row: _AgnoAsyncSaveAgentSessionRow
     save_team_session_row: _AgnoAsyncSaveTeamSessionRow
     team_sessions_of_session: _AgnoAsyncTeamSessionsOfSession
+    agent_session_rows_of_session: _AgnoAsyncAgentSessionRowsOfSession
     agent_session_ids: _AgnoAsyncAgentSessionIds
     team_session_ids: _AgnoAsyncTeamSessionIds
     agent_session_rows: _AgnoAsyncAgentSessionRows

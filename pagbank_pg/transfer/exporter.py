@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from .. import mapping
 from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
 from ..private import create_private, replace_durably, scratch_folder
 from ..query import Transaction, direct_connection, internal_queries
 from ..query.types import TransferQueries
-from . import mapping
 from .progress import Progress
 from .restore import Restored, restore, source_of
 

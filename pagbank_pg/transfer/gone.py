@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from .. import mapping
 from ..query.types import TransferQueries
-from . import mapping
 from . import source as sqlite_source
 from .source import SourceTable
 

@@ -39,15 +39,15 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps
 
-from .. import config
+from .. import config, mapping
 from ..conninfo import error_line
 from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRow
+from ..mapping import Source
 from ..private import private_file
 from ..query import Transaction, connect_direct, internal_queries
 from ..query.types import SchemaQueries, TransferQueries
-from . import gone, mapping
+from . import gone
 from . import source as sqlite_source
-from .mapping import Source
 from .progress import Progress
 from .source import Batch, SourceTable
 from .tables import TARGETS, check_copy

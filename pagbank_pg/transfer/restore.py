@@ -5,8 +5,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
+from .. import mapping
 from ..config import DEFAULT_FILE, DEFAULT_TABLES
-from . import mapping
 
 
 class Restored(NamedTuple):

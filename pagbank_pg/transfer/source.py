@@ -20,7 +20,7 @@ import orjson
 
 from ..config import BATCH_BYTES, MAX_VALUE_BYTES, SQLITE_BUSY_SECONDS
 from ..errors import RejectedRow, SourceError
-from .mapping import AGNO_JSON_COLUMNS, has_markers
+from ..mapping import AGNO_JSON_COLUMNS, has_markers
 from .tables import SOURCE_COLUMNS, required_columns
 
 KINDS = tuple(SOURCE_COLUMNS)

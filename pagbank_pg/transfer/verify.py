@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from .. import mapping
 from ..config import SOURCE_TIMEZONE, VERIFY_BATCH
 from ..errors import RejectedRow
 from ..query import Transaction, direct_connection, internal_queries
 from ..query.types import TransferQueries
-from . import gone, mapping
+from . import gone
 from . import source as sqlite_source
 from .progress import Progress
 from .restore import restore

@@ -25,9 +25,14 @@ SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
     messages = EXCLUDED.messages, team_session_state = EXCLUDED.team_session_state,
     metadata = EXCLUDED.metadata, updated_at = now();
 
--- name: team_sessions_of_session :many
--- Every row of one team session id.
+-- name: team_sessions_of_session :many primary
+-- Every row of one team session id. On the primary: a turn reads the session before it writes
+-- it, and must see every turn committed before it, whichever app replica wrote that one.
 SELECT * FROM team_sessions WHERE session_id = :session_id ORDER BY created_at, team_id;
+
+-- name: agent_session_rows_of_session :many primary
+-- Every agent's row of one session id. On the primary, as team_sessions_of_session.
+SELECT * FROM agent_sessions WHERE session_id = :session_id ORDER BY created_at, agent_id;
 
 -- name: agent_session_ids :many
 -- Session ids, newest first, of a user and/or an agent (NULL: any); limit NULL: all.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from ...errors import RejectedRow
+from ..errors import RejectedRow
 
 REFS = "$pagbank_refs"  # marks a run's messages replaced by references into the conversation
 SPLIT = "$pagbank_split"  # marks a run kept in the row of another agent (route mode)

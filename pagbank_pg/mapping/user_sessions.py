@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from ...errors import RejectedRow
+from ..errors import RejectedRow
 from .common import Source, checked_text, parse_time
 
 IMPORT_KEY = "_pagbank_import"  # our key inside user_sessions.metadata

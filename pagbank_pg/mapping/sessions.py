@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ...errors import RejectedRow
+from ..errors import RejectedRow
 from .common import IDS, MAX_UNIT, SPLIT, Source, business_unit_of, checked_text, epoch, row_id
 from .conversation import compact_memory, expand_memory, expand_runs, referenced
 

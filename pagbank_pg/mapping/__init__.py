@@ -19,7 +19,7 @@ Each `*_row(s)` function has an inverse (`agno_session`, `agno_memory`, `pagbank
 that gives back the source row's values; `RejectedRow` says why a row cannot be mapped.
 """
 
-from ...errors import RejectedRow
+from ..errors import RejectedRow
 from .common import (
     AGNO_JSON_COLUMNS,
     DEFAULT_UNITS,

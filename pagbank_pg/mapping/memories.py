@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from ...config import MAX_LITERAL_BYTES
-from ...errors import RejectedRow
+from ..config import MAX_LITERAL_BYTES
+from ..errors import RejectedRow
 from .common import IDS, Source, checked_text, parse_time
 
 _PLAIN = (str, int, float, bool, type(None))

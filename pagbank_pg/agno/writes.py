@@ -1,0 +1,97 @@
+"""The write of one Agno session, shared by every Agno generation's storage: under the
+session's lock, an erased user is passed over, another user's session is refused, and what is
+stored is merged with what comes in (`merge`). No Agno import here."""
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from typing import Any, Literal, cast
+
+from .. import mapping
+from ..query import Database, Transaction, internal_queries
+from ..query.types import AgnoQueries
+from .merge import check_owner, fingerprints, merge_sessions
+
+logger = logging.getLogger("pagbank_pg.agno")
+Kind = Literal["agent", "team"]
+
+# How many sessions a storage remembers the served runs of (the rest are written as given).
+SERVED_SESSIONS = 10_000
+
+
+class Served:
+    """The fingerprints of the runs a storage was served (read or written), per session:
+    what tells a writer's unchanged copy of a run from its own edit (`merge`). Thread-safe;
+    the least recently used sessions are forgotten first."""
+
+    def __init__(self, size: int = SERVED_SESSIONS) -> None:
+        self.size = size
+        self._sessions: OrderedDict[str, set[bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, session_id: str, session: dict[str, Any]) -> None:
+        runs = fingerprints(session)
+        with self._lock:
+            self._sessions[session_id] = self._sessions.pop(session_id, set()) | runs
+            while len(self._sessions) > self.size:
+                self._sessions.popitem(last=False)
+
+    def of(self, session_id: str) -> Collection[bytes] | None:
+        with self._lock:
+            served = self._sessions.get(session_id)
+            return frozenset(served) if served is not None else None
+
+
+def agno_statements(db: Database | Transaction) -> AgnoQueries:
+    """The Agno area's statements, on a pool or on a transaction."""
+    return cast(AgnoQueries, db.bind(internal_queries("agno")))
+
+
+def stored_rows(agno: AgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
+    """Every row of one session id (read on the primary: a turn reads what the turn before it
+    wrote, whichever app replica wrote it)."""
+    if kind == "team":
+        return agno.team_sessions_of_session(session_id=session_id)
+    return agno.agent_session_rows_of_session(session_id=session_id)
+
+
+def write_session(
+    db: Database,
+    kind: Kind,
+    values: dict[str, Any],
+    rows_of: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    *,
+    merge: bool,
+    served: Collection[bytes] | None = None,
+    then: Callable[[list[dict[str, Any]]], Any] | None = None,
+) -> list[dict[str, Any]] | None:
+    """Store one Agno session (`values`: Agno 1.7's session dict; `rows_of` maps it to the
+    table's rows) and return its rows as stored, or None when it belongs to an erased user.
+
+    Under the session's transaction-scoped lock: the erasure check (an erasure that landed
+    while this writer waited is seen), the ownership check (`SessionOwnershipError`), then
+    the merge with what is stored (`merge=True`) or the replacement of it. `then` is called
+    with the rows as stored while the session is still locked (the dual write's mirror)."""
+    session_id = values["session_id"]
+    table = f"{kind}_sessions"
+    with db.transaction() as tx:
+        agno = agno_statements(tx)
+        agno.lock_agno_session(mode=kind, session_id=session_id)
+        if tx.queries.is_erased(user_id=values["user_id"], session_id=session_id):
+            return None
+        stored = stored_rows(agno, kind, session_id)
+        check_owner((row["user_id"] for row in stored), values["user_id"], session_id, table)
+        if stored and merge:
+            values = merge_sessions(mapping.session_from_rows(stored, kind)[0], values, served)
+        elif stored:
+            (agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows)(
+                session_id=session_id
+            )
+        save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
+        for row in rows_of(values):
+            save(**{p: row[p] for p in save.params})
+        written = stored_rows(agno, kind, session_id)
+        if written and then is not None:
+            then(written)
+    return written or None  # none: the erasure's trigger kept them out
