@@ -225,3 +225,28 @@ def test_rows_deleted_in_sqlite_fail_verify_and_prune_removes_only_theirs(
     assert kept == (1, 1)  # what the app wrote came from no file: never pruned
     code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
     assert code == 0, out + err
+
+
+def test_a_renamed_or_moved_copy_of_a_file_changes_nothing_and_verifies_under_either_name(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(agno_data, data)
+    import_(data, db_dsn)
+    before = table_contents(db_dsn)
+    renamed = tmp_path / "x" / "pagbank.sqlite3"
+    moved = tmp_path / "y" / "pagbank.db"
+    for copy in (renamed, moved):
+        copy.parent.mkdir()
+        shutil.copy(data / "pagbank.db", copy)
+        code, out, err = run("import-sqlite", str(copy), "--dsn", db_dsn)
+        assert code == 0, err
+        lines = [line.split() for line in out.splitlines()[1:]]
+        assert lines and all(cells[2:4] == ["0", "0"] for cells in lines), out  # not updated
+        assert table_contents(db_dsn) == before  # the rows stay those of data/pagbank.db
+        for verified in (copy, data):
+            code, out, err = run("verify-import", str(verified), "--dsn", db_dsn)
+            assert code == 0, out + err
+    exported = tmp_path / "exported"
+    assert run("export-sqlite", str(exported), "--dsn", db_dsn)[0] == 0
+    assert not (exported / "pagbank.sqlite3").exists() and (exported / "pagbank.db").exists()

@@ -1426,7 +1426,7 @@ class _TransferCountExportUserSessions(_Query, Protocol):
 
 
 class _TransferPreferLz4(_Query, Protocol):
-    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:7)"""
+    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:9)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1434,7 +1434,7 @@ class _TransferPreferLz4(_Query, Protocol):
 
 
 class _TransferCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:20)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:22)"""
 
     def __call__(self) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1442,7 +1442,7 @@ class _TransferCreateImportStages(_Query, Protocol):
 
 
 class _TransferCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:35)"""
+    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:37)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1450,7 +1450,7 @@ class _TransferCopyStageAgentSessions(_Query, Protocol):
 
 
 class _TransferCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :copy (copy; import.sql:40)"""
+    """copy_stage_team_sessions :copy (copy; import.sql:42)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1458,7 +1458,7 @@ class _TransferCopyStageTeamSessions(_Query, Protocol):
 
 
 class _TransferCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :copy (copy; import.sql:44)"""
+    """copy_stage_user_memories :copy (copy; import.sql:46)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1466,7 +1466,7 @@ class _TransferCopyStageUserMemories(_Query, Protocol):
 
 
 class _TransferCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :copy (copy; import.sql:48)"""
+    """copy_stage_user_sessions :copy (copy; import.sql:50)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1474,7 +1474,7 @@ class _TransferCopyStageUserSessions(_Query, Protocol):
 
 
 class _TransferCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (copy; import.sql:52)"""
+    """Straight into the table: for batches of rows that are all new. (copy; import.sql:54)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1482,7 +1482,7 @@ class _TransferCopyAgentSessions(_Query, Protocol):
 
 
 class _TransferCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :copy (copy; import.sql:57)"""
+    """copy_team_sessions :copy (copy; import.sql:59)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1490,7 +1490,7 @@ class _TransferCopyTeamSessions(_Query, Protocol):
 
 
 class _TransferCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :copy (copy; import.sql:61)"""
+    """copy_user_memories :copy (copy; import.sql:63)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1498,7 +1498,7 @@ class _TransferCopyUserMemories(_Query, Protocol):
 
 
 class _TransferCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :copy (copy; import.sql:65)"""
+    """copy_user_sessions :copy (copy; import.sql:67)"""
 
     def __call__(self, data: bytes, /) -> int: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1506,7 +1506,7 @@ class _TransferCopyUserSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:69)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:71)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1514,7 +1514,7 @@ class _TransferUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:97)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:107)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1522,7 +1522,7 @@ class _TransferUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _TransferUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:125)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:141)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1530,7 +1530,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _TransferUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:151)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:176)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1538,23 +1538,23 @@ class _TransferUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:180)"""
+    """The agent session rows imported from a source table of this name, for the given session (many; import.sql:212)"""
 
-    def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
+    def __call__(self, *, session_ids: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, session_ids: Any, source_table: Any, source_file: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, session_ids: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _TransferImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:187)"""
+    """The team session rows imported from a source table of this name, for the given session (many; import.sql:219)"""
 
-    def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
+    def __call__(self, *, session_ids: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, session_ids: Any, source_table: Any, source_file: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, session_ids: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _TransferImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:194)"""
+    """The memories with the given ids. (many; import.sql:226)"""
 
     def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1562,7 +1562,7 @@ class _TransferImportedUserMemories(_Query, Protocol):
 
 
 class _TransferImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:198)"""
+    """The PagBank sessions with the given ids. (many; import.sql:230)"""
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1570,7 +1570,7 @@ class _TransferImportedUserSessions(_Query, Protocol):
 
 
 class _TransferGetWatermark(_Query, Protocol):
-    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:202)"""
+    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:234)"""
 
     def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1578,7 +1578,7 @@ class _TransferGetWatermark(_Query, Protocol):
 
 
 class _TransferSaveWatermark(_Query, Protocol):
-    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:206)"""
+    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:238)"""
 
     def __call__(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1586,7 +1586,7 @@ class _TransferSaveWatermark(_Query, Protocol):
 
 
 class _TransferDeferIndexes(_Query, Protocol):
-    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:217)"""
+    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:249)"""
 
     def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1594,7 +1594,7 @@ class _TransferDeferIndexes(_Query, Protocol):
 
 
 class _TransferGoneAgentSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:229)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:261)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1602,7 +1602,7 @@ class _TransferGoneAgentSessions(_Query, Protocol):
 
 
 class _TransferPruneAgentSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:242)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:274)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1610,7 +1610,7 @@ class _TransferPruneAgentSessions(_Query, Protocol):
 
 
 class _TransferGoneTeamSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:255)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:287)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1618,7 +1618,7 @@ class _TransferGoneTeamSessions(_Query, Protocol):
 
 
 class _TransferPruneTeamSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:268)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:300)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1626,7 +1626,7 @@ class _TransferPruneTeamSessions(_Query, Protocol):
 
 
 class _TransferGoneUserMemories(_Query, Protocol):
-    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:281)"""
+    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:313)"""
 
     def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1634,7 +1634,7 @@ class _TransferGoneUserMemories(_Query, Protocol):
 
 
 class _TransferPruneUserMemories(_Query, Protocol):
-    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:294)"""
+    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:326)"""
 
     def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1642,7 +1642,7 @@ class _TransferPruneUserMemories(_Query, Protocol):
 
 
 class _TransferGoneUserSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:307)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:339)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1650,7 +1650,7 @@ class _TransferGoneUserSessions(_Query, Protocol):
 
 
 class _TransferPruneUserSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:319)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:351)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1764,7 +1764,7 @@ class _TransferAsyncCountExportUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncPreferLz4(_Query, Protocol):
-    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:7)"""
+    """Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and (exec; import.sql:9)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1772,7 +1772,7 @@ class _TransferAsyncPreferLz4(_Query, Protocol):
 
 
 class _TransferAsyncCreateImportStages(_Query, Protocol):
-    """Stage tables of this connection, emptied at each commit. (exec; import.sql:20)"""
+    """Stage tables of this connection, emptied at each commit. (exec; import.sql:22)"""
 
     async def __call__(self) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1780,7 +1780,7 @@ class _TransferAsyncCreateImportStages(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageAgentSessions(_Query, Protocol):
-    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:35)"""
+    """COPY's text format: the importer's worker processes encode the rows. (copy; import.sql:37)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1788,7 +1788,7 @@ class _TransferAsyncCopyStageAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageTeamSessions(_Query, Protocol):
-    """copy_stage_team_sessions :copy (copy; import.sql:40)"""
+    """copy_stage_team_sessions :copy (copy; import.sql:42)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1796,7 +1796,7 @@ class _TransferAsyncCopyStageTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageUserMemories(_Query, Protocol):
-    """copy_stage_user_memories :copy (copy; import.sql:44)"""
+    """copy_stage_user_memories :copy (copy; import.sql:46)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1804,7 +1804,7 @@ class _TransferAsyncCopyStageUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncCopyStageUserSessions(_Query, Protocol):
-    """copy_stage_user_sessions :copy (copy; import.sql:48)"""
+    """copy_stage_user_sessions :copy (copy; import.sql:50)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1812,7 +1812,7 @@ class _TransferAsyncCopyStageUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyAgentSessions(_Query, Protocol):
-    """Straight into the table: for batches of rows that are all new. (copy; import.sql:52)"""
+    """Straight into the table: for batches of rows that are all new. (copy; import.sql:54)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1820,7 +1820,7 @@ class _TransferAsyncCopyAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyTeamSessions(_Query, Protocol):
-    """copy_team_sessions :copy (copy; import.sql:57)"""
+    """copy_team_sessions :copy (copy; import.sql:59)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1828,7 +1828,7 @@ class _TransferAsyncCopyTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncCopyUserMemories(_Query, Protocol):
-    """copy_user_memories :copy (copy; import.sql:61)"""
+    """copy_user_memories :copy (copy; import.sql:63)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1836,7 +1836,7 @@ class _TransferAsyncCopyUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncCopyUserSessions(_Query, Protocol):
-    """copy_user_sessions :copy (copy; import.sql:65)"""
+    """copy_user_sessions :copy (copy; import.sql:67)"""
 
     async def __call__(self, data: bytes, /) -> int: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1844,7 +1844,7 @@ class _TransferAsyncCopyUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedAgentSessions(_Query, Protocol):
-    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:69)"""
+    """Move the staged agent sessions in; returns how many were inserted and updated. (one; import.sql:71)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1852,7 +1852,7 @@ class _TransferAsyncUpsertStagedAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedTeamSessions(_Query, Protocol):
-    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:97)"""
+    """Move the staged team sessions in; returns how many were inserted and updated. (one; import.sql:107)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1860,7 +1860,7 @@ class _TransferAsyncUpsertStagedTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedUserMemories(_Query, Protocol):
-    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:125)"""
+    """Move the staged memories in (their Agno ids kept); returns inserted and updated counts. (one; import.sql:141)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1868,7 +1868,7 @@ class _TransferAsyncUpsertStagedUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncUpsertStagedUserSessions(_Query, Protocol):
-    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:151)"""
+    """Move the staged PagBank sessions in; returns how many were inserted and updated. (one; import.sql:176)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1876,23 +1876,23 @@ class _TransferAsyncUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids. (many; import.sql:180)"""
+    """The agent session rows imported from a source table of this name, for the given session (many; import.sql:212)"""
 
-    async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
+    async def __call__(self, *, session_ids: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, session_ids: Any, source_table: Any, source_file: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, session_ids: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _TransferAsyncImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids. (many; import.sql:187)"""
+    """The team session rows imported from a source table of this name, for the given session (many; import.sql:219)"""
 
-    async def __call__(self, *, session_ids: Any, source_table: Any, source_file: Any) -> list[dict[str, Any]]: ...
+    async def __call__(self, *, session_ids: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, session_ids: Any, source_table: Any, source_file: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, session_ids: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _TransferAsyncImportedUserMemories(_Query, Protocol):
-    """The memories with the given ids. (many; import.sql:194)"""
+    """The memories with the given ids. (many; import.sql:226)"""
 
     async def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1900,7 +1900,7 @@ class _TransferAsyncImportedUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncImportedUserSessions(_Query, Protocol):
-    """The PagBank sessions with the given ids. (many; import.sql:198)"""
+    """The PagBank sessions with the given ids. (many; import.sql:230)"""
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1908,7 +1908,7 @@ class _TransferAsyncImportedUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncGetWatermark(_Query, Protocol):
-    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:202)"""
+    """Where the import of one source table got to, or nothing (a first import). (one; import.sql:234)"""
 
     async def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1916,7 +1916,7 @@ class _TransferAsyncGetWatermark(_Query, Protocol):
 
 
 class _TransferAsyncSaveWatermark(_Query, Protocol):
-    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:206)"""
+    """Record where the import of one source table got to (in the transaction of the batch). (exec; import.sql:238)"""
 
     async def __call__(self, *, source_file: Any, source_table: Any, file_identity: Any, max_rowid: Any, anchor_key: Any, time_mark: Any, source_rows: Any) -> None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1924,7 +1924,7 @@ class _TransferAsyncSaveWatermark(_Query, Protocol):
 
 
 class _TransferAsyncDeferIndexes(_Query, Protocol):
-    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:217)"""
+    """Before a first import: drop the secondary indexes of a table that holds no row, recorded in (many; import.sql:249)"""
 
     async def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1932,7 +1932,7 @@ class _TransferAsyncDeferIndexes(_Query, Protocol):
 
 
 class _TransferAsyncGoneAgentSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:229)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:261)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1940,7 +1940,7 @@ class _TransferAsyncGoneAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncPruneAgentSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:242)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:274)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1948,7 +1948,7 @@ class _TransferAsyncPruneAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncGoneTeamSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:255)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:287)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1956,7 +1956,7 @@ class _TransferAsyncGoneTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncPruneTeamSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:268)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:300)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1964,7 +1964,7 @@ class _TransferAsyncPruneTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncGoneUserMemories(_Query, Protocol):
-    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:281)"""
+    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:313)"""
 
     async def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1972,7 +1972,7 @@ class _TransferAsyncGoneUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncPruneUserMemories(_Query, Protocol):
-    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:294)"""
+    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:326)"""
 
     async def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1980,7 +1980,7 @@ class _TransferAsyncPruneUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncGoneUserSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:307)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:339)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1988,7 +1988,7 @@ class _TransferAsyncGoneUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncPruneUserSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:319)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:351)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...

@@ -57,7 +57,6 @@ def _fetch(
     queries: TransferQueries, table: SourceTable, keys: list[Any]
 ) -> list[list[dict[str, Any]]]:
     """The PostgreSQL rows of the given source keys, grouped per source row."""
-    source = {"source_table": table.table, "source_file": table.path.name}
     if table.kind in ("agent", "team"):
         imported = (
             queries.imported_agent_sessions
@@ -65,7 +64,7 @@ def _fetch(
             else queries.imported_team_sessions
         )
         groups: dict[str, list[dict[str, Any]]] = {}
-        for row in imported(session_ids=keys, **source):
+        for row in imported(session_ids=keys, source_table=table.table):
             groups.setdefault(row["session_id"], []).append(row)
         return list(groups.values())
     if table.kind == "memory":

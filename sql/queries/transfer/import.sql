@@ -2,7 +2,9 @@
 -- temporary stage tables, then moved into the six tables by one set-based upsert per batch
 -- that writes only rows whose content changed (so a re-run changes nothing, and an import
 -- resumed after a crash ends as an uninterrupted one would). Rows of erased users (LGPD,
--- erased_ids) are passed over and counted.
+-- erased_ids) are passed over and counted. A row the import wrote keeps the file name it was
+-- first imported from: a renamed or moved copy of the file, holding the same data, changes
+-- nothing (and export-sqlite writes the row back to the first name).
 
 -- name: prefer_lz4 :exec
 -- Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and
@@ -79,12 +81,20 @@ WITH moved AS (
     SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
         business_unit = EXCLUDED.business_unit, created_at = EXCLUDED.created_at,
         updated_at = EXCLUDED.updated_at, messages = EXCLUDED.messages,
-        agent_session_state = EXCLUDED.agent_session_state, metadata = EXCLUDED.metadata
+        agent_session_state = EXCLUDED.agent_session_state,
+        metadata = CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                 THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                t.metadata #> '{agno,source,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.agent_name, t.user_id, t.business_unit, t.created_at, t.updated_at, t.messages,
            t.agent_session_state, t.metadata)
         IS DISTINCT FROM (EXCLUDED.agent_name, EXCLUDED.user_id, EXCLUDED.business_unit,
            EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.messages,
-           EXCLUDED.agent_session_state, EXCLUDED.metadata)
+           EXCLUDED.agent_session_state,
+           CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                    THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                   t.metadata #> '{agno,source,file}')
+                    ELSE EXCLUDED.metadata END)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -107,12 +117,18 @@ WITH moved AS (
     SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
         messages = EXCLUDED.messages, team_session_state = EXCLUDED.team_session_state,
-        metadata = EXCLUDED.metadata
+        metadata = CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                 THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                t.metadata #> '{agno,source,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.team_name, t.user_id, t.created_at, t.updated_at, t.messages,
            t.team_session_state, t.metadata)
         IS DISTINCT FROM (EXCLUDED.team_name, EXCLUDED.user_id, EXCLUDED.created_at,
            EXCLUDED.updated_at, EXCLUDED.messages, EXCLUDED.team_session_state,
-           EXCLUDED.metadata)
+           CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                    THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                   t.metadata #> '{agno,source,file}')
+                    ELSE EXCLUDED.metadata END)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -135,10 +151,19 @@ WITH moved AS (
     ON CONFLICT (id) DO UPDATE
     SET user_id = EXCLUDED.user_id, memory = EXCLUDED.memory,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-        metadata = EXCLUDED.metadata, memory_tags = EXCLUDED.memory_tags
+        memory_tags = EXCLUDED.memory_tags,
+        metadata = CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                 THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                t.metadata #> '{agno,source,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.user_id, t.memory, t.created_at, t.updated_at, t.metadata, t.memory_tags)
         IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.memory, EXCLUDED.created_at,
-           EXCLUDED.updated_at, EXCLUDED.metadata, EXCLUDED.memory_tags)
+           EXCLUDED.updated_at,
+           CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                    THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                   t.metadata #> '{agno,source,file}')
+                    ELSE EXCLUDED.metadata END,
+           EXCLUDED.memory_tags)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -162,12 +187,19 @@ WITH moved AS (
         created_at = EXCLUDED.created_at, last_activity = EXCLUDED.last_activity,
         interaction_count = EXCLUDED.interaction_count,
         session_context = EXCLUDED.session_context, is_active = EXCLUDED.is_active,
-        metadata = EXCLUDED.metadata
+        metadata = CASE WHEN t.metadata ? '_pagbank_import'
+                 THEN jsonb_set(EXCLUDED.metadata, '{_pagbank_import,file}',
+                                t.metadata #> '{_pagbank_import,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.user_id, t.team_id, t.created_at, t.last_activity, t.interaction_count,
            t.session_context, t.is_active, t.metadata)
         IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.team_id, EXCLUDED.created_at,
            EXCLUDED.last_activity, EXCLUDED.interaction_count, EXCLUDED.session_context,
-           EXCLUDED.is_active, EXCLUDED.metadata)
+           EXCLUDED.is_active,
+           CASE WHEN t.metadata ? '_pagbank_import'
+                    THEN jsonb_set(EXCLUDED.metadata, '{_pagbank_import,file}',
+                                   t.metadata #> '{_pagbank_import,file}')
+                    ELSE EXCLUDED.metadata END)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -178,18 +210,18 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted,
 FROM moved;
 
 -- name: imported_agent_sessions :many
--- The agent session rows imported from one source table, for the given session ids.
+-- The agent session rows imported from a source table of this name, for the given session
+-- ids, whatever file they were first imported from (a renamed copy verifies the same).
 SELECT * FROM agent_sessions
 WHERE session_id = ANY(:session_ids::text[])
-  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table
-  AND metadata -> 'agno' -> 'source' ->> 'file' = :source_file;
+  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table;
 
 -- name: imported_team_sessions :many
--- The team session rows imported from one source table, for the given session ids.
+-- The team session rows imported from a source table of this name, for the given session
+-- ids, whatever file they were first imported from (a renamed copy verifies the same).
 SELECT * FROM team_sessions
 WHERE session_id = ANY(:session_ids::text[])
-  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table
-  AND metadata -> 'agno' -> 'source' ->> 'file' = :source_file;
+  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table;
 
 -- name: imported_user_memories :many
 -- The memories with the given ids.
