@@ -423,8 +423,9 @@ def verify_import(
     for note in verified.notes:
         click.echo(f"note: {printable(note)}", err=True)
     print_table(
-        ["source", "source rows", "identical", "different", "missing", "gone", "verdict"],
-        [[name, c.source_rows, c.identical, c.different, c.missing, len(c.gone),
+        ["source", "source rows", "identical", "different", "missing", "erased", "gone",
+         "verdict"],
+        [[name, c.source_rows, c.identical, c.different, c.missing, c.erased, len(c.gone),
           "ok" if c.ok else "DIFFERS"] for name, c in checks.items()],
     )  # fmt: skip
     for name, check in checks.items():

@@ -1657,6 +1657,14 @@ class _TransferPruneUserSessions(_Query, Protocol):
     def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferErasedAmong(_Query, Protocol):
+    """Which of these source rows (a user id and a session id each, either NULL) belong to an (many; import.sql:363)"""
+
+    def __call__(self, *, user_ids: Any, session_ids: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_ids: Any, session_ids: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class TransferQueries(Protocol):
     """The named queries, called through db.queries."""
 
@@ -1697,6 +1705,7 @@ class TransferQueries(Protocol):
     prune_user_memories: _TransferPruneUserMemories
     gone_user_sessions: _TransferGoneUserSessions
     prune_user_sessions: _TransferPruneUserSessions
+    erased_among: _TransferErasedAmong
 
 
 class _TransferAsyncExportAgentSessions(_Query, Protocol):
@@ -1995,6 +2004,14 @@ class _TransferAsyncPruneUserSessions(_Query, Protocol):
     def stream(self, *, session_ids: Any, source_file: Any, source_table: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncErasedAmong(_Query, Protocol):
+    """Which of these source rows (a user id and a session id each, either NULL) belong to an (many; import.sql:363)"""
+
+    async def __call__(self, *, user_ids: Any, session_ids: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_ids: Any, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncTransferQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
@@ -2035,3 +2052,4 @@ class AsyncTransferQueries(Protocol):
     prune_user_memories: _TransferAsyncPruneUserMemories
     gone_user_sessions: _TransferAsyncGoneUserSessions
     prune_user_sessions: _TransferAsyncPruneUserSessions
+    erased_among: _TransferAsyncErasedAmong

@@ -27,6 +27,7 @@ class Check:
     identical: int = 0
     different: int = 0
     missing: int = 0
+    erased: int = 0  # rows of users or sessions erased since (LGPD): gone, as they should be
     gone: list[str] = field(default_factory=list)  # keys in PostgreSQL no longer in SQLite
     examples: list[str] = field(default_factory=list)
 
@@ -126,6 +127,15 @@ def verify_import(
     return Verification(checks, notes, unreadable)
 
 
+def _erased(queries: TransferQueries, table: SourceTable, absent: list[dict[str, Any]]) -> set[int]:
+    """The ids of the source rows in `absent` whose user or session was erased."""
+    if not absent:
+        return set()
+    sessions = [None if table.kind == "memory" else p.get("session_id") for p in absent]
+    rows = queries.erased_among(user_ids=[p.get("user_id") for p in absent], session_ids=sessions)
+    return {id(absent[row["n"] - 1]) for row in rows}
+
+
 def _check_batch(
     queries: TransferQueries,
     table: SourceTable,
@@ -149,9 +159,14 @@ def _check_batch(
         except (RejectedRow, KeyError, ValueError) as error:
             key, restored = group[0].get("session_id", group[0].get("id")), {"$error": str(error)}
         found[key] = restored
+    absent = [parsed for key, parsed in expected.items() if key not in found]
+    erased = _erased(queries, table, absent)
     for key, parsed in expected.items():
         if key not in found:
-            check.missing += 1
+            if id(parsed) in erased:
+                check.erased += 1
+            else:
+                check.missing += 1
         elif found[key] == parsed:
             check.identical += 1
         else:

@@ -359,3 +359,11 @@ WHERE session_id IN (SELECT session_id FROM candidates)
   AND metadata #>> '{_pagbank_import,file}' = :source_file
   AND metadata #>> '{_pagbank_import,table}' = :source_table
 RETURNING session_id AS key;
+
+-- name: erased_among :many
+-- Which of these source rows (a user id and a session id each, either NULL) belong to an
+-- erasure (LGPD, is_erased): verify-import counts them as erased, not missing. Their
+-- positions in the arrays, from 1.
+SELECT r.n FROM unnest(:user_ids::text[], :session_ids::text[]) WITH ORDINALITY
+    AS r(user_id, session_id, n)
+WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(r.user_id, r.session_id);
