@@ -104,6 +104,8 @@ def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
     if built:
         click.echo(f"built {len(built)} index(es) an interrupted import had deferred: "
                    f"{', '.join(built)}")  # fmt: skip
+    elif migrations.import_running(conninfo):
+        click.echo("an import is running: the indexes it deferred are built when it ends")
 
 
 @main.command()
@@ -121,7 +123,10 @@ def status(dsn: str | None, migrations_dir: Path | None) -> None:
     pending = sum(state.applied_at is None for state in states)
     click.echo(f"{len(states) - pending} applied, {pending} pending on {describe(conninfo)}")
     deferred = migrations.deferred_indexes(conninfo)
-    if deferred:
+    if deferred and migrations.import_running(conninfo):
+        click.echo(f"{len(deferred)} index(es) deferred by the import running now, built when "
+                   f"it ends: {', '.join(deferred)}")  # fmt: skip
+    elif deferred:
         click.echo(f"{len(deferred)} index(es) deferred by an interrupted import, missing until "
                    f"import-sqlite or migrate runs again: {', '.join(deferred)}")  # fmt: skip
 

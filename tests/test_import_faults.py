@@ -357,3 +357,41 @@ def test_an_unreadable_table_is_one_line_and_the_others_are_imported(
     code, _, err = run("verify-import", str(folder), "--dsn", db_dsn)
     assert code == 1 and "Traceback" not in err
     assert "good.db:chats (no such module: nosuchmodule)" in err.splitlines()[-1]
+
+
+def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_one(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=30)
+    complete = _indexes(db_dsn)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
+         "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and first.poll() is None:
+            if imported(db_dsn, "agent_sessions") >= 20:  # loading, its indexes deferred
+                break
+            time.sleep(0.02)
+        deferred = _deferred(db_dsn)
+        assert first.poll() is None and deferred
+        for second in (["import-sqlite", str(data), "--reject-file", str(tmp_path / "r2")],
+                       ["migrate"]):  # fmt: skip
+            code, out, err = run(*second, "--dsn", db_dsn)
+            assert _deferred(db_dsn) == deferred  # none was built under the running import
+            assert complete - _indexes(db_dsn) == set(deferred)
+            if second[0] == "import-sqlite":
+                assert code == 1 and out == "" and len(err.splitlines()) == 1, err
+                assert err.startswith("pagbank-pg: error: another import-sqlite is writing to ")
+                assert "(pid " in err and err.endswith(
+                    "; wait for it to end (or stop it), then run this again\n"
+                )
+            else:
+                assert code == 0 and "an interrupted import had deferred" not in out, err
+                assert "an import is running: the indexes it deferred are built when it ends" in out
+    finally:
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []

@@ -1313,8 +1313,16 @@ class _SchemaRestoreIndexes(_Query, Protocol):
     def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _SchemaImportRunning(_Query, Protocol):
+    """Whether an import holds the import's lock on this database (lock_import). (scalar; checks.sql:15)"""
+
+    def __call__(self) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class _SchemaDeferredIndexes(_Query, Protocol):
-    """The indexes an interrupted import left deferred (`status` shows them; none once (many; checks.sql:13)"""
+    """The indexes an interrupted import left deferred (`status` shows them; none once (many; checks.sql:21)"""
 
     def __call__(self) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1326,6 +1334,7 @@ class SchemaQueries(Protocol):
 
     table_exists: _SchemaTableExists
     restore_indexes: _SchemaRestoreIndexes
+    import_running: _SchemaImportRunning
     deferred_indexes: _SchemaDeferredIndexes
 
 
@@ -1345,8 +1354,16 @@ class _SchemaAsyncRestoreIndexes(_Query, Protocol):
     def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _SchemaAsyncImportRunning(_Query, Protocol):
+    """Whether an import holds the import's lock on this database (lock_import). (scalar; checks.sql:15)"""
+
+    async def __call__(self) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _SchemaAsyncDeferredIndexes(_Query, Protocol):
-    """The indexes an interrupted import left deferred (`status` shows them; none once (many; checks.sql:13)"""
+    """The indexes an interrupted import left deferred (`status` shows them; none once (many; checks.sql:21)"""
 
     async def __call__(self) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1358,6 +1375,7 @@ class AsyncSchemaQueries(Protocol):
 
     table_exists: _SchemaAsyncTableExists
     restore_indexes: _SchemaAsyncRestoreIndexes
+    import_running: _SchemaAsyncImportRunning
     deferred_indexes: _SchemaAsyncDeferredIndexes
 
 
@@ -1665,6 +1683,14 @@ class _TransferErasedAmong(_Query, Protocol):
     def stream(self, *, user_ids: Any, session_ids: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _TransferLockImport(_Query, Protocol):
+    """Take the import's lock on this database, a session advisory lock held until the import's (one; import.sql:371)"""
+
+    def __call__(self) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class TransferQueries(Protocol):
     """The named queries, called through db.queries."""
 
@@ -1706,6 +1732,7 @@ class TransferQueries(Protocol):
     gone_user_sessions: _TransferGoneUserSessions
     prune_user_sessions: _TransferPruneUserSessions
     erased_among: _TransferErasedAmong
+    lock_import: _TransferLockImport
 
 
 class _TransferAsyncExportAgentSessions(_Query, Protocol):
@@ -2012,6 +2039,14 @@ class _TransferAsyncErasedAmong(_Query, Protocol):
     def stream(self, *, user_ids: Any, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _TransferAsyncLockImport(_Query, Protocol):
+    """Take the import's lock on this database, a session advisory lock held until the import's (one; import.sql:371)"""
+
+    async def __call__(self) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncTransferQueries(Protocol):
     """The named queries, awaited through db.queries."""
 
@@ -2053,3 +2088,4 @@ class AsyncTransferQueries(Protocol):
     gone_user_sessions: _TransferAsyncGoneUserSessions
     prune_user_sessions: _TransferAsyncPruneUserSessions
     erased_among: _TransferAsyncErasedAmong
+    lock_import: _TransferAsyncLockImport

@@ -40,8 +40,8 @@ import psycopg
 from psycopg.types.json import set_json_dumps
 
 from .. import config, mapping
-from ..conninfo import error_line
-from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRow
+from ..conninfo import describe, error_line
+from ..errors import ConnectionFailed, ImportInterrupted, ImportRunning, QueryError, RejectedRow
 from ..mapping import Source
 from ..private import private_file
 from ..query import Transaction, connect_direct, internal_queries
@@ -265,8 +265,9 @@ class _Postgres:
     """The import's connection: dict rows, JSON written with orjson, lz4 where the server has
     it, the stage tables; opened again after a fault of the server or the network."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, lock: bool = False) -> None:
         self.conninfo = conninfo
+        self.lock = lock  # the import's own process: hold the import's lock (lock_import)
         self.opened = 0  # how many connections were opened: statements bound to an older one
         self.conn = self._open()
 
@@ -275,11 +276,27 @@ class _Postgres:
         set_json_dumps(orjson.dumps, conn)
         self.queries = cast(TransferQueries, Transaction(conn).bind(internal_queries("transfer")))
         self.schema = cast(SchemaQueries, Transaction(conn).bind(internal_queries("schema")))
+        if self.lock:
+            self._take_lock(conn)
         self.queries.prefer_lz4()
         self.queries.create_import_stages()
         conn.commit()
         self.opened += 1
         return conn
+
+    def _take_lock(self, conn: psycopg.Connection[Any]) -> None:
+        """The import's lock, held by this connection's session: one import per database."""
+        found = self.queries.lock_import()
+        conn.commit()
+        if found is None or found["taken"]:
+            return
+        conn.close()
+        since = found["since"]
+        started = f", started {since:%Y-%m-%d %H:%M:%S %Z}" if since else ""
+        raise ImportRunning(
+            f"another import-sqlite is writing to {describe(self.conninfo)} (pid "
+            f"{found['holder']}{started}); wait for it to end (or stop it), then run this again"
+        )
 
     def reopen(self) -> None:
         with suppress(psycopg.Error):
@@ -427,7 +444,11 @@ def import_sqlite(
     job = _Job(conninfo, zone.key, dict(units), batch_size, retry_delays)
     # The worker processes start before any connection opens: none may inherit one.
     workers: ProcessPoolExecutor | _Writer = _workers(processes, job) or _Writer(job)
-    pg = _Postgres(conninfo)
+    try:
+        pg = _Postgres(conninfo, lock=True)
+    except BaseException:
+        _stop(workers)
+        raise
     try:
         left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
         if left:
@@ -438,12 +459,16 @@ def import_sqlite(
     finally:
         pg.close()
         rejects.close()
-        if isinstance(workers, _Writer):
-            workers.close()
-        else:
-            workers.shutdown(wait=False, cancel_futures=True)
+        _stop(workers)
     report.reject_file = reject_file if rejects.used else None
     return report
+
+
+def _stop(workers: "ProcessPoolExecutor | _Writer") -> None:
+    if isinstance(workers, _Writer):
+        workers.close()
+    else:
+        workers.shutdown(wait=False, cancel_futures=True)
 
 
 class _Job(NamedTuple):

@@ -367,3 +367,18 @@ RETURNING session_id AS key;
 SELECT r.n FROM unnest(:user_ids::text[], :session_ids::text[]) WITH ORDINALITY
     AS r(user_id, session_id, n)
 WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(r.user_id, r.session_id);
+
+-- name: lock_import :one primary
+-- Take the import's lock on this database, a session advisory lock held until the import's
+-- connection closes (so a direct connection, or a pooler in session mode): whether it was
+-- free, and when not, the backend that holds it and since when. Building the indexes an
+-- import deferred needs the same lock (restore_indexes): never under a running import.
+SELECT pg_try_advisory_lock(1768779892, 0) AS taken,
+       (SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.classid = 1768779892 AND l.objid = 0
+          AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()
+        LIMIT 1) AS holder,
+       (SELECT a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.classid = 1768779892 AND l.objid = 0
+          AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()
+        LIMIT 1) AS since;
