@@ -52,9 +52,10 @@ def test_round_trip_is_lossless(db_dsn: str, agno_data: Path, tmp_path: Path) ->
         code, _, err = run("import-sqlite", str(source), "--dsn", db_dsn,
                            "--reject-file", str(tmp_path / "r.jsonl"))  # fmt: skip
         assert code == 0, err
-    code, out, err = run("verify-import", str(agno_data), "--dsn", db_dsn)
+    # Both folders hold pagbank.db and ana_memory.db: one source each, verified together.
+    code, out, err = run("verify-import", str(samples), str(agno_data), "--dsn", db_dsn)
     assert code == 0, err
-    assert out.count(" ok") == 5 and "DIFFERS" not in out
+    assert out.count(" ok") == 6 and "DIFFERS" not in out
     exported = tmp_path / "exported"
     code, _, err = run("export-sqlite", str(exported), "--dsn", db_dsn)
     assert code == 0, err

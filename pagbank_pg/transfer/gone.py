@@ -58,3 +58,34 @@ def gone(
     else:
         rows = (deleted if prune else listed)(session_ids=keys, **source)
     return sorted({row["key"] for row in rows})
+
+
+def gone_by_source(
+    queries: TransferQueries,
+    tables: list[SourceTable],
+    unreadable: dict[str, str],
+    *,
+    prune: bool = False,
+) -> dict[str, list[str]]:
+    """Per source (`SourceTable.name`: the tables of one file name and table in several
+    folders count together, as the import counts them one source), the keys of the rows
+    imported from it that none of them holds now; deleted when `prune`. A source with a table
+    in `unreadable` is passed over (a table that cannot be read to its end is added to it)."""
+    groups: dict[str, list[SourceTable]] = {}
+    for table in tables:
+        groups.setdefault(table.name, []).append(table)
+    found = {}
+    for name, group in groups.items():
+        keys: list[str] = []
+        try:
+            for table in group:
+                conn = sqlite_source.connect(table.path)
+                try:
+                    keys += source_keys(conn, table)
+                finally:
+                    conn.close()
+        except sqlite3.DatabaseError as error:
+            unreadable.setdefault(name, str(error))
+        if name not in unreadable:
+            found[name] = gone(queries, group[0], keys, prune=prune)
+    return found

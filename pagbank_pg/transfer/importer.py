@@ -454,8 +454,10 @@ def import_sqlite(
         if left:
             notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
         for table in tables:
-            run = _Run(table, job, warn, full, max(processes, 1), prune)
+            run = _Run(table, job, warn, full, max(processes, 1))
             run.load(workers, pg, rejects, progress, report)
+        if prune:
+            report.pruned = pg.retrying(partial(_prune, pg, tables, report), retry_delays, warn)
     finally:
         pg.close()
         rejects.close()
@@ -644,9 +646,11 @@ def _defer(pg: _Postgres, table: str) -> list[str]:
         return [r["index_name"] for r in pg.queries.defer_indexes(table_name=table)]
 
 
-def _prune(pg: _Postgres, table: SourceTable, keys: list[str]) -> list[str]:
+def _prune(pg: _Postgres, tables: list[SourceTable], report: Report) -> dict[str, list[str]]:
+    """Delete the rows imported from each source that it no longer holds (none of a source
+    that could not be read to its end), in one transaction."""
     with pg.conn.transaction():
-        return gone.gone(pg.queries, table, keys, prune=True)
+        return gone.gone_by_source(pg.queries, tables, report.unreadable, prune=True)
 
 
 def _restore(pg: _Postgres, table: str | None) -> list[str]:
@@ -664,7 +668,6 @@ class _Run:
     warn: Callable[[str], None]
     full: bool
     processes: int
-    prune: bool
 
     def load(
         self,
@@ -713,11 +716,6 @@ class _Run:
                 mark.advance(loaded.mark)
                 pg.retrying(partial(_save, pg, mark), retry, self.warn)
                 progress(self.table.name, counts.read, total)
-            if self.prune:
-                keys = gone.source_keys(source, self.table)
-                report.pruned[self.table.name] = pg.retrying(
-                    partial(_prune, pg, self.table, keys), retry, self.warn
-                )
         except sqlite3.DatabaseError as error:  # damaged pages, a missing module: the file's
             with suppress(psycopg.Error):
                 pg.conn.rollback()  # a statement of the watermark may be left open

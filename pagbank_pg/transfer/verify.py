@@ -111,19 +111,20 @@ def verify_import(
     checks: dict[str, Check] = {}
     with direct_connection(conninfo) as pg:
         queries = cast(TransferQueries, Transaction(pg).bind(internal_queries("transfer")))
-        for table in tables:
-            check = checks[table.name] = Check()
+        for table in tables:  # same-named tables of several folders: one source, one check
+            check = checks.setdefault(table.name, Check())
             conn = sqlite_source.connect(table.path)
             try:
                 total = sqlite_source.count_rows(conn, table)
                 for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
                     _check_batch(queries, table, batch.rows, zone, check)
                     progress(table.name, check.source_rows, total)
-                check.gone = gone.gone(queries, table, gone.source_keys(conn, table))
             except sqlite3.DatabaseError as error:
                 unreadable[table.name] = str(error)
             finally:
                 conn.close()
+        for name, keys in gone.gone_by_source(queries, tables, unreadable).items():
+            checks[name].gone = keys
     return Verification(checks, notes, unreadable)
 
 
