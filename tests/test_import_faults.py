@@ -1,6 +1,8 @@
 """import-sqlite under faults and hostile rows: a server fault is never a bad row, one row
 never stops an import, a dead worker never hangs it, and the live app is never blocked."""
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -395,3 +397,29 @@ def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_o
         _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+
+
+def test_ctrl_c_says_what_was_committed_and_a_rerun_resumes(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=30)
+    args = [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
+            "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn]  # fmt: skip
+    victim = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and victim.poll() is None:
+        if imported(db_dsn, "agent_sessions") >= 20:
+            break
+        time.sleep(0.02)
+    os.killpg(victim.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == 1 and "Traceback" not in err and "Aborted!" not in err, err
+    last = err.splitlines()[-1]
+    assert last.startswith("pagbank-pg: error: the import was stopped (Ctrl-C); committed: ")
+    assert "pagbank.db:agent_sessions " in last and " of 1,200 row(s)" in last
+    assert last.endswith("run the same command again to resume it")
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
+    assert code == 0, out + err

@@ -23,6 +23,7 @@ import gc
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -69,6 +70,7 @@ class Counts:
     unchanged: int = 0
     rejected: int = 0
     erased: int = 0  # rows of erased users (LGPD), passed over
+    total: int = 0  # rows the table held when its import began
 
 
 @dataclass
@@ -450,20 +452,68 @@ def import_sqlite(
         _stop(workers)
         raise
     try:
-        left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
-        if left:
-            notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
-        for table in tables:
-            run = _Run(table, job, warn, full, max(processes, 1))
-            run.load(workers, pg, rejects, progress, report)
-        if prune:
-            report.pruned = pg.retrying(partial(_prune, pg, tables, report), retry_delays, warn)
+        with _ctrl_c() as stop:
+            left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
+            if left:
+                notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
+            for table in tables:
+                run = _Run(table, job, warn, full, max(processes, 1), stop)
+                run.load(workers, pg, rejects, progress, report)
+            if prune:
+                report.pruned = pg.retrying(partial(_prune, pg, tables, report), retry_delays, warn)
+    except _Stopped as stopped:
+        raise ImportInterrupted(_stopped(report, stopped.deferred)) from None
     finally:
         pg.close()
         rejects.close()
         _stop(workers)
     report.reject_file = reject_file if rejects.used else None
     return report
+
+
+class _Stopped(Exception):
+    """Ctrl-C: the import stopped after its last committed range (`deferred`: the indexes of
+    the table it was loading, left to build)."""
+
+    def __init__(self, deferred: list[str]) -> None:
+        self.deferred = deferred
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[list[bool]]:
+    """Ctrl-C (SIGINT) asks the import to stop after the ranges in flight commit: the flag
+    yielded becomes [True]; a second Ctrl-C stops at once. (In the main thread only: elsewhere
+    Python delivers no signal.)"""
+    stop = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def asked(signum: int, frame: Any) -> None:
+        if stop[0]:
+            raise KeyboardInterrupt
+        stop[0] = True
+
+    previous = signal.signal(signal.SIGINT, asked)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stopped(report: Report, deferred: list[str]) -> str:
+    """What a stopped import committed, and how to resume it."""
+    done = ", ".join(f"{n} {c.read:,} of {c.total:,} row(s)" for n, c in report.counts.items())
+    left = (
+        f"; {len(deferred)} index(es) it deferred ({', '.join(deferred)}) are missing until then "
+        "(or pagbank-pg migrate)"
+        if deferred
+        else ""
+    )
+    return (
+        f"the import was stopped (Ctrl-C); committed: {done or 'nothing'}{left}; run the same "
+        "command again to resume it"
+    )
 
 
 def _stop(workers: "ProcessPoolExecutor | _Writer") -> None:
@@ -570,6 +620,7 @@ def _start_worker(job: _Job) -> None:
     by SIGKILL, so that no orphan lingers; then wait for ranges."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the import's to handle (_ctrl_c)
     global _WORKER
     _WORKER = _Writer(job)
 
@@ -668,6 +719,7 @@ class _Run:
     warn: Callable[[str], None]
     full: bool
     processes: int
+    stop: list[bool]  # [True]: Ctrl-C asked the import to stop (_ctrl_c)
 
     def load(
         self,
@@ -686,7 +738,7 @@ class _Run:
         target = TARGETS[self.table.kind].table
         retry = self.job.retry_delays
         try:
-            total = sqlite_source.count_rows(source, self.table)
+            total = counts.total = sqlite_source.count_rows(source, self.table)
             mark = Watermark.start(
                 pg.queries, source, self.table, total, ZoneInfo(self.job.zone), self.full
             )
@@ -716,6 +768,8 @@ class _Run:
                 mark.advance(loaded.mark)
                 pg.retrying(partial(_save, pg, mark), retry, self.warn)
                 progress(self.table.name, counts.read, total)
+                if self.stop[0]:
+                    raise _Stopped(deferred)
         except sqlite3.DatabaseError as error:  # damaged pages, a missing module: the file's
             with suppress(psycopg.Error):
                 pg.conn.rollback()  # a statement of the watermark may be left open
