@@ -173,9 +173,10 @@ def rollback(
 )
 @click.option("--json", "as_json", is_flag=True, help="The same, as one JSON object.")
 def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
-    """The database's role, its standbys and their lag, each read replica, and pending
-    migrations; exit code 1 unless it is a reachable primary with nothing pending (a
-    readiness probe). A replica that is down is shown, not counted: reads go to the primary."""
+    """The database's role, its standbys and their lag, each read replica, pending
+    migrations and missing indexes; exit code 1 unless it is a reachable primary with nothing
+    pending and no index an import deferred (a readiness probe). A replica that is down is
+    shown, not counted: reads go to the primary."""
     replicas = config.replica_url(replica_dsn)
     found = health_check(resolve_dsn(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
     if as_json:
@@ -201,6 +202,16 @@ def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
             )
         pending = found.pending_migrations
         click.echo(f"migrations: {', '.join(pending) + ' pending' if pending else 'up to date'}")
+        deferred = found.deferred_indexes
+        if not deferred:
+            click.echo("indexes: complete")
+        elif found.import_running:
+            click.echo(f"indexes: {len(deferred)} missing, deferred by the import running now "
+                       f"({', '.join(deferred)}): built when it ends")  # fmt: skip
+        else:
+            click.echo(f"indexes: {len(deferred)} missing, deferred by an interrupted import "
+                       f"({', '.join(deferred)}): run import-sqlite again, or pagbank-pg "
+                       "migrate")  # fmt: skip
     if not found.ready:
         raise SystemExit(1)
 
