@@ -20,6 +20,7 @@ What goes wrong is told apart:
 
 import ctypes
 import gc
+import multiprocessing
 import signal
 import sqlite3
 import sys
@@ -631,11 +632,18 @@ def _load_in_worker(part: _Range) -> _Loaded:
 
 
 def _workers(processes: int, job: _Job) -> ProcessPoolExecutor | None:
-    """The worker processes, started now (they fork from this process as it is)."""
+    """The worker processes, started now. Spawned, not forked: a fork copies the locks other
+    threads of this process hold at that instant (SQLite's own, for one), and a worker then
+    waits forever on a lock no thread of its own will release."""
     if processes <= 0:
         return None
-    workers = ProcessPoolExecutor(processes, initializer=_start_worker, initargs=(job,))
-    for _ in range(processes):  # fork every worker before a connection is opened
+    workers = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(job,),
+    )
+    for _ in range(processes):  # start every worker before a connection is opened
         workers.submit(int).result()
     return workers
 
