@@ -637,14 +637,23 @@ def _workers(processes: int, job: _Job) -> ProcessPoolExecutor | None:
     waits forever on a lock no thread of its own will release."""
     if processes <= 0:
         return None
-    workers = ProcessPoolExecutor(
-        processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(job,),
-    )
-    for _ in range(processes):  # start every worker before a connection is opened
-        workers.submit(int).result()
+    # Every worker starts now, at once (the pool would start the second one mid-import, at
+    # its first wait), ignoring Ctrl-C from birth: an ignored signal stays ignored in the
+    # child, so one that is still starting never dies of it (Ctrl-C is the import's: _ctrl_c).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        workers = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(job,),
+        )
+        for started in [workers.submit(int) for _ in range(processes)]:
+            started.result()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
     return workers
 
 
