@@ -1612,7 +1612,7 @@ class _TransferDeferIndexes(_Query, Protocol):
 
 
 class _TransferGoneAgentSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:261)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:262)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1620,7 +1620,7 @@ class _TransferGoneAgentSessions(_Query, Protocol):
 
 
 class _TransferPruneAgentSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:274)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:275)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1628,7 +1628,7 @@ class _TransferPruneAgentSessions(_Query, Protocol):
 
 
 class _TransferGoneTeamSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:287)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:288)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1636,7 +1636,7 @@ class _TransferGoneTeamSessions(_Query, Protocol):
 
 
 class _TransferPruneTeamSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:300)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:301)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1644,7 +1644,7 @@ class _TransferPruneTeamSessions(_Query, Protocol):
 
 
 class _TransferGoneUserMemories(_Query, Protocol):
-    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:313)"""
+    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:314)"""
 
     def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1652,7 +1652,7 @@ class _TransferGoneUserMemories(_Query, Protocol):
 
 
 class _TransferPruneUserMemories(_Query, Protocol):
-    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:326)"""
+    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:327)"""
 
     def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1660,7 +1660,7 @@ class _TransferPruneUserMemories(_Query, Protocol):
 
 
 class _TransferGoneUserSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:339)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:340)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1668,7 +1668,7 @@ class _TransferGoneUserSessions(_Query, Protocol):
 
 
 class _TransferPruneUserSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:351)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:352)"""
 
     def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1676,7 +1676,7 @@ class _TransferPruneUserSessions(_Query, Protocol):
 
 
 class _TransferErasedAmong(_Query, Protocol):
-    """Which of these source rows (a user id and a session id each, either NULL) belong to an (many; import.sql:363)"""
+    """Which of these source rows (a user id and a session id each, either NULL) belong to an (many; import.sql:364)"""
 
     def __call__(self, *, user_ids: Any, session_ids: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1684,7 +1684,7 @@ class _TransferErasedAmong(_Query, Protocol):
 
 
 class _TransferLockImport(_Query, Protocol):
-    """Take the import's lock on this database, a session advisory lock held until the import's (one; import.sql:371)"""
+    """Take the import's lock on this database, a session advisory lock held until the import's (one; import.sql:372)"""
 
     def __call__(self) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1968,7 +1968,7 @@ class _TransferAsyncDeferIndexes(_Query, Protocol):
 
 
 class _TransferAsyncGoneAgentSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:261)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:262)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1976,7 +1976,7 @@ class _TransferAsyncGoneAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncPruneAgentSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:274)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:275)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1984,7 +1984,7 @@ class _TransferAsyncPruneAgentSessions(_Query, Protocol):
 
 
 class _TransferAsyncGoneTeamSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:287)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:288)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -1992,7 +1992,7 @@ class _TransferAsyncGoneTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncPruneTeamSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:300)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:301)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -2000,7 +2000,7 @@ class _TransferAsyncPruneTeamSessions(_Query, Protocol):
 
 
 class _TransferAsyncGoneUserMemories(_Query, Protocol):
-    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:313)"""
+    """The memories imported from one source table whose key is no longer in it (by their source key). (many; import.sql:314)"""
 
     async def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -2008,7 +2008,7 @@ class _TransferAsyncGoneUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncPruneUserMemories(_Query, Protocol):
-    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:326)"""
+    """Delete the memories imported from one source table whose key is no longer in it; their keys. (many; import.sql:327)"""
 
     async def __call__(self, *, ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -2016,7 +2016,7 @@ class _TransferAsyncPruneUserMemories(_Query, Protocol):
 
 
 class _TransferAsyncGoneUserSessions(_Query, Protocol):
-    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:339)"""
+    """The sessions imported from one source table whose key is no longer in it (by their source key). (many; import.sql:340)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -2024,7 +2024,7 @@ class _TransferAsyncGoneUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncPruneUserSessions(_Query, Protocol):
-    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:351)"""
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys. (many; import.sql:352)"""
 
     async def __call__(self, *, session_ids: Any, source_file: Any, source_table: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -2032,7 +2032,7 @@ class _TransferAsyncPruneUserSessions(_Query, Protocol):
 
 
 class _TransferAsyncErasedAmong(_Query, Protocol):
-    """Which of these source rows (a user id and a session id each, either NULL) belong to an (many; import.sql:363)"""
+    """Which of these source rows (a user id and a session id each, either NULL) belong to an (many; import.sql:364)"""
 
     async def __call__(self, *, user_ids: Any, session_ids: Any) -> list[dict[str, Any]]: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
@@ -2040,7 +2040,7 @@ class _TransferAsyncErasedAmong(_Query, Protocol):
 
 
 class _TransferAsyncLockImport(_Query, Protocol):
-    """Take the import's lock on this database, a session advisory lock held until the import's (one; import.sql:371)"""
+    """Take the import's lock on this database, a session advisory lock held until the import's (one; import.sql:372)"""
 
     async def __call__(self) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...

