@@ -16,6 +16,7 @@ import click
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import config, lgpd, mapping
 from .conninfo import describe, resolve_dsn, to_conninfo
@@ -27,7 +28,7 @@ from .query.stubs import render, render_package
 from .schema import embedded, migrations
 from .transfer import exporter, importer, verify
 from .transfer.progress import progress_reporter
-from .transfer.source import KINDS
+from .transfer.source import KINDS, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +89,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PagbankPgError as error:
-            click.echo(f"pagbank-pg: error: {error}", err=True)
+            click.echo(f"pagbank-pg: error: {printable(error)}", err=True)
             ctx.exit(1)
 
 
@@ -103,8 +104,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     table = Table(*headers, box=None, pad_edge=False)
     for column in table.columns[1:]:
         column.justify = "right"
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    for row in rows:  # Text: a name's brackets are not markup
+        table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else printable(v)) for v in row))
     Console(width=200).print(table)
 
 
@@ -125,6 +126,8 @@ def migrate(dsn: str | None, migrations_dir: Path | None) -> None:
     if built:
         click.echo(f"built {len(built)} index(es) an interrupted import had deferred: "
                    f"{', '.join(built)}")  # fmt: skip
+    elif migrations.import_running(conninfo):
+        click.echo("an import is running: the indexes it deferred are built when it ends")
 
 
 @main.command()
@@ -142,7 +145,10 @@ def status(dsn: str | None, migrations_dir: Path | None) -> None:
     pending = sum(state.applied_at is None for state in states)
     click.echo(f"{len(states) - pending} applied, {pending} pending on {describe(conninfo)}")
     deferred = migrations.deferred_indexes(conninfo)
-    if deferred:
+    if deferred and migrations.import_running(conninfo):
+        click.echo(f"{len(deferred)} index(es) deferred by the import running now, built when "
+                   f"it ends: {', '.join(deferred)}")  # fmt: skip
+    elif deferred:
         click.echo(f"{len(deferred)} index(es) deferred by an interrupted import, missing until "
                    f"import-sqlite or migrate runs again: {', '.join(deferred)}")  # fmt: skip
 
@@ -189,9 +195,10 @@ def rollback(
 )
 @click.option("--json", "as_json", is_flag=True, help="The same, as one JSON object.")
 def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
-    """The database's role, its standbys and their lag, each read replica, and pending
-    migrations; exit code 1 unless it is a reachable primary with nothing pending (a
-    readiness probe). A replica that is down is shown, not counted: reads go to the primary."""
+    """The database's role, its standbys and their lag, each read replica, pending
+    migrations and missing indexes; exit code 1 unless it is a reachable primary with nothing
+    pending and no index an import deferred (a readiness probe). A replica that is down is
+    shown, not counted: reads go to the primary."""
     replicas = config.replica_url(replica_dsn)
     found = health_check(_resolve(dsn), replica_dsn=to_conninfo(replicas) if replicas else None)
     if as_json:
@@ -217,6 +224,16 @@ def health(dsn: str | None, replica_dsn: str | None, as_json: bool) -> None:
             )
         pending = found.pending_migrations
         click.echo(f"migrations: {', '.join(pending) + ' pending' if pending else 'up to date'}")
+        deferred = found.deferred_indexes
+        if not deferred:
+            click.echo("indexes: complete")
+        elif found.import_running:
+            click.echo(f"indexes: {len(deferred)} missing, deferred by the import running now "
+                       f"({', '.join(deferred)}): built when it ends")  # fmt: skip
+        else:
+            click.echo(f"indexes: {len(deferred)} missing, deferred by an interrupted import "
+                       f"({', '.join(deferred)}): run import-sqlite again, or pagbank-pg "
+                       "migrate")  # fmt: skip
     if not found.ready:
         raise SystemExit(1)
 
@@ -386,6 +403,11 @@ def _units(path: Path | None) -> dict[str, str]:
 @click.option(
     "--full", is_flag=True, help="Compare every row, not only those written since the last run."
 )
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the rows imported from a table that it no longer holds (never the app's own).",
+)
 def import_sqlite(
     dsn: str | None,
     paths: tuple[Path, ...],
@@ -396,6 +418,7 @@ def import_sqlite(
     batch_size: int,
     accept_rejects: bool,
     full: bool,
+    prune: bool,
 ) -> None:
     """Import PagBank's SQLite files (a data/ folder or .db files) into the six tables."""
     unit_map = _units(units)
@@ -410,11 +433,12 @@ def import_sqlite(
             source_timezone=source_timezone,
             units=unit_map,
             progress=progress,
-            warn=lambda line: click.echo(f"note: {line}", err=True),
+            warn=lambda line: click.echo(f"note: {printable(line)}", err=True),
             full=full,
+            prune=prune,
         )
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     if report.erased:
         click.echo(f"note: {report.erased} row(s) of erased users passed over (LGPD)", err=True)
     print_table(
@@ -422,11 +446,25 @@ def import_sqlite(
         [[name, c.read, c.inserted, c.updated, c.unchanged, c.rejected]
          for name, c in report.counts.items()],
     )  # fmt: skip
+    for name, keys in report.pruned.items():
+        for key in keys:
+            click.echo(f"removed {name} {printable(key)} (no longer in SQLite)")
     if report.rejected:
         message = f"{report.rejected} row(s) rejected; see {report.reject_file}"
-        if not accept_rejects:
+        if not accept_rejects and not report.unreadable:
             raise PagbankPgError(message + " (pass --accept-rejects to accept them)")
         click.echo(message, err=True)
+    _fail_on_unreadable(report.unreadable, "imported")
+
+
+def _fail_on_unreadable(unreadable: dict[str, str], done: str) -> None:
+    """One line naming each table SQLite could not read, and why (exit code 1)."""
+    if unreadable:
+        tables = "; ".join(f"{name} ({reason})" for name, reason in sorted(unreadable.items()))
+        raise PagbankPgError(
+            f"{len(unreadable)} table(s) could not be read: {tables}; every other table was "
+            f"{done} (fix the file and run again)"
+        )
 
 
 @main.command("verify-import")
@@ -445,26 +483,36 @@ def verify_import(
 ) -> None:
     """Compare each source table with PostgreSQL: row counts and every row's content."""
     with progress_reporter() as progress:
-        checks = verify.verify_import(
+        verified = verify.verify_import(
             _resolve(dsn),
             list(paths),
             explicit=_explicit_tables(tables),
             source_timezone=source_timezone,
             progress=progress,
         )
+    checks = verified.checks
+    for note in verified.notes:
+        click.echo(f"note: {printable(note)}", err=True)
     print_table(
-        ["source", "source rows", "identical", "different", "missing", "verdict"],
-        [[name, c.source_rows, c.identical, c.different, c.missing, "ok" if c.ok else "DIFFERS"]
-         for name, c in checks.items()],
+        ["source", "source rows", "identical", "different", "missing", "erased", "gone",
+         "verdict"],
+        [[name, c.source_rows, c.identical, c.different, c.missing, c.erased, len(c.gone),
+          "ok" if c.ok else "DIFFERS"] for name, c in checks.items()],
     )  # fmt: skip
-    for check in checks.values():
+    for name, check in checks.items():
         for example in check.examples:
-            click.echo(example, err=True)
+            click.echo(printable(example), err=True)
+        for key in check.gone:
+            click.echo(f"{name}: {printable(key)} is in PostgreSQL, no longer in SQLite", err=True)
     bad = [name for name, check in checks.items() if not check.ok]
+    if bad and verified.unreadable:
+        click.echo(f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}", err=True)
+    _fail_on_unreadable(verified.unreadable, "verified")
     if bad:
         raise PagbankPgError(
             f"{len(bad)} table(s) differ from PostgreSQL: {', '.join(bad)}; missing rows are in "
-            "the import's reject file, or were not imported yet: run import-sqlite"
+            "the import's reject file, or were not imported yet: run import-sqlite (rows gone "
+            "from SQLite: import-sqlite --prune deletes them)"
         )
 
 
@@ -485,7 +533,7 @@ def export_sqlite(dsn: str | None, outdir: Path, source_timezone: str, overwrite
         )
     print_table(["written to", "rows"], [[name, n] for name, n in export.counts.items()])
     for reason in export.rejected:
-        click.echo(reason, err=True)
+        click.echo(printable(reason), err=True)
     if export.rejected:
         raise PagbankPgError(
             f"{len(export.rejected)} row(s) could not be exported (listed above); the files "

@@ -94,6 +94,10 @@ class PrivateFileError(PagbankPgError):
     permission); nothing was written through it."""
 
 
+class ImportRunning(PagbankPgError):
+    """Another import into the same database is running; this one did nothing."""
+
+
 class ImportInterrupted(PagbankPgError):
     """An import stopped on a fault of the server, the network or a worker process, not of a
     row: what was committed stays, nothing was rejected for it, and running the same command

@@ -1,8 +1,10 @@
 """Health of the database for a readiness probe and `pagbank-pg health`: the node's role, its
 streaming standbys and their lag, each read replica, the pools and where reads went, and
-pending migrations. Ready means: the server answers, it takes writes (a primary), and no
-migration is pending; a replica that is down only sends reads to the primary, so it is
-reported, not counted against readiness."""
+pending migrations, and the indexes an import deferred. Ready means: the server answers, it
+takes writes (a primary), no migration is pending, and no index is missing because a first
+import into an empty table is running or was interrupted (its data is incomplete too, and
+the app's reads by user would scan whole tables); a replica that is down only sends reads to
+the primary, so it is reported, not counted against readiness."""
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -13,7 +15,7 @@ from psycopg.rows import dict_row
 
 from .conninfo import connection_failed, describe, error_line
 from .query import Database
-from .query.types import topology_queries
+from .query.types import schema_queries, topology_queries
 from .schema import migrations
 
 
@@ -31,10 +33,12 @@ class Health:
     replicas: list[dict[str, Any]] = field(default_factory=list)
     replica_pool: dict[str, int] = field(default_factory=dict)
     reads: dict[str, int] = field(default_factory=dict)  # where reads went, and why
+    deferred_indexes: list[str] = field(default_factory=list)  # missing: an import deferred them
+    import_running: bool = False  # an import-sqlite is writing now (it builds them when it ends)
 
     @property
     def ready(self) -> bool:
-        return self.role == "primary" and not self.pending_migrations
+        return self.role == "primary" and not self.pending_migrations and not self.deferred_indexes
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ready": self.ready}
@@ -48,6 +52,11 @@ def check(conninfo: str, db: Database | None = None, replica_dsn: str | None = N
             topology = topology_queries(conn)
             node, standbys = topology.node_state(), topology.standbys()
             assert node is not None  # a SELECT without FROM: always one row
+            checks = schema_queries(conn)
+            deferred, running = [], False
+            if checks.table_exists(table_name="import_deferred_indexes"):
+                deferred = [r["index_name"] for r in checks.deferred_indexes()]
+                running = bool(checks.import_running())
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
     pending = [state.id for state in migrations.status(conninfo) if state.applied_at is None]
@@ -62,6 +71,8 @@ def check(conninfo: str, db: Database | None = None, replica_dsn: str | None = N
         replicas=[_replica(node) for node in hosts(replica_dsn)] if replica_dsn else [],
         replica_pool=dict(db.replica_pool.get_stats()) if db and db.replica_pool else {},
         reads=dict(db.routing.counts) if db and db.routing else {},
+        deferred_indexes=deferred,
+        import_running=running,
     )
 
 

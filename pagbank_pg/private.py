@@ -1,46 +1,71 @@
-"""Files and folders that hold customer data (reject files, exports, scratch folders): created
-private (0600 files, 0700 folders), never through a link planted at their path, written
-atomically where a half-written file could be mistaken for a whole one."""
+"""Files and folders that hold customer data (reject files, exports, scratch folders): always
+new ones of this process's user, made under a name no one else chose (O_EXCL: mkstemp,
+mkdtemp), private (0600 files, 0700 folders), and moved over their final path once written.
+Whatever stood at that path (a file another user planted and keeps open, say) is replaced,
+never written into, and a link there is refused, never followed."""
 
 import contextlib
-import errno
+import io
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from .errors import PrivateFileError
 
-_WRITE = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-
 
 def _refused(path: Path, error: OSError) -> PrivateFileError:
-    if error.errno == errno.ELOOP:
-        return PrivateFileError(
-            f"{path} is a symbolic link; customer data is never written through one: "
-            "remove it or choose another path"
-        )
     return PrivateFileError(f"cannot write {path}: {error.strerror}")
 
 
-def _open(path: Path, flags: int) -> int:
-    try:
-        fd = os.open(path, _WRITE | flags, 0o600)
-    except OSError as error:
-        raise _refused(path, error) from None
-    os.fchmod(fd, 0o600)  # an existing file keeps no wider permissions
-    return fd
+def _no_link(path: Path) -> None:
+    if path.is_symlink():
+        raise PrivateFileError(
+            f"{path} is a symbolic link; customer data is never written through one: "
+            "remove it or choose another path"
+        )
+
+
+class _NewFile(io.FileIO):
+    """A new 0600 file of ours beside `path`, moved over `path` when closed."""
+
+    def __init__(self, path: Path) -> None:
+        _no_link(path)
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        except OSError as error:
+            raise _refused(path, error) from None
+        super().__init__(fd, "wb")
+        self.path, self.temporary = path, Path(name)
+
+    def close(self) -> None:
+        """Flush to disk and move over `path` (once)."""
+        if self.closed:
+            return
+        os.fsync(self.fileno())
+        super().close()
+        replace_durably(self.temporary, self.path)
+
+    def discard(self) -> None:
+        """Close and remove, leaving `path` as it was."""
+        super().close()
+        self.temporary.unlink(missing_ok=True)
 
 
 def private_file(path: Path) -> IO[bytes]:
-    """`path` opened for writing from its start: created 0600, or an existing file truncated
-    and made 0600; a symbolic link at the path is refused."""
-    return os.fdopen(_open(path, os.O_TRUNC), "wb")
+    """A new file of ours (0600) for `path`, moved over `path` when closed; a symbolic link at
+    the path is refused."""
+    return _NewFile(path)
 
 
 def create_private(path: Path) -> None:
     """Create `path` as a new, empty 0600 file (for a program that then opens it itself)."""
-    os.close(_open(path, os.O_EXCL))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise _refused(path, error) from None
+    os.close(fd)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -60,38 +85,20 @@ def replace_durably(source: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_private_file(path: Path) -> Iterator[IO[bytes]]:
-    """Write `path` whole or not at all: into a new 0600 `<name>.partial` beside it (a stale
-    one removed first), flushed to disk, then moved over `path`; removed on any failure."""
-    partial = path.with_name(path.name + ".partial")
-    with contextlib.suppress(FileNotFoundError):
-        partial.unlink()  # removes a link itself, never what it points to
-    file = os.fdopen(_open(partial, os.O_EXCL), "wb")
+    """Write `path` whole or not at all: a new file of ours, flushed to disk, then moved over
+    `path`; removed on any failure."""
+    file = _NewFile(path)
     try:
-        with file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        replace_durably(partial, path)
+        yield file
     except BaseException:
-        partial.unlink(missing_ok=True)
+        file.discard()
         raise
+    file.close()
 
 
-def private_folder(path: Path) -> Path:
-    """A 0700 folder at `path`: made, or an existing real folder tightened to 0700; a link at
-    the path is refused. Its parents are left as they are."""
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o700)
+def scratch_folder(parent: Path, prefix: str) -> Path:
+    """A new 0700 folder of ours in `parent`, named `prefix` and random letters."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     except OSError as error:
-        if error.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise PrivateFileError(
-                f"{path} is not a folder of ours (a link or a file); remove it and run again"
-            ) from None
-        raise _refused(path, error) from None
-    try:
-        os.fchmod(fd, 0o700)
-    finally:
-        os.close(fd)
-    return path
+        raise _refused(parent / prefix, error) from None

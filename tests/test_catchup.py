@@ -168,3 +168,85 @@ def test_a_catch_up_killed_midway_ends_like_an_uninterrupted_one(
     assert victim.wait() == -signal.SIGKILL
     import_(data, db_dsn)
     same_as_a_full_import(data, db_dsn, server_dsn, template_db)
+
+
+def test_rows_deleted_in_sqlite_fail_verify_and_prune_removes_only_theirs(
+    db_dsn: str, server_dsn: str, template_db: str, agno_data: Path, tmp_path: Path
+) -> None:
+    from pagbank_pg import Database
+    from pagbank_pg.agno import PostgresStorage
+
+    from .helpers import agent
+
+    data = tmp_path / "data"
+    shutil.copytree(agno_data, data)
+    import_(data, db_dsn)
+    with Database.open(db_dsn, max_size=1) as db:  # the app writes to PostgreSQL directly
+        agent(PostgresStorage("agent", db=db)).run("Oi", session_id="app-only", user_id="u-app")
+        db.queries.create_user_session(
+            session_id="app-only",
+            user_id="u-app",
+            team_id=None,
+            session_context=None,
+            metadata=None,
+        )
+    conn = sqlite3.connect(data / "pagbank.db")  # the old app deletes two sessions, adds one
+    gone = {}
+    for table in ("agent_sessions", "sessions"):
+        gone[table] = conn.execute(f"SELECT session_id FROM {table} WHERE rowid = 2").fetchone()[0]
+        conn.execute(f"DELETE FROM {table} WHERE rowid = 2")
+    conn.execute(
+        "INSERT INTO sessions (session_id, user_id, created_at, last_activity) "
+        "VALUES ('s-new', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05')"
+    )  # as many rows as before: a count cannot tell
+    conn.commit()
+    conn.close()
+    code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
+    assert code == 1
+    assert f"pagbank.db:agent_sessions: {gone['agent_sessions']} is in PostgreSQL, no " in err
+    assert f"pagbank.db:sessions: {gone['sessions']} is in PostgreSQL, no longer in " in err
+    assert "app-only" not in err and err.count("no longer in SQLite") == 2
+    _, err = import_(data, db_dsn)  # without --prune, nothing is removed
+    assert "verify-import lists them, import-sqlite --prune removes them" in err
+    code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
+    assert code == 1
+    code, out, err = run("import-sqlite", str(data), "--dsn", db_dsn, "--prune")
+    assert code == 0, err
+    removed = [line for line in out.splitlines() if line.startswith("removed ")]
+    assert sorted(removed) == sorted([
+        f"removed pagbank.db:agent_sessions {gone['agent_sessions']} (no longer in SQLite)",
+        f"removed pagbank.db:sessions {gone['sessions']} (no longer in SQLite)",
+    ])  # fmt: skip
+    with psycopg.connect(db_dsn) as pg:
+        kept = pg.execute(
+            "SELECT (SELECT count(*) FROM agent_sessions WHERE session_id = 'app-only'), "
+            "(SELECT count(*) FROM user_sessions WHERE session_id = 'app-only')"
+        ).fetchone()
+    assert kept == (1, 1)  # what the app wrote came from no file: never pruned
+    code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
+    assert code == 0, out + err
+
+
+def test_a_renamed_or_moved_copy_of_a_file_changes_nothing_and_verifies_under_either_name(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(agno_data, data)
+    import_(data, db_dsn)
+    before = table_contents(db_dsn)
+    renamed = tmp_path / "x" / "pagbank.sqlite3"
+    moved = tmp_path / "y" / "pagbank.db"
+    for copy in (renamed, moved):
+        copy.parent.mkdir()
+        shutil.copy(data / "pagbank.db", copy)
+        code, out, err = run("import-sqlite", str(copy), "--dsn", db_dsn)
+        assert code == 0, err
+        lines = [line.split() for line in out.splitlines()[1:]]
+        assert lines and all(cells[2:4] == ["0", "0"] for cells in lines), out  # not updated
+        assert table_contents(db_dsn) == before  # the rows stay those of data/pagbank.db
+        for verified in (copy, data):
+            code, out, err = run("verify-import", str(verified), "--dsn", db_dsn)
+            assert code == 0, out + err
+    exported = tmp_path / "exported"
+    assert run("export-sqlite", str(exported), "--dsn", db_dsn)[0] == 0
+    assert not (exported / "pagbank.sqlite3").exists() and (exported / "pagbank.db").exists()

@@ -1,6 +1,7 @@
 """Bad input on the command line gets one line saying what to do, never a traceback and never
 a password; what destroys data asks first."""
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -104,3 +105,67 @@ def test_rollback_all_asks_first(db_dsn: str) -> None:
     assert code == 1 and "nothing rolled back: no terminal to confirm on; pass --yes" in err
     code, out, _ = run("status", "--dsn", db_dsn)
     assert f"{len(MIGRATION_IDS)} applied, 0 pending" in out
+
+
+def test_names_from_a_file_reach_the_terminal_with_control_characters_escaped(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    from pagbank_pg.transfer.exporter import DDL
+
+    from .agno_files import sample_agent_row
+
+    file = tmp_path / "evil.db"
+    conn = sqlite3.connect(file)
+    loud = "agents\x1b[2J\x1b]0;pwned\x07"  # clears the screen, retitles the terminal
+    conn.executescript(DDL["agent"].replace("{t}", loud))
+    conn.execute(f'INSERT INTO "{loud}" VALUES (?,?,?,?,?,?,?,?,?,?)', sample_agent_row())
+    conn.execute('CREATE TABLE "odd\x1b[31m[bold]" (x)')  # not recognised: a note names it
+    conn.commit()
+    conn.close()
+    for command in ("import-sqlite", "verify-import"):
+        code, out, err = run(command, str(file), "--dsn", db_dsn)
+        assert code == 0, err
+        assert "\x1b" not in out + err and "\x07" not in out + err
+        assert "evil.db:agents\\x1b[2J\\x1b]0;pwned\\x07" in out
+    code, out, err = run("import-sqlite", str(file), "--dsn", db_dsn)
+    assert "odd\\x1b[31m[bold]: not recognised by its columns" in err
+
+
+@pytest.mark.parametrize("command", ["import-sqlite", "verify-import"])
+@pytest.mark.parametrize("content", ["nothing", "text files"])
+def test_a_folder_with_no_sqlite_file_fails_in_one_line(
+    db_dsn: str, tmp_path: Path, command: str, content: str
+) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    if content == "text files":
+        (folder / "README.txt").write_text("the data lives elsewhere\n")
+    code, out, err = run(command, str(folder), "--dsn", db_dsn)
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err == (
+        f"pagbank-pg: error: {folder}: no SQLite file in this folder (files named *.db, "
+        "*.sqlite, *.sqlite3 or *.db3, holding SQLite's header); check the path\n"
+    )
+
+
+def test_sqlite_files_are_found_by_name_and_content(db_dsn: str, tmp_path: Path) -> None:
+    from .agno_files import SAMPLES
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "sub").mkdir()
+    shutil.copy(SAMPLES / "pagbank.db", folder / "sub" / "pagbank.sqlite3")
+    shutil.copy(SAMPLES / "ana_memory.db", folder / "ana_memory.sqlite")
+    shutil.copy(SAMPLES / "pagbank.db", folder / "pagbank.db.bak")  # a stale copy: passed over
+    for command in ("import-sqlite", "verify-import"):
+        code, out, err = run(command, str(folder), "--dsn", db_dsn)
+        assert code == 0, err
+        assert "pagbank.sqlite3:agent_sessions" in out and "ana_memory.sqlite:" in out
+        assert "pagbank.db.bak:" not in out
+        assert (
+            f"note: {folder / 'pagbank.db.bak'}: a SQLite file by its content, passed over: its "
+            "name does not end in .db, .sqlite, .sqlite3 or .db3 (name the file itself to "
+            "read it)" in err
+        )
+    code, out, err = run("import-sqlite", str(folder / "pagbank.db.bak"), "--dsn", db_dsn)
+    assert code == 0 and "pagbank.db.bak:agent_sessions" in out, err

@@ -61,3 +61,24 @@ def test_the_app_sees_its_replica_pool_and_where_its_reads_went(db_dsn: str) -> 
         found = check(db_dsn, db, replica_dsn=db_dsn)
     assert found.reads == {"replica": 1} and found.replica_pool["pool_max"] == 2
     assert found.replicas[0]["role"] == "primary" and found.replicas[0]["lag_seconds"] is None
+
+
+def test_indexes_an_interrupted_import_left_missing_make_it_not_ready(db_dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(db_dsn) as conn:  # what a first import killed mid-load leaves
+        deferred = [r[0] for r in conn.execute("SELECT defer_secondary_indexes('agent_sessions')")]
+    assert deferred
+    code, out, _ = run("health", "--dsn", db_dsn)
+    assert code == 1
+    assert (
+        f"indexes: {len(deferred)} missing, deferred by an interrupted import "
+        f"({', '.join(deferred)}): run import-sqlite again, or pagbank-pg migrate"
+    ) in out
+    code, out, _ = run("health", "--dsn", db_dsn, "--json")
+    found = json.loads(out)
+    assert code == 1 and found["ready"] is False and found["deferred_indexes"] == deferred
+    assert found["import_running"] is False
+    assert run("migrate", "--dsn", db_dsn)[0] == 0
+    code, out, _ = run("health", "--dsn", db_dsn)
+    assert code == 0 and "indexes: complete" in out

@@ -1,6 +1,8 @@
 """import-sqlite under faults and hostile rows: a server fault is never a bad row, one row
 never stops an import, a dead worker never hangs it, and the live app is never blocked."""
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -306,6 +308,122 @@ def test_a_completed_first_import_builds_every_index_it_deferred(
     assert any("secondary index(es) of agent_sessions built after the load" in n
                for n in report.notes)  # fmt: skip
     assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+
+
+def unreadable_files(folder: Path) -> Path:
+    """A good agent table, a virtual table of a module this SQLite lacks, and a sessions table
+    whose pages are damaged past its 20th row (counted fine, read to the end: not)."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "good.db")
+    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
+    conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", sample_agent_row())
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "INSERT INTO sqlite_master VALUES ('table', 'chats', 'chats', 0, "
+        "'CREATE VIRTUAL TABLE chats USING nosuchmodule(session_id, user_id)')"
+    )
+    conn.commit()
+    conn.close()
+    conn = sqlite3.connect(folder / "pagbank.db")
+    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executemany(
+        "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
+        "VALUES (?, 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",
+        [(f"s-{n:02}", '"' + "x" * 20000 + '"') for n in range(50)],
+    )
+    conn.commit()
+    conn.close()
+    with (folder / "pagbank.db").open("r+b") as file:  # overflow pages of the rows past ~20
+        file.seek(4096 * 120)
+        file.write(b"\xde\xad" * 4096)
+    return folder
+
+
+@pytest.mark.parametrize("processes", ["0", "2"])
+def test_an_unreadable_table_is_one_line_and_the_others_are_imported(
+    db_dsn: str, tmp_path: Path, processes: str
+) -> None:
+    folder = unreadable_files(tmp_path / "data")
+    env = {"PAGBANK_PG_IMPORT_PROCESSES": processes}
+    code, out, err = run("import-sqlite", str(folder), "--dsn", db_dsn, "--batch-size", "5",
+                         "--reject-file", str(tmp_path / "r"), env=env)  # fmt: skip
+    assert code == 1 and "Traceback" not in err, err
+    assert "good.db:agent_sessions" in out
+    last = err.splitlines()[-1]
+    assert last.startswith("pagbank-pg: error: 2 table(s) could not be read: ")
+    assert "good.db:chats (no such module: nosuchmodule)" in last
+    assert "pagbank.db:sessions (database disk image is malformed)" in last
+    assert last.endswith("; every other table was imported (fix the file and run again)")
+    assert imported(db_dsn, "agent_sessions") == 1
+    assert 10 <= imported(db_dsn, "user_sessions") < 50  # the rows before the damage
+    assert _deferred(db_dsn) == []  # the indexes deferred for the table are built again
+    code, _, err = run("verify-import", str(folder), "--dsn", db_dsn)
+    assert code == 1 and "Traceback" not in err
+    assert "good.db:chats (no such module: nosuchmodule)" in err.splitlines()[-1]
+
+
+def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_one(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=30)
+    complete = _indexes(db_dsn)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
+         "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and first.poll() is None:
+            if imported(db_dsn, "agent_sessions") >= 20:  # loading, its indexes deferred
+                break
+            time.sleep(0.02)
+        deferred = _deferred(db_dsn)
+        assert first.poll() is None and deferred
+        for second in (["import-sqlite", str(data), "--reject-file", str(tmp_path / "r2")],
+                       ["migrate"]):  # fmt: skip
+            code, out, err = run(*second, "--dsn", db_dsn)
+            assert _deferred(db_dsn) == deferred  # none was built under the running import
+            assert complete - _indexes(db_dsn) == set(deferred)
+            if second[0] == "import-sqlite":
+                assert code == 1 and out == "" and len(err.splitlines()) == 1, err
+                assert err.startswith("pagbank-pg: error: another import-sqlite is writing to ")
+                assert "(pid " in err and err.endswith(
+                    "; wait for it to end (or stop it), then run this again\n"
+                )
+            else:
+                assert code == 0 and "an interrupted import had deferred" not in out, err
+                assert "an import is running: the indexes it deferred are built when it ends" in out
+    finally:
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+
+
+def test_ctrl_c_says_what_was_committed_and_a_rerun_resumes(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    data = big_copy(agno_data, tmp_path / "data", copies=30)
+    args = [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
+            "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn]  # fmt: skip
+    victim = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and victim.poll() is None:
+        if imported(db_dsn, "agent_sessions") >= 20:
+            break
+        time.sleep(0.02)
+    os.killpg(victim.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == 1 and "Traceback" not in err and "Aborted!" not in err, err
+    last = err.splitlines()[-1]
+    assert last.startswith("pagbank-pg: error: the import was stopped (Ctrl-C); committed: ")
+    assert "pagbank.db:agent_sessions " in last and " of 1,200 row(s)" in last
+    assert last.endswith("run the same command again to resume it")
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    code, out, err = run("verify-import", str(data), "--dsn", db_dsn)
+    assert code == 0, out + err
 
 
 def test_worker_processes_start_fresh_not_as_copies_of_a_threaded_parent(

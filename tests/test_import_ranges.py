@@ -27,7 +27,7 @@ def test_ranges_cover_every_row_once_whatever_the_rowids(tmp_path: Path, spread:
             "VALUES (?, ?, 'u', '2026-01-01T00:00:00', '2026-01-01T00:00:00')",
             [(5 + i * spread, f"s-{i}") for i in range(95)],
         )
-    (table,) = sqlite_source.discover([path], None)[0]
+    (table,) = sqlite_source.discover([path], None).tables
     conn = sqlite_source.connect(path)
     read: list[int] = []
     parts = list(importer._ranges(conn, table, 10, None))

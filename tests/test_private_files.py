@@ -2,6 +2,7 @@
 a link planted at their path, and are not left half-written."""
 
 import os
+import pwd
 import stat
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import psycopg
 import pytest
 
 from pagbank_pg import PrivateFileError
-from pagbank_pg.private import atomic_private_file, private_file, private_folder
+from pagbank_pg.private import atomic_private_file, private_file, scratch_folder
 
 from .helpers import run
 from .test_import_faults import hostile_files
@@ -81,7 +82,7 @@ def test_export_sqlite_files_and_scratch_folder_are_private(
     assert mode(out) == 0o700
 
 
-def test_a_link_planted_as_the_scratch_folder_is_refused(
+def test_a_link_planted_as_the_scratch_folder_is_never_followed(
     db_dsn: str, agno_data: Path, tmp_path: Path
 ) -> None:
     run("import-sqlite", str(agno_data), "--dsn", db_dsn)
@@ -91,8 +92,8 @@ def test_a_link_planted_as_the_scratch_folder_is_refused(
     elsewhere.mkdir()
     (out / ".pagbank-pg-export.partial").symlink_to(elsewhere)
     code, _, err = run("export-sqlite", str(out), "--dsn", db_dsn)
-    assert code == 1 and "not a folder of ours" in err
-    assert list(elsewhere.iterdir()) == []
+    assert code == 0, err
+    assert list(elsewhere.iterdir()) == [] and (out / "pagbank.db").is_file()
 
 
 def test_the_helpers_refuse_links_and_tighten_what_exists(tmp_path: Path) -> None:
@@ -102,9 +103,8 @@ def test_the_helpers_refuse_links_and_tighten_what_exists(tmp_path: Path) -> Non
     with private_file(loose) as file:
         file.write(b"y")
     assert mode(loose) == 0o600 and loose.read_bytes() == b"y"
-    folder = tmp_path / "folder"
-    folder.mkdir(mode=0o755)
-    assert mode(private_folder(folder)) == 0o700
+    made = scratch_folder(tmp_path, ".scratch.")
+    assert mode(made) == 0o700 and made.name.startswith(".scratch.")
     link = tmp_path / "link"
     link.symlink_to(loose)
     with pytest.raises(PrivateFileError, match="symbolic link"):
@@ -114,3 +114,61 @@ def test_the_helpers_refuse_links_and_tighten_what_exists(tmp_path: Path) -> Non
         raise RuntimeError
     assert not (tmp_path / "half.json").exists()
     assert not (tmp_path / "half.json.partial").exists()
+
+
+def planted_by_another_user(path: Path, folder: bool = False) -> int:
+    """`path` made by "another user" (nobody when this runs as root), open to everyone, and
+    opened by that user before the run: the descriptor it keeps (a file's) is returned."""
+    if folder:
+        path.mkdir()
+        path.chmod(0o777)
+    else:
+        path.write_bytes(b"")
+        path.chmod(0o666)
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    return -1 if folder else os.open(path, os.O_RDONLY)
+
+
+def test_a_reject_file_planted_by_another_user_never_gets_the_rows(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    folder = hostile_files(tmp_path / "hostile")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    reject_file = shared / "rejects.jsonl"
+    kept = planted_by_another_user(reject_file)
+    try:
+        code, _, err = run("import-sqlite", str(folder), "--dsn", db_dsn,
+                           "--reject-file", str(reject_file))  # fmt: skip
+        assert code == 1 and "4 row(s) rejected" in err
+        assert os.read(kept, 1 << 20) == b""  # what the other user holds got nothing
+    finally:
+        os.close(kept)
+    status = os.lstat(reject_file)
+    assert (status.st_uid, mode(reject_file)) == (os.geteuid(), 0o600)
+    assert b"too-deep" in reject_file.read_bytes()
+    assert sorted(p.name for p in shared.iterdir()) == ["rejects.jsonl"]
+
+
+def test_an_export_never_writes_into_a_scratch_folder_another_user_planted(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    from pagbank_pg.transfer.exporter import export_sqlite
+
+    run("import-sqlite", str(agno_data), "--dsn", db_dsn)
+    out = tmp_path / "out"
+    out.mkdir()
+    planted = out / ".pagbank-pg-export.partial"
+    planted_by_another_user(planted, folder=True)
+    seen: list[list[str]] = []
+    export = export_sqlite(
+        db_dsn, out, progress=lambda *_: seen.append(sorted(p.name for p in planted.iterdir()))
+    )
+    assert export.rejected == [] and len(seen) >= 4
+    assert all(names == [] for names in seen)  # nothing of the export ever went in there
+    assert planted.is_dir() and list(planted.iterdir()) == []
+    files = sorted(p.name for p in out.iterdir() if p != planted)
+    assert "pagbank.db" in files and all(f.endswith(".db") for f in files)
+    assert all(os.lstat(out / f).st_uid == os.geteuid() and mode(out / f) == 0o600 for f in files)

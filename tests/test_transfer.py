@@ -52,9 +52,10 @@ def test_round_trip_is_lossless(db_dsn: str, agno_data: Path, tmp_path: Path) ->
         code, _, err = run("import-sqlite", str(source), "--dsn", db_dsn,
                            "--reject-file", str(tmp_path / "r.jsonl"))  # fmt: skip
         assert code == 0, err
-    code, out, err = run("verify-import", str(agno_data), "--dsn", db_dsn)
+    # Both folders hold pagbank.db and ana_memory.db: one source each, verified together.
+    code, out, err = run("verify-import", str(samples), str(agno_data), "--dsn", db_dsn)
     assert code == 0, err
-    assert out.count(" ok") == 5 and "DIFFERS" not in out
+    assert out.count(" ok") == 6 and "DIFFERS" not in out
     exported = tmp_path / "exported"
     code, _, err = run("export-sqlite", str(exported), "--dsn", db_dsn)
     assert code == 0, err
@@ -333,3 +334,28 @@ def test_a_file_in_use_by_the_app_shows_only_committed_rows(
         )
         assert sessions.fetchone() == (0,)
     assert "changed" not in users
+
+
+def test_rows_of_an_erased_user_verify_as_erased_and_ok(
+    db_dsn: str, agno_data: Path, tmp_path: Path
+) -> None:
+    assert run("import-sqlite", str(agno_data), "--dsn", db_dsn)[0] == 0
+    with psycopg.connect(db_dsn) as conn:
+        (user,) = conn.execute(
+            "SELECT m.user_id FROM user_memories m JOIN user_sessions s USING (user_id) "
+            "ORDER BY 1 LIMIT 1"
+        ).fetchone()
+        before = conn.execute(
+            "SELECT (SELECT count(*) FROM user_memories WHERE user_id = %(u)s) "
+            "+ (SELECT count(*) FROM user_sessions WHERE user_id = %(u)s)",
+            {"u": user},
+        ).fetchone()[0]
+    code, _, err = run("forget-user", user, "--yes", "--dsn", db_dsn)
+    assert code == 0, err
+    code, out, err = run("verify-import", str(agno_data), "--dsn", db_dsn)
+    assert code == 0, out + err
+    rows = [line.split() for line in out.splitlines()[1:]]
+    header = out.splitlines()[0].split()
+    erased = header.index("erased") - 1  # a row's cells: "source rows" is two header words
+    assert sum(int(cells[erased]) for cells in rows) >= before >= 2
+    assert all(cells[-1] == "ok" and cells[erased - 1] == "0" for cells in rows)  # none missing

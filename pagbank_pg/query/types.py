@@ -2865,7 +2865,8 @@ class _SchemaTableExists(_Query, Protocol):
 
 class _SchemaRestoreIndexes(_Query, Protocol):
     """Build the indexes deferred on a table (NULL: on every table: what a killed import left),
-    in one transaction, and forget them.
+    in one transaction, and forget them; nothing while another session's import holds the
+    import's lock (lock_import): those are its own, built when it ends.
 
     :many, schema/checks.sql:8
     """
@@ -2875,11 +2876,22 @@ class _SchemaRestoreIndexes(_Query, Protocol):
     def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _SchemaImportRunning(_Query, Protocol):
+    """Whether an import holds the import's lock on this database (lock_import).
+
+    :scalar, schema/checks.sql:15
+    """
+
+    def __call__(self) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
+
+
 class _SchemaDeferredIndexes(_Query, Protocol):
     """The indexes an interrupted import left deferred (`status` shows them; none once
     an import has completed).
 
-    :many, schema/checks.sql:13
+    :many, schema/checks.sql:21
     """
 
     def __call__(self) -> list[dict[str, Any]]: ...
@@ -2892,6 +2904,7 @@ class SchemaQueries(Protocol):
 
     table_exists: _SchemaTableExists
     restore_indexes: _SchemaRestoreIndexes
+    import_running: _SchemaImportRunning
     deferred_indexes: _SchemaDeferredIndexes
 
 
@@ -2908,7 +2921,8 @@ class _SchemaAsyncTableExists(_Query, Protocol):
 
 class _SchemaAsyncRestoreIndexes(_Query, Protocol):
     """Build the indexes deferred on a table (NULL: on every table: what a killed import left),
-    in one transaction, and forget them.
+    in one transaction, and forget them; nothing while another session's import holds the
+    import's lock (lock_import): those are its own, built when it ends.
 
     :many, schema/checks.sql:8
     """
@@ -2918,11 +2932,22 @@ class _SchemaAsyncRestoreIndexes(_Query, Protocol):
     def stream(self, *, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _SchemaAsyncImportRunning(_Query, Protocol):
+    """Whether an import holds the import's lock on this database (lock_import).
+
+    :scalar, schema/checks.sql:15
+    """
+
+    async def __call__(self) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class _SchemaAsyncDeferredIndexes(_Query, Protocol):
     """The indexes an interrupted import left deferred (`status` shows them; none once
     an import has completed).
 
-    :many, schema/checks.sql:13
+    :many, schema/checks.sql:21
     """
 
     async def __call__(self) -> list[dict[str, Any]]: ...
@@ -2935,6 +2960,7 @@ class AsyncSchemaQueries(Protocol):
 
     table_exists: _SchemaAsyncTableExists
     restore_indexes: _SchemaAsyncRestoreIndexes
+    import_running: _SchemaAsyncImportRunning
     deferred_indexes: _SchemaAsyncDeferredIndexes
 
 
@@ -3109,7 +3135,7 @@ class _TransferPreferLz4(_Query, Protocol):
     later, built with lz4): faster to write than the default pglz. The data stays readable by
     any session; a server without lz4 keeps pglz.
 
-    :exec, transfer/import.sql:7
+    :exec, transfer/import.sql:9
     """
 
     def __call__(self) -> None: ...
@@ -3120,7 +3146,7 @@ class _TransferBulkWriter(_Query, Protocol):
     """This session writes in bulk: its rows take one shared erasure lock per transaction instead
     of one per user and session (erasure_guard, migration 0008), which an erasure waits for.
 
-    :exec, transfer/import.sql:20
+    :exec, transfer/import.sql:22
     """
 
     def __call__(self) -> None: ...
@@ -3130,7 +3156,7 @@ class _TransferBulkWriter(_Query, Protocol):
 class _TransferCreateImportStages(_Query, Protocol):
     """Stage tables of this connection, emptied at each commit.
 
-    :exec, transfer/import.sql:25
+    :exec, transfer/import.sql:27
     """
 
     def __call__(self) -> None: ...
@@ -3140,7 +3166,7 @@ class _TransferCreateImportStages(_Query, Protocol):
 class _TransferCopyStageAgentSessions(_Query, Protocol):
     """COPY's text format: the importer's worker processes encode the rows.
 
-    :copy, transfer/import.sql:40
+    :copy, transfer/import.sql:42
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3149,7 +3175,7 @@ class _TransferCopyStageAgentSessions(_Query, Protocol):
 class _TransferCopyStageTeamSessions(_Query, Protocol):
     """copy_stage_team_sessions
 
-    :copy, transfer/import.sql:45
+    :copy, transfer/import.sql:47
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3158,7 +3184,7 @@ class _TransferCopyStageTeamSessions(_Query, Protocol):
 class _TransferCopyStageUserMemories(_Query, Protocol):
     """copy_stage_user_memories
 
-    :copy, transfer/import.sql:49
+    :copy, transfer/import.sql:51
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3167,7 +3193,7 @@ class _TransferCopyStageUserMemories(_Query, Protocol):
 class _TransferCopyStageUserSessions(_Query, Protocol):
     """copy_stage_user_sessions
 
-    :copy, transfer/import.sql:53
+    :copy, transfer/import.sql:55
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3176,7 +3202,7 @@ class _TransferCopyStageUserSessions(_Query, Protocol):
 class _TransferCopyAgentSessions(_Query, Protocol):
     """Straight into the table: for batches of rows that are all new.
 
-    :copy, transfer/import.sql:57
+    :copy, transfer/import.sql:59
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3185,7 +3211,7 @@ class _TransferCopyAgentSessions(_Query, Protocol):
 class _TransferCopyTeamSessions(_Query, Protocol):
     """copy_team_sessions
 
-    :copy, transfer/import.sql:62
+    :copy, transfer/import.sql:64
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3194,7 +3220,7 @@ class _TransferCopyTeamSessions(_Query, Protocol):
 class _TransferCopyUserMemories(_Query, Protocol):
     """copy_user_memories
 
-    :copy, transfer/import.sql:66
+    :copy, transfer/import.sql:68
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3203,7 +3229,7 @@ class _TransferCopyUserMemories(_Query, Protocol):
 class _TransferCopyUserSessions(_Query, Protocol):
     """copy_user_sessions
 
-    :copy, transfer/import.sql:70
+    :copy, transfer/import.sql:72
     """
 
     def __call__(self, data: bytes, /) -> int: ...
@@ -3212,7 +3238,7 @@ class _TransferCopyUserSessions(_Query, Protocol):
 class _TransferUpsertStagedAgentSessions(_Query, Protocol):
     """Move the staged agent sessions in; returns how many were inserted and updated.
 
-    :one, transfer/import.sql:74
+    :one, transfer/import.sql:76
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -3223,7 +3249,7 @@ class _TransferUpsertStagedAgentSessions(_Query, Protocol):
 class _TransferUpsertStagedTeamSessions(_Query, Protocol):
     """Move the staged team sessions in; returns how many were inserted and updated.
 
-    :one, transfer/import.sql:102
+    :one, transfer/import.sql:112
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -3235,7 +3261,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
     """Move the staged memories in (their Agno ids kept); returns inserted and updated counts.
     importance_score and business_units are the app's own once imported: a re-import keeps them.
 
-    :one, transfer/import.sql:130
+    :one, transfer/import.sql:146
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -3246,7 +3272,7 @@ class _TransferUpsertStagedUserMemories(_Query, Protocol):
 class _TransferUpsertStagedUserSessions(_Query, Protocol):
     """Move the staged PagBank sessions in; returns how many were inserted and updated.
 
-    :one, transfer/import.sql:156
+    :one, transfer/import.sql:181
     """
 
     def __call__(self) -> dict[str, Any] | None: ...
@@ -3255,39 +3281,33 @@ class _TransferUpsertStagedUserSessions(_Query, Protocol):
 
 
 class _TransferImportedAgentSessions(_Query, Protocol):
-    """The agent session rows imported from one source table, for the given session ids.
+    """The agent session rows imported from a source table of this name, for the given session
+    ids, whatever file they were first imported from (a renamed copy verifies the same).
 
-    :many, transfer/import.sql:185
+    :many, transfer/import.sql:217
     """
 
-    def __call__(
-        self, *, session_ids: Any, source_table: Any, source_file: Any
-    ) -> list[dict[str, Any]]: ...
+    def __call__(self, *, session_ids: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(
-        self, *, session_ids: Any, source_table: Any, source_file: Any
-    ) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, session_ids: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _TransferImportedTeamSessions(_Query, Protocol):
-    """The team session rows imported from one source table, for the given session ids.
+    """The team session rows imported from a source table of this name, for the given session
+    ids, whatever file they were first imported from (a renamed copy verifies the same).
 
-    :many, transfer/import.sql:192
+    :many, transfer/import.sql:224
     """
 
-    def __call__(
-        self, *, session_ids: Any, source_table: Any, source_file: Any
-    ) -> list[dict[str, Any]]: ...
+    def __call__(self, *, session_ids: Any, source_table: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(
-        self, *, session_ids: Any, source_table: Any, source_file: Any
-    ) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, session_ids: Any, source_table: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _TransferImportedUserMemories(_Query, Protocol):
     """The memories with the given ids.
 
-    :many, transfer/import.sql:199
+    :many, transfer/import.sql:231
     """
 
     def __call__(self, *, ids: Any) -> list[dict[str, Any]]: ...
@@ -3298,7 +3318,7 @@ class _TransferImportedUserMemories(_Query, Protocol):
 class _TransferImportedUserSessions(_Query, Protocol):
     """The PagBank sessions with the given ids.
 
-    :many, transfer/import.sql:203
+    :many, transfer/import.sql:235
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -3309,7 +3329,7 @@ class _TransferImportedUserSessions(_Query, Protocol):
 class _TransferGetWatermark(_Query, Protocol):
     """Where the import of one source table got to, or nothing (a first import).
 
-    :one, transfer/import.sql:207
+    :one, transfer/import.sql:239
     """
 
     def __call__(self, *, source_file: Any, source_table: Any) -> dict[str, Any] | None: ...
@@ -3321,7 +3341,7 @@ class _TransferAnchorHash(_Query, Protocol):
     """The form a watermark keeps the key of its row in: a keyed hash (no session or memory id is
     kept readable), compared only.
 
-    :scalar, transfer/import.sql:211
+    :scalar, transfer/import.sql:243
     """
 
     def __call__(self, *, anchor_key: Any) -> Any: ...
@@ -3333,7 +3353,7 @@ class _TransferSaveWatermark(_Query, Protocol):
     """Record where the import of one source table got to (in the transaction of the batch); the
     key of the row at max_rowid as its anchor_hash.
 
-    :exec, transfer/import.sql:216
+    :exec, transfer/import.sql:248
     """
 
     def __call__(
@@ -3354,12 +3374,159 @@ class _TransferDeferIndexes(_Query, Protocol):
     """Before a first import: drop the secondary indexes of a table that holds no row, recorded in
     the same transaction (import_deferred_indexes), to build them after the load.
 
-    :many, transfer/import.sql:228
+    :many, transfer/import.sql:260
     """
 
     def __call__(self, *, table_name: Any) -> list[dict[str, Any]]: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, table_name: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneAgentSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key).
+
+    :many, transfer/import.sql:273
+    """
+
+    def __call__(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneAgentSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys.
+
+    :many, transfer/import.sql:286
+    """
+
+    def __call__(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneTeamSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key).
+
+    :many, transfer/import.sql:299
+    """
+
+    def __call__(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneTeamSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys.
+
+    :many, transfer/import.sql:312
+    """
+
+    def __call__(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneUserMemories(_Query, Protocol):
+    """The memories imported from one source table whose key is no longer in it (by their source key).
+
+    :many, transfer/import.sql:325
+    """
+
+    def __call__(
+        self, *, ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneUserMemories(_Query, Protocol):
+    """Delete the memories imported from one source table whose key is no longer in it; their keys.
+
+    :many, transfer/import.sql:338
+    """
+
+    def __call__(
+        self, *, ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferGoneUserSessions(_Query, Protocol):
+    """The sessions imported from one source table whose key is no longer in it (by their source key).
+
+    :many, transfer/import.sql:351
+    """
+
+    def __call__(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferPruneUserSessions(_Query, Protocol):
+    """Delete the sessions imported from one source table whose key is no longer in it; their keys.
+
+    :many, transfer/import.sql:363
+    """
+
+    def __call__(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_ids: Any, source_file: Any, source_table: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferErasedAmong(_Query, Protocol):
+    """Which of these source rows (a user id and a session id each, either NULL) belong to an
+    erasure (LGPD, is_erased): verify-import counts them as erased, not missing. Their
+    positions in the arrays, from 1.
+
+    :many, transfer/import.sql:375
+    """
+
+    def __call__(self, *, user_ids: Any, session_ids: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_ids: Any, session_ids: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _TransferLockImport(_Query, Protocol):
+    """Take the import's lock on this database, a session advisory lock held until the import's
+    connection closes (so a direct connection, or a pooler in session mode): whether it was
+    free, and when not, the backend that holds it and since when. Building the indexes an
+    import deferred needs the same lock (restore_indexes): never under a running import.
+
+    :one, transfer/import.sql:383
+    """
+
+    def __call__(self) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self) -> Iterator[dict[str, Any]]: ...
 
 
 class TransferQueries(Protocol):
@@ -3396,6 +3563,16 @@ class TransferQueries(Protocol):
     anchor_hash: _TransferAnchorHash
     save_watermark: _TransferSaveWatermark
     defer_indexes: _TransferDeferIndexes
+    gone_agent_sessions: _TransferGoneAgentSessions
+    prune_agent_sessions: _TransferPruneAgentSessions
+    gone_team_sessions: _TransferGoneTeamSessions
+    prune_team_sessions: _TransferPruneTeamSessions
+    gone_user_memories: _TransferGoneUserMemories
+    prune_user_memories: _TransferPruneUserMemories
+    gone_user_sessions: _TransferGoneUserSessions
+    prune_user_sessions: _TransferPruneUserSessions
+    erased_among: _TransferErasedAmong
+    lock_import: _TransferLockImport
 
 
 def transfer_queries(on: "Database | Transaction | psycopg.Connection[Any]") -> TransferQueries:

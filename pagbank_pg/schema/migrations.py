@@ -157,8 +157,9 @@ def status(conninfo: str, migrations_dir: Path | None = None) -> list[MigrationS
 
 
 def deferred_indexes(conninfo: str, *, restore: bool = False) -> list[str]:
-    """The secondary indexes an interrupted import left deferred (import_deferred_indexes):
-    their names; `restore`: built first, in one transaction (then the names built)."""
+    """The secondary indexes an import deferred (import_deferred_indexes): their names;
+    `restore`: built first, in one transaction (then the names built), unless an import is
+    running (`import_running`: they are its own)."""
     try:
         with psycopg.connect(conninfo, row_factory=dict_row) as conn:
             checks = schema_queries(conn)
@@ -167,6 +168,16 @@ def deferred_indexes(conninfo: str, *, restore: bool = False) -> list[str]:
             if restore:
                 return [r["index_name"] for r in checks.restore_indexes(table_name=None)]
             return [r["index_name"] for r in checks.deferred_indexes()]
+    except psycopg.OperationalError as error:
+        raise connection_failed(conninfo, error_line(error)) from None
+
+
+def import_running(conninfo: str) -> bool:
+    """Whether an import-sqlite is writing to this database now (it holds the import's lock:
+    the indexes it deferred are its own, built when it ends)."""
+    try:
+        with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+            return bool(schema_queries(conn).import_running())
     except psycopg.OperationalError as error:
         raise connection_failed(conninfo, error_line(error)) from None
 

@@ -20,7 +20,7 @@ import psycopg
 from .. import mapping
 from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
-from ..private import create_private, private_folder, replace_durably
+from ..private import create_private, replace_durably, scratch_folder
 from ..query import connect_direct
 from ..query.types import TransferQueries, transfer_queries
 from .progress import Progress
@@ -155,13 +155,12 @@ def export_sqlite(
     progress: Progress = lambda name, done, total: None,
 ) -> Export:
     """Write the export into `outdir`: every table read in one snapshot, the files written in
-    a private scratch folder (0700, files 0600), then moved in; nothing is left behind on a
-    failure. A row that cannot be restored is left out and named in `Export.rejected`."""
+    a new private scratch folder (0700, files 0600), then moved in; nothing is left behind on
+    a failure (a SIGKILL leaves the scratch folder, ours and private: remove it). A row that
+    cannot be restored is left out and named in `Export.rejected`."""
     zone = ZoneInfo(source_timezone)
     outdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch = private_folder(outdir / ".pagbank-pg-export.partial")
-    for leftover in scratch.iterdir():
-        leftover.unlink()  # a link is removed itself, never followed
+    scratch = scratch_folder(outdir, ".pagbank-pg-export.")  # new, ours, 0700
     writer = _Writer(scratch)
     rejected: list[str] = []
     try:

@@ -23,7 +23,9 @@ import gc
 import multiprocessing
 import os
 import signal
+import sqlite3
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -41,12 +43,13 @@ import psycopg
 from psycopg.types.json import set_json_dumps
 
 from .. import config, mapping
-from ..conninfo import error_line
-from ..errors import ConnectionFailed, ImportInterrupted, QueryError, RejectedRow
+from ..conninfo import describe, error_line
+from ..errors import ConnectionFailed, ImportInterrupted, ImportRunning, QueryError, RejectedRow
 from ..mapping import Source
 from ..private import private_file
 from ..query import connect_direct
 from ..query.types import schema_queries, transfer_queries
+from . import gone
 from . import source as sqlite_source
 from .progress import Progress
 from .source import Batch, SourceTable
@@ -69,15 +72,19 @@ class Counts:
     unchanged: int = 0
     rejected: int = 0
     erased: int = 0  # rows of erased users (LGPD), passed over
+    total: int = 0  # rows the table held when its import began
 
 
 @dataclass
 class Report:
-    """The outcome of an import: counts per source table, notes, and where rejects went."""
+    """The outcome of an import: counts per source table, notes, where rejects went, and why
+    each table SQLite could not read (to its end) could not."""
 
     counts: dict[str, Counts] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     reject_file: Path | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
+    pruned: dict[str, list[str]] = field(default_factory=dict)  # keys deleted (--prune), by table
 
     @property
     def rejected(self) -> int:
@@ -207,18 +214,26 @@ def mapper(
 
         def session(values: tuple[Any, ...]) -> list[dict[str, Any]]:
             raw, nulls = sqlite_source.agno_values(table, values)
-            return mapping.agno_session_rows(raw, table.kind, source, nulls, unit_of)
+            return _imported(mapping.agno_session_rows(raw, table.kind, source, nulls, unit_of))
 
         return session
     if table.kind == "memory":
-        return lambda values: [
-            mapping.agno_memory_row(sqlite_source.plain_values(table, values), source)
-        ]
+        return lambda values: _imported(
+            [mapping.agno_memory_row(sqlite_source.plain_values(table, values), source)]
+        )
     return lambda values: [
         mapping.pagbank_session_row(
             sqlite_source.plain_values(table, values), source, zone, sqlite_source.json_value
         )
     ]
+
+
+def _imported(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Agno rows marked as written by the import (metadata.agno.source.imported): only such
+    rows are ever pruned, never one the app wrote (PagBank sessions carry their own marker)."""
+    for row in rows:
+        row["metadata"]["agno"]["source"]["imported"] = True
+    return rows
 
 
 class Written(NamedTuple):
@@ -254,8 +269,9 @@ class _Postgres:
     """The import's connection: dict rows, JSON written with orjson, lz4 where the server has
     it, the stage tables; opened again after a fault of the server or the network."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, lock: bool = False) -> None:
         self.conninfo = conninfo
+        self.lock = lock  # the import's own process: hold the import's lock (lock_import)
         self.opened = 0  # how many connections were opened: statements bound to an older one
         self.conn = self._open()
 
@@ -264,12 +280,28 @@ class _Postgres:
         set_json_dumps(orjson.dumps, conn)
         self.queries = transfer_queries(conn)
         self.schema = schema_queries(conn)
+        if self.lock:
+            self._take_lock(conn)
         self.queries.prefer_lz4()
         self.queries.bulk_writer()
         self.queries.create_import_stages()
         conn.commit()
         self.opened += 1
         return conn
+
+    def _take_lock(self, conn: psycopg.Connection[Any]) -> None:
+        """The import's lock, held by this connection's session: one import per database."""
+        found = self.queries.lock_import()
+        conn.commit()
+        if found is None or found["taken"]:
+            return
+        conn.close()
+        since = found["since"]
+        started = f", started {since:%Y-%m-%d %H:%M:%S %Z}" if since else ""
+        raise ImportRunning(
+            f"another import-sqlite is writing to {describe(self.conninfo)} (pid "
+            f"{found['holder']}{started}); wait for it to end (or stop it), then run this again"
+        )
 
     def reopen(self) -> None:
         with suppress(psycopg.Error):
@@ -400,38 +432,98 @@ def import_sqlite(
     retry_delays: tuple[float, ...] = config.IMPORT_RETRY_DELAYS,
     warn: Callable[[str], None] = lambda line: None,
     full: bool = False,
+    prune: bool = False,
 ) -> Report:
     """Import every recognised table of `paths`; see the module's doc. A table imported
     before is read from its watermark (`watermark`), unless `full`. `processes` worker
     processes (else PAGBANK_PG_IMPORT_PROCESSES, else one per core up to 2) each read a range
     of rows, map them and COPY them on a connection of their own, while this one plans the
     ranges and keeps the watermark (0: this process does it all); `warn` is told of each
-    retried fault."""
+    retried fault. `prune` deletes the rows imported from a table whose key is no longer in
+    it (`gone`)."""
     zone = ZoneInfo(source_timezone)
     processes = config.import_processes(processes)
-    tables, notes = sqlite_source.discover(paths, explicit)
-    report = Report(notes=notes)
+    tables, notes, unreadable = sqlite_source.discover(paths, explicit)
+    report = Report(notes=notes, unreadable=unreadable)
     rejects = Rejects(reject_file)
     job = _Job(conninfo, zone.key, dict(units), batch_size, retry_delays)
     # The worker processes start before any connection opens: none may inherit one.
     workers: ProcessPoolExecutor | _Writer = _workers(processes, job) or _Writer(job)
-    pg = _Postgres(conninfo)
     try:
-        left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
-        if left:
-            notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
-        for table in tables:
-            run = _Run(table, job, warn, full, max(processes, 1))
-            report.counts[table.name] = run.load(workers, pg, rejects, progress, notes)
+        pg = _Postgres(conninfo, lock=True)
+    except BaseException:
+        _stop(workers)
+        raise
+    try:
+        with _ctrl_c() as stop:
+            left = pg.retrying(partial(_restore, pg, None), retry_delays, warn)
+            if left:
+                notes.append(f"built {len(left)} index(es) an interrupted import had deferred")
+            for table in tables:
+                run = _Run(table, job, warn, full, max(processes, 1), stop)
+                run.load(workers, pg, rejects, progress, report)
+            if prune:
+                report.pruned = pg.retrying(partial(_prune, pg, tables, report), retry_delays, warn)
+    except _Stopped as stopped:
+        raise ImportInterrupted(_stopped(report, stopped.deferred)) from None
     finally:
         pg.close()
         rejects.close()
-        if isinstance(workers, _Writer):
-            workers.close()
-        else:
-            workers.shutdown(wait=False, cancel_futures=True)
+        _stop(workers)
     report.reject_file = reject_file if rejects.used else None
     return report
+
+
+class _Stopped(Exception):
+    """Ctrl-C: the import stopped after its last committed range (`deferred`: the indexes of
+    the table it was loading, left to build)."""
+
+    def __init__(self, deferred: list[str]) -> None:
+        self.deferred = deferred
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[list[bool]]:
+    """Ctrl-C (SIGINT) asks the import to stop after the ranges in flight commit: the flag
+    yielded becomes [True]; a second Ctrl-C stops at once. (In the main thread only: elsewhere
+    Python delivers no signal.)"""
+    stop = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def asked(signum: int, frame: Any) -> None:
+        if stop[0]:
+            raise KeyboardInterrupt
+        stop[0] = True
+
+    previous = signal.signal(signal.SIGINT, asked)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stopped(report: Report, deferred: list[str]) -> str:
+    """What a stopped import committed, and how to resume it."""
+    done = ", ".join(f"{n} {c.read:,} of {c.total:,} row(s)" for n, c in report.counts.items())
+    left = (
+        f"; {len(deferred)} index(es) it deferred ({', '.join(deferred)}) are missing until then "
+        "(or pagbank-pg migrate)"
+        if deferred
+        else ""
+    )
+    return (
+        f"the import was stopped (Ctrl-C); committed: {done or 'nothing'}{left}; run the same "
+        "command again to resume it"
+    )
+
+
+def _stop(workers: "ProcessPoolExecutor | _Writer") -> None:
+    if isinstance(workers, _Writer):
+        workers.close()
+    else:
+        workers.shutdown(wait=False, cancel_futures=True)
 
 
 class _Job(NamedTuple):
@@ -553,6 +645,7 @@ def _start_worker(job: _Job, parent: int) -> None:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:
             os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the import's to handle (_ctrl_c)
     global _WORKER
     _WORKER = _Writer(job)
 
@@ -568,14 +661,23 @@ def _workers(processes: int, job: _Job) -> ProcessPoolExecutor | None:
     waits forever on a lock no thread of its own will release."""
     if processes <= 0:
         return None
-    workers = ProcessPoolExecutor(
-        processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(job, os.getpid()),
-    )
-    for _ in range(processes):  # start every worker before a connection is opened
-        workers.submit(int).result()
+    # Every worker starts now, at once (the pool would start the second one mid-import, at
+    # its first wait), ignoring Ctrl-C from birth: an ignored signal stays ignored in the
+    # child, so one that is still starting never dies of it (Ctrl-C is the import's: _ctrl_c).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        workers = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(job, os.getpid()),
+        )
+        for started in [workers.submit(int) for _ in range(processes)]:
+            started.result()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
     return workers
 
 
@@ -636,6 +738,13 @@ def _defer(pg: _Postgres, table: str) -> list[str]:
         return [r["index_name"] for r in pg.queries.defer_indexes(table_name=table)]
 
 
+def _prune(pg: _Postgres, tables: list[SourceTable], report: Report) -> dict[str, list[str]]:
+    """Delete the rows imported from each source that it no longer holds (none of a source
+    that could not be read to its end), in one transaction."""
+    with pg.conn.transaction():
+        return gone.gone_by_source(pg.queries, tables, report.unreadable, prune=True)
+
+
 def _restore(pg: _Postgres, table: str | None) -> list[str]:
     """Build the indexes deferred on `table` (None: on every table); their names."""
     with pg.conn.transaction():
@@ -651,6 +760,7 @@ class _Run:
     warn: Callable[[str], None]
     full: bool
     processes: int
+    stop: list[bool]  # [True]: Ctrl-C asked the import to stop (_ctrl_c)
 
     def load(
         self,
@@ -658,12 +768,18 @@ class _Run:
         pg: _Postgres,
         rejects: Rejects,
         progress: Progress,
-        notes: list[str],
-    ) -> Counts:
-        counts = Counts()
+        report: Report,
+    ) -> None:
+        """Import the table into `report`: its counts and notes, or, when SQLite cannot read
+        it to its end, why (what was committed stays; the other tables go on)."""
+        counts = report.counts[self.table.name] = Counts()
+        notes = report.notes
         source = sqlite_source.connect(self.table.path)
+        deferred: list[str] = []
+        target = TARGETS[self.table.kind].table
+        retry = self.job.retry_delays
         try:
-            total = sqlite_source.count_rows(source, self.table)
+            total = counts.total = sqlite_source.count_rows(source, self.table)
             mark = Watermark.start(
                 pg.queries, source, self.table, total, ZoneInfo(self.job.zone), self.full
             )
@@ -671,11 +787,10 @@ class _Run:
             if mark.deleted:
                 notes.append(
                     f"{self.table.name}: {mark.deleted} row(s) fewer than at the last import: rows "
-                    "deleted in SQLite are not deleted in PostgreSQL"
+                    "deleted in SQLite are not deleted in PostgreSQL (verify-import lists them, "
+                    "import-sqlite --prune removes them)"
                 )
             pg.conn.commit()  # no transaction left open while the ranges run
-            target = TARGETS[self.table.kind].table
-            retry = self.job.retry_delays
             deferred = pg.retrying(partial(_defer, pg, target), retry, self.warn)
             progress(self.table.name, 0, total)
             parts = _ranges(source, self.table, self.job.batch_size, mark.since)
@@ -694,12 +809,17 @@ class _Run:
                 mark.advance(loaded.mark)
                 pg.retrying(partial(_save, pg, mark), retry, self.warn)
                 progress(self.table.name, counts.read, total)
-            if deferred:
-                pg.retrying(partial(_restore, pg, target), retry, self.warn)
-                notes.append(
-                    f"{self.table.name}: {len(deferred)} secondary index(es) of {target} built "
-                    "after the load (it was empty)"
-                )
+                if self.stop[0]:
+                    raise _Stopped(deferred)
+        except sqlite3.DatabaseError as error:  # damaged pages, a missing module: the file's
+            with suppress(psycopg.Error):
+                pg.conn.rollback()  # a statement of the watermark may be left open
+            report.unreadable[self.table.name] = str(error)
         finally:
             source.close()
-        return counts
+        if deferred:
+            pg.retrying(partial(_restore, pg, target), retry, self.warn)
+            notes.append(
+                f"{self.table.name}: {len(deferred)} secondary index(es) of {target} built "
+                "after the load (it was empty)"
+            )

@@ -45,7 +45,7 @@ def progress_reporter() -> Iterator[Progress]:
         yield LogProgress(lambda line: print(line, file=sys.stderr, flush=True))
         return
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),

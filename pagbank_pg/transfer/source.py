@@ -39,7 +39,14 @@ class SourceTable:
 
     @property
     def name(self) -> str:
-        return f"{self.path.name}:{self.table}"
+        """`file:table`, fit for a terminal (see `printable`)."""
+        return printable(f"{self.path.name}:{self.table}")
+
+
+def printable(text: object) -> str:
+    """`text` (a name or value from a file) with every character a terminal would act on
+    (control, format, line separator: an escape sequence) escaped as Python writes it."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text))
 
 
 def kind_of(columns: set[str]) -> str | None:
@@ -94,16 +101,61 @@ def _has_rowid(conn: sqlite3.Connection, table: str) -> bool:
     return True
 
 
-def discover(
-    paths: list[Path], explicit: dict[tuple[str, str], str] | None = None
-) -> tuple[list[SourceTable], list[str]]:
-    """The tables of `paths` (files, or folders searched for *.db), and a note per thing
-    passed over. `explicit` maps (file name, table) to a kind, overriding recognition."""
+SQLITE_NAMES = (".db", ".sqlite", ".sqlite3", ".db3")  # what a folder's SQLite files are named
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def _sqlite_files(folder: Path, notes: list[str]) -> list[Path]:
+    """The files under `folder` named as SQLite files are (SQLITE_NAMES; one that is not
+    SQLite stops the run when it is opened). A file of another name that holds SQLite's
+    header is passed over with a note: a stale copy (`pagbank.db.bak`) is never read unasked.
+    Raises SourceError when the folder holds no SQLite file: a mistyped path never passes."""
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix.lower() in SQLITE_NAMES:
+            files.append(path)
+        elif _has_header(path):
+            notes.append(
+                f"{path}: a SQLite file by its content, passed over: its name does not end in "
+                f"{', '.join(SQLITE_NAMES[:-1])} or {SQLITE_NAMES[-1]} (name the file itself "
+                "to read it)"
+            )
+    if not files:
+        raise SourceError(
+            f"{folder}: no SQLite file in this folder (files named "
+            f"{', '.join('*' + n for n in SQLITE_NAMES[:-1])} or *{SQLITE_NAMES[-1]}, holding "
+            "SQLite's header); check the path"
+        )
+    return files
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+class Discovered(NamedTuple):
+    """The tables found, a note per thing passed over, and why each table that SQLite could
+    not read (by `SourceTable.name`) could not."""
+
+    tables: list[SourceTable]
+    notes: list[str]
+    unreadable: dict[str, str]
+
+
+def discover(paths: list[Path], explicit: dict[tuple[str, str], str] | None = None) -> Discovered:
+    """The tables of `paths` (files, or folders searched by `_sqlite_files`). `explicit` maps
+    (file name, table) to a kind, overriding recognition."""
     explicit = explicit or {}
     files: list[Path] = []
+    notes: list[str] = []
     for path in paths:
-        files += sorted(path.rglob("*.db")) if path.is_dir() else [path]
-    found, notes = [], []
+        files += _sqlite_files(path, notes) if path.is_dir() else [path]
+    found = []
+    unreadable: dict[str, str] = {}
     for file in files:
         conn = connect(file)
         try:
@@ -122,7 +174,11 @@ def discover(
                 except UnicodeDecodeError:
                     notes.append(f"{file.name}: a table named {raw!r} (not UTF-8), skipped")
                     continue
-                columns = _columns(conn, table)
+                try:
+                    columns = _columns(conn, table)
+                except sqlite3.DatabaseError as error:  # a virtual table of a missing module
+                    unreadable[printable(f"{file.name}:{table}")] = str(error)
+                    continue
                 if columns is None:
                     notes.append(f"{file.name}:{table}: a column name is not UTF-8, skipped")
                     continue
@@ -150,7 +206,7 @@ def discover(
             raise SourceError(f"{file_name}:{table} (named with --table) was not found")
         if kind not in KINDS:
             raise SourceError(f"{file_name}:{table}: unknown kind {kind!r}; use one of {KINDS}")
-    return found, notes
+    return Discovered(found, notes, unreadable)
 
 
 def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:

@@ -1,6 +1,7 @@
 """`pagbank-pg verify-import`: per source table, how many rows PostgreSQL holds, and whether
 each restores to exactly the source row's values (JSON compared as values)."""
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from ..config import SOURCE_TIMEZONE, VERIFY_BATCH
 from ..errors import RejectedRow
 from ..query import connect_direct
 from ..query.types import TransferQueries, transfer_queries
+from . import gone
 from . import source as sqlite_source
 from .progress import Progress
 from .restore import restore
@@ -25,11 +27,13 @@ class Check:
     identical: int = 0
     different: int = 0
     missing: int = 0
+    erased: int = 0  # rows of users or sessions erased since (LGPD): gone, as they should be
+    gone: list[str] = field(default_factory=list)  # keys in PostgreSQL no longer in SQLite
     examples: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.different == 0 and self.missing == 0
+        return self.different == 0 and self.missing == 0 and not self.gone
 
 
 def _source_values(table: SourceTable, values: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
@@ -54,7 +58,6 @@ def _fetch(
     queries: TransferQueries, table: SourceTable, keys: list[Any]
 ) -> list[list[dict[str, Any]]]:
     """The PostgreSQL rows of the given source keys, grouped per source row."""
-    source = {"source_table": table.table, "source_file": table.path.name}
     if table.kind in ("agent", "team"):
         imported = (
             queries.imported_agent_sessions
@@ -62,7 +65,7 @@ def _fetch(
             else queries.imported_team_sessions
         )
         groups: dict[str, list[dict[str, Any]]] = {}
-        for row in imported(session_ids=keys, **source):
+        for row in imported(session_ids=keys, source_table=table.table):
             groups.setdefault(row["session_id"], []).append(row)
         return list(groups.values())
     if table.kind == "memory":
@@ -83,6 +86,16 @@ def _restored(
     return values["session_id"], {**values, "$nulls": restored.nulls}
 
 
+@dataclass
+class Verification:
+    """Each source table's verdict, a note per thing passed over, and why each table SQLite
+    could not read (to its end) could not."""
+
+    checks: dict[str, Check]
+    notes: list[str]
+    unreadable: dict[str, str]
+
+
 def verify_import(
     conninfo: str,
     paths: list[Path],
@@ -90,24 +103,38 @@ def verify_import(
     explicit: dict[tuple[str, str], str] | None = None,
     source_timezone: str = SOURCE_TIMEZONE,
     progress: Progress = lambda name, done, total: None,
-) -> dict[str, Check]:
-    """Compare every source row with what PostgreSQL restores of it."""
+) -> Verification:
+    """Compare every source row with what PostgreSQL restores of it, and find the rows
+    imported from each source table that it no longer holds."""
     zone = ZoneInfo(source_timezone)
-    tables, _notes = sqlite_source.discover(paths, explicit)
+    tables, notes, unreadable = sqlite_source.discover(paths, explicit)
     checks: dict[str, Check] = {}
     with connect_direct(conninfo) as pg:
         queries = transfer_queries(pg)
-        for table in tables:
-            check = checks[table.name] = Check()
+        for table in tables:  # same-named tables of several folders: one source, one check
+            check = checks.setdefault(table.name, Check())
             conn = sqlite_source.connect(table.path)
             try:
                 total = sqlite_source.count_rows(conn, table)
                 for batch in sqlite_source.read_rows(conn, table, VERIFY_BATCH):
                     _check_batch(queries, table, batch.rows, zone, check)
                     progress(table.name, check.source_rows, total)
+            except sqlite3.DatabaseError as error:
+                unreadable[table.name] = str(error)
             finally:
                 conn.close()
-    return checks
+        for name, keys in gone.gone_by_source(queries, tables, unreadable).items():
+            checks[name].gone = keys
+    return Verification(checks, notes, unreadable)
+
+
+def _erased(queries: TransferQueries, table: SourceTable, absent: list[dict[str, Any]]) -> set[int]:
+    """The ids of the source rows in `absent` whose user or session was erased."""
+    if not absent:
+        return set()
+    sessions = [None if table.kind == "memory" else p.get("session_id") for p in absent]
+    rows = queries.erased_among(user_ids=[p.get("user_id") for p in absent], session_ids=sessions)
+    return {id(absent[row["n"] - 1]) for row in rows}
 
 
 def _check_batch(
@@ -133,9 +160,14 @@ def _check_batch(
         except (RejectedRow, KeyError, ValueError) as error:
             key, restored = group[0].get("session_id", group[0].get("id")), {"$error": str(error)}
         found[key] = restored
+    absent = [parsed for key, parsed in expected.items() if key not in found]
+    erased = _erased(queries, table, absent)
     for key, parsed in expected.items():
         if key not in found:
-            check.missing += 1
+            if id(parsed) in erased:
+                check.erased += 1
+            else:
+                check.missing += 1
         elif found[key] == parsed:
             check.identical += 1
         else:

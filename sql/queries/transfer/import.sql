@@ -2,7 +2,9 @@
 -- temporary stage tables, then moved into the six tables by one set-based upsert per batch
 -- that writes only rows whose content changed (so a re-run changes nothing, and an import
 -- resumed after a crash ends as an uninterrupted one would). Rows of erased users (LGPD,
--- erased_ids) are passed over and counted.
+-- erased_ids) are passed over and counted. A row the import wrote keeps the file name it was
+-- first imported from: a renamed or moved copy of the file, holding the same data, changes
+-- nothing (and export-sqlite writes the row back to the first name).
 
 -- name: prefer_lz4 :exec
 -- Compress what this session writes with lz4 where the server has it (PostgreSQL 14 and
@@ -84,12 +86,20 @@ WITH moved AS (
     SET agent_name = EXCLUDED.agent_name, user_id = EXCLUDED.user_id,
         business_unit = EXCLUDED.business_unit, created_at = EXCLUDED.created_at,
         updated_at = EXCLUDED.updated_at, messages = EXCLUDED.messages,
-        agent_session_state = EXCLUDED.agent_session_state, metadata = EXCLUDED.metadata
+        agent_session_state = EXCLUDED.agent_session_state,
+        metadata = CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                 THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                t.metadata #> '{agno,source,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.agent_name, t.user_id, t.business_unit, t.created_at, t.updated_at, t.messages,
            t.agent_session_state, t.metadata)
         IS DISTINCT FROM (EXCLUDED.agent_name, EXCLUDED.user_id, EXCLUDED.business_unit,
            EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.messages,
-           EXCLUDED.agent_session_state, EXCLUDED.metadata)
+           EXCLUDED.agent_session_state,
+           CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                    THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                   t.metadata #> '{agno,source,file}')
+                    ELSE EXCLUDED.metadata END)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -112,12 +122,18 @@ WITH moved AS (
     SET team_name = EXCLUDED.team_name, user_id = EXCLUDED.user_id,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
         messages = EXCLUDED.messages, team_session_state = EXCLUDED.team_session_state,
-        metadata = EXCLUDED.metadata
+        metadata = CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                 THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                t.metadata #> '{agno,source,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.team_name, t.user_id, t.created_at, t.updated_at, t.messages,
            t.team_session_state, t.metadata)
         IS DISTINCT FROM (EXCLUDED.team_name, EXCLUDED.user_id, EXCLUDED.created_at,
            EXCLUDED.updated_at, EXCLUDED.messages, EXCLUDED.team_session_state,
-           EXCLUDED.metadata)
+           CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                    THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                   t.metadata #> '{agno,source,file}')
+                    ELSE EXCLUDED.metadata END)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -140,10 +156,19 @@ WITH moved AS (
     ON CONFLICT (id) DO UPDATE
     SET user_id = EXCLUDED.user_id, memory = EXCLUDED.memory,
         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-        metadata = EXCLUDED.metadata, memory_tags = EXCLUDED.memory_tags
+        memory_tags = EXCLUDED.memory_tags,
+        metadata = CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                 THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                t.metadata #> '{agno,source,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.user_id, t.memory, t.created_at, t.updated_at, t.metadata, t.memory_tags)
         IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.memory, EXCLUDED.created_at,
-           EXCLUDED.updated_at, EXCLUDED.metadata, EXCLUDED.memory_tags)
+           EXCLUDED.updated_at,
+           CASE WHEN t.metadata @> '{"agno": {"source": {"imported": true}}}'
+                    THEN jsonb_set(EXCLUDED.metadata, '{agno,source,file}',
+                                   t.metadata #> '{agno,source,file}')
+                    ELSE EXCLUDED.metadata END,
+           EXCLUDED.memory_tags)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -167,12 +192,19 @@ WITH moved AS (
         created_at = EXCLUDED.created_at, last_activity = EXCLUDED.last_activity,
         interaction_count = EXCLUDED.interaction_count,
         session_context = EXCLUDED.session_context, is_active = EXCLUDED.is_active,
-        metadata = EXCLUDED.metadata
+        metadata = CASE WHEN t.metadata ? '_pagbank_import'
+                 THEN jsonb_set(EXCLUDED.metadata, '{_pagbank_import,file}',
+                                t.metadata #> '{_pagbank_import,file}')
+                 ELSE EXCLUDED.metadata END
     WHERE (t.user_id, t.team_id, t.created_at, t.last_activity, t.interaction_count,
            t.session_context, t.is_active, t.metadata)
         IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.team_id, EXCLUDED.created_at,
            EXCLUDED.last_activity, EXCLUDED.interaction_count, EXCLUDED.session_context,
-           EXCLUDED.is_active, EXCLUDED.metadata)
+           EXCLUDED.is_active,
+           CASE WHEN t.metadata ? '_pagbank_import'
+                    THEN jsonb_set(EXCLUDED.metadata, '{_pagbank_import,file}',
+                                   t.metadata #> '{_pagbank_import,file}')
+                    ELSE EXCLUDED.metadata END)
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -183,18 +215,18 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted,
 FROM moved;
 
 -- name: imported_agent_sessions :many
--- The agent session rows imported from one source table, for the given session ids.
+-- The agent session rows imported from a source table of this name, for the given session
+-- ids, whatever file they were first imported from (a renamed copy verifies the same).
 SELECT * FROM agent_sessions
 WHERE session_id = ANY(:session_ids::text[])
-  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table
-  AND metadata -> 'agno' -> 'source' ->> 'file' = :source_file;
+  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table;
 
 -- name: imported_team_sessions :many
--- The team session rows imported from one source table, for the given session ids.
+-- The team session rows imported from a source table of this name, for the given session
+-- ids, whatever file they were first imported from (a renamed copy verifies the same).
 SELECT * FROM team_sessions
 WHERE session_id = ANY(:session_ids::text[])
-  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table
-  AND metadata -> 'agno' -> 'source' ->> 'file' = :source_file;
+  AND metadata -> 'agno' -> 'source' ->> 'table' = :source_table;
 
 -- name: imported_user_memories :many
 -- The memories with the given ids.
@@ -229,3 +261,136 @@ SET file_identity = EXCLUDED.file_identity, max_rowid = EXCLUDED.max_rowid,
 -- Before a first import: drop the secondary indexes of a table that holds no row, recorded in
 -- the same transaction (import_deferred_indexes), to build them after the load.
 SELECT defer_secondary_indexes(:table_name::regclass) AS index_name;
+
+
+-- Rows deleted in SQLite: `verify-import` lists them, `import-sqlite --prune` deletes them.
+-- Only rows the import wrote from that very file and table count (the import marks them); a
+-- row the app wrote to PostgreSQL came from no file and is never listed nor deleted. The key
+-- array holds every key the source table has now; the rows whose key is not in it are found
+-- first (a scan of the keys), and only those have their metadata read, by primary key: 0.13 s
+-- for 17,250 rows against 10,000 keys, where reading every row's metadata took 1.1 s.
+
+-- name: gone_agent_sessions :many
+-- The sessions imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM agent_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+SELECT DISTINCT session_id AS key FROM agent_sessions
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+ORDER BY 1;
+
+-- name: prune_agent_sessions :many
+-- Delete the sessions imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM agent_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+DELETE FROM agent_sessions
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+RETURNING session_id AS key;
+
+-- name: gone_team_sessions :many
+-- The sessions imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM team_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+SELECT DISTINCT session_id AS key FROM team_sessions
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+ORDER BY 1;
+
+-- name: prune_team_sessions :many
+-- Delete the sessions imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM team_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+DELETE FROM team_sessions
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+RETURNING session_id AS key;
+
+-- name: gone_user_memories :many
+-- The memories imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM user_memories t
+    WHERE NOT EXISTS (SELECT FROM unnest(:ids::uuid[]) AS k(key) WHERE k.key = t.id)
+)
+SELECT DISTINCT coalesce(metadata #>> '{agno,raw,id}', id::text) AS key FROM user_memories
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+ORDER BY 1;
+
+-- name: prune_user_memories :many
+-- Delete the memories imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM user_memories t
+    WHERE NOT EXISTS (SELECT FROM unnest(:ids::uuid[]) AS k(key) WHERE k.key = t.id)
+)
+DELETE FROM user_memories
+WHERE id = ANY(ARRAY(SELECT id FROM candidates))
+  AND metadata #>> '{agno,source,file}' = :source_file
+  AND metadata #>> '{agno,source,table}' = :source_table
+  AND metadata @> '{"agno": {"source": {"imported": true}}}'
+RETURNING coalesce(metadata #>> '{agno,raw,id}', id::text) AS key;
+
+-- name: gone_user_sessions :many
+-- The sessions imported from one source table whose key is no longer in it (by their source key).
+WITH candidates AS MATERIALIZED (
+    SELECT session_id FROM user_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+SELECT DISTINCT session_id AS key FROM user_sessions
+WHERE session_id = ANY(ARRAY(SELECT session_id FROM candidates))
+  AND metadata #>> '{_pagbank_import,file}' = :source_file
+  AND metadata #>> '{_pagbank_import,table}' = :source_table
+ORDER BY 1;
+
+-- name: prune_user_sessions :many
+-- Delete the sessions imported from one source table whose key is no longer in it; their keys.
+WITH candidates AS MATERIALIZED (
+    SELECT session_id FROM user_sessions t
+    WHERE NOT EXISTS (SELECT FROM unnest(:session_ids::text[]) AS k(key) WHERE k.key = t.session_id)
+)
+DELETE FROM user_sessions
+WHERE session_id = ANY(ARRAY(SELECT session_id FROM candidates))
+  AND metadata #>> '{_pagbank_import,file}' = :source_file
+  AND metadata #>> '{_pagbank_import,table}' = :source_table
+RETURNING session_id AS key;
+
+-- name: erased_among :many
+-- Which of these source rows (a user id and a session id each, either NULL) belong to an
+-- erasure (LGPD, is_erased): verify-import counts them as erased, not missing. Their
+-- positions in the arrays, from 1.
+SELECT r.n FROM unnest(:user_ids::text[], :session_ids::text[]) WITH ORDINALITY
+    AS r(user_id, session_id, n)
+WHERE EXISTS (SELECT FROM erased_ids) AND is_erased(r.user_id, r.session_id);
+
+-- name: lock_import :one primary
+-- Take the import's lock on this database, a session advisory lock held until the import's
+-- connection closes (so a direct connection, or a pooler in session mode): whether it was
+-- free, and when not, the backend that holds it and since when. Building the indexes an
+-- import deferred needs the same lock (restore_indexes): never under a running import.
+SELECT pg_try_advisory_lock(1768779892, 0) AS taken,
+       (SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.classid = 1768779892 AND l.objid = 0
+          AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()
+        LIMIT 1) AS holder,
+       (SELECT a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.classid = 1768779892 AND l.objid = 0
+          AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()
+        LIMIT 1) AS since;
