@@ -2266,7 +2266,8 @@ class _AgnoSaveAgno2Memory(_Query, Protocol):
 
 class _AgnoAgno2Memories(_Query, Protocol):
     """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of
-    `topics` (NULL: any), whose text contains `search` (any case; NULL: any), sorted by sort_by
+    `topics` (NULL: any), matching `search` as search_memories does (its text holds it, case
+    and accents ignored, or its words hold every word of it in Portuguese; NULL: any), sorted by sort_by
     ('created_at', 'updated_at', 'memory' or 'user_id'; NULL: created_at), newest first unless
     sort_asc; limit NULL: all. `total`: how many match, before the page.
 
@@ -2305,7 +2306,7 @@ class _AgnoAgno2Memories(_Query, Protocol):
 class _AgnoAgno2MemoryTopics(_Query, Protocol):
     """The distinct topics of a user's memories (NULL: everyone's), in order.
 
-    :many, agno/agno.sql:250
+    :many, agno/agno.sql:255
     """
 
     def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
@@ -2317,7 +2318,7 @@ class _AgnoAgno2MemoryStats(_Query, Protocol):
     """Per user (NULL: every user): how many memories and when one last changed (epoch), the
     most recently changed first; limit NULL: all. `total`: how many users match.
 
-    :many, agno/agno.sql:256
+    :many, agno/agno.sql:261
     """
 
     def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
@@ -2328,7 +2329,7 @@ class _AgnoAgno2MemoryStats(_Query, Protocol):
 class _AgnoDeleteAgno2Memories(_Query, Protocol):
     """Delete the given memories (of one user only, unless NULL).
 
-    :execrows, agno/agno.sql:268
+    :execrows, agno/agno.sql:273
     """
 
     def __call__(self, *, ids: Any, user_id: Any) -> int: ...
@@ -2737,7 +2738,8 @@ class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
 
 class _AgnoAsyncAgno2Memories(_Query, Protocol):
     """One page of memories of a user, an agent, a team (NULL: any of each), holding every one of
-    `topics` (NULL: any), whose text contains `search` (any case; NULL: any), sorted by sort_by
+    `topics` (NULL: any), matching `search` as search_memories does (its text holds it, case
+    and accents ignored, or its words hold every word of it in Portuguese; NULL: any), sorted by sort_by
     ('created_at', 'updated_at', 'memory' or 'user_id'; NULL: created_at), newest first unless
     sort_asc; limit NULL: all. `total`: how many match, before the page.
 
@@ -2776,7 +2778,7 @@ class _AgnoAsyncAgno2Memories(_Query, Protocol):
 class _AgnoAsyncAgno2MemoryTopics(_Query, Protocol):
     """The distinct topics of a user's memories (NULL: everyone's), in order.
 
-    :many, agno/agno.sql:250
+    :many, agno/agno.sql:255
     """
 
     async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
@@ -2788,7 +2790,7 @@ class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
     """Per user (NULL: every user): how many memories and when one last changed (epoch), the
     most recently changed first; limit NULL: all. `total`: how many users match.
 
-    :many, agno/agno.sql:256
+    :many, agno/agno.sql:261
     """
 
     async def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
@@ -2799,7 +2801,7 @@ class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
 class _AgnoAsyncDeleteAgno2Memories(_Query, Protocol):
     """Delete the given memories (of one user only, unless NULL).
 
-    :execrows, agno/agno.sql:268
+    :execrows, agno/agno.sql:273
     """
 
     async def __call__(self, *, ids: Any, user_id: Any) -> int: ...

@@ -253,3 +253,22 @@ def test_memory_ids_map_to_rows_of_their_own(own_backend: Backend) -> None:
         stored = conn.execute("SELECT memory FROM user_memories ORDER BY memory").fetchall()
     assert stored == [("dois",), ("um de novo",)]
     assert db.get_user_memory("memoria_1").memory == "um de novo"
+
+
+def test_search_understands_portuguese_words_and_accents(own_backend: Backend) -> None:
+    """Ours: get_user_memories(search_content=…) finds what Agno's ILIKE finds, and the word
+    forms Portuguese full-text search matches, accents ignored (migration 0009)."""
+    db = own_backend.db
+    db.upsert_user_memory(memory("m1", "u1", "O limite do meu cartão"))
+    db.upsert_user_memory(memory("m2", "u1", "Pediu um crédito pessoal"))
+    db.upsert_user_memory(memory("m3", "u1", "Faz PIX toda sexta"))
+
+    def ids(search: str) -> list[str]:
+        return sorted(m.memory_id for m in db.get_user_memories(search_content=search))
+
+    assert ids("limites") == ["m1"]  # a word form
+    assert ids("creditos") == ["m2"]  # accents ignored
+    assert ids("cartão limite") == ["m1"]  # every word, in any order
+    assert ids("CARTAO") == ["m1"]  # a substring, case and accents ignored
+    assert ids("toda sex") == ["m3"]  # part of a word, as ILIKE finds it
+    assert ids("50% off") == []  # % is literal

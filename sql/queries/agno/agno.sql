@@ -224,7 +224,8 @@ RETURNING *;
 
 -- name: agno2_memories :many
 -- One page of memories of a user, an agent, a team (NULL: any of each), holding every one of
--- `topics` (NULL: any), whose text contains `search` (any case; NULL: any), sorted by sort_by
+-- `topics` (NULL: any), matching `search` as search_memories does (its text holds it, case
+-- and accents ignored, or its words hold every word of it in Portuguese; NULL: any), sorted by sort_by
 -- ('created_at', 'updated_at', 'memory' or 'user_id'; NULL: created_at), newest first unless
 -- sort_asc; limit NULL: all. `total`: how many match, before the page.
 SELECT *, count(*) OVER () AS total FROM user_memories
@@ -232,7 +233,11 @@ WHERE (:user_id::text IS NULL OR user_id = :user_id)
   AND (:agent_id::text IS NULL OR metadata->'agno'->'rest'->>'agent_id' = :agent_id)
   AND (:team_id::text IS NULL OR metadata->'agno'->'rest'->>'team_id' = :team_id)
   AND (:topics::text[] IS NULL OR memory_tags @> :topics::text[])
-  AND (:search::text IS NULL OR memory ILIKE '%' || :search || '%')
+  AND (:search::text IS NULL
+       OR search_folded(memory) LIKE '%' || replace(replace(replace(
+              search_folded(:search::text), '\', '\\'), '%', '\%'), '_', '\_') || '%'
+       OR to_tsvector('pagbank_portuguese', memory)
+          @@ plainto_tsquery('pagbank_portuguese', :search::text))
 ORDER BY
     CASE WHEN :sort_asc::boolean THEN CASE :sort_by::text
         WHEN 'updated_at' THEN coalesce(updated_at, created_at) WHEN 'memory' THEN NULL
