@@ -76,6 +76,10 @@ def source_tables(agno_file: Path) -> dict[str, int]:
         }
 
 
+# Loaders whose load left sessions out, per file (their ratio covers less work than ours).
+INCOMPLETE: dict[str, dict[str, dict[str, str]]] = {}
+
+
 def check_sessions(dsn: str, agno_file: Path) -> None:
     """Every session of the file is in the database (the right answer, not only a fast one)."""
     for table, rows in source_tables(agno_file).items():
@@ -258,7 +262,15 @@ def test_pgloader(
             "prefetch rows = 1000\nCAST type json to jsonb drop typemod;\n"
         )
         run = benchmark.pedantic(timed, args=(["pgloader", str(command)], dsn), rounds=1)
-        check_sessions(dsn, agno_file)
+        # pgloader's own answer is reported, not asserted: on the realistic file it has been
+        # seen to leave sessions out with a zero exit (its time then covers less work).
+        short = {
+            table: f"{count(dsn, f'SELECT count(DISTINCT session_id) FROM {table}')} of {rows}"
+            for table, rows in source_tables(agno_file).items()
+            if count(dsn, f"SELECT count(DISTINCT session_id) FROM {table}") != rows
+        }
+        benchmark.extra_info["sessions_left_out"] = short
+        INCOMPLETE.setdefault(shape, {})["pgloader"] = short
         record(benchmark, shape, "pgloader", sessions, run)
 
 
@@ -330,6 +342,7 @@ def test_ratios(benchmark: Any, shape: str) -> None:
         "x_duckdb": round(results["duckdb"] / ours, 2),
         "x_floor": round(ours / results["floor"], 2),
     }
-    benchmark.extra_info.update(file=shape, **ratios)
+    incomplete = {name: short for name, short in INCOMPLETE.get(shape, {}).items() if short}
+    benchmark.extra_info.update(file=shape, **ratios, incomplete=incomplete)
     benchmark.pedantic(lambda: None, rounds=1)
-    print(f"\n{shape}: import-sqlite {ours:.2f} s: {ratios}")
+    print(f"\n{shape}: import-sqlite {ours:.2f} s: {ratios}; loads left incomplete: {incomplete}")
