@@ -174,7 +174,9 @@ def import_section(benchmarks: list[dict[str, Any]]) -> list[str]:
             lines += ["", f"{file}: import-sqlite is {ratios['x_pgloader']}x pgloader and {ratios['x_duckdb']}x "
                       f"DuckDB (their time over its), and takes {ratios['x_floor']}x the floor."]  # fmt: skip
             for loader, short in (ratios.get("incomplete") or {}).items():
-                lines += [f"{file}: {loader} left sessions out ({short}): its time covers less work."]
+                lines += [
+                    f"{file}: {loader} left sessions out ({short}): its time covers less work."
+                ]
     return [*lines, ""]
 
 
