@@ -46,11 +46,20 @@ from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import AsyncDatabase
 from ..query.types import AsyncAgnoQueries, agno_queries, schema_queries
+from .merge import check_owner
 from .writes import Kind, Served
 from .writes_async import stored_rows, write_session
 
 # sync: import threading
 # sync: from sqlalchemy import Engine, create_engine
+
+try:  # Agno 3: the runs that make a turn's history (no member runs, none cancelled)
+    from agno.db.utils import filter_context_runs
+except ImportError:  # Agno 2 has no runs_limit to count them for
+
+    def filter_context_runs(runs: list[Any]) -> list[Any]:
+        return runs
+
 
 logger = logging.getLogger("pagbank_pg.agno")
 
@@ -272,8 +281,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         values, _ = mapping.session_from_rows(rows, kind)
         data = mapping.agno2.session_dict(values, kind, convert_v1=_v1_run)
         data["session_data"] = _session_data(data.get("session_data"))
-        if runs_limit is not None:
-            data["runs"] = data["runs"][-runs_limit:] if runs_limit > 0 else []
+        if runs_limit is not None:  # the last runs that make a turn's history, as Agno's own
+            history = filter_context_runs(data["runs"])
+            data["runs"] = history[-runs_limit:] if runs_limit > 0 else []
         if not include_runs:
             data["runs"] = []
         # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
@@ -348,6 +358,7 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             lambda merged: self._rows(merged, kind),
             merge=True,
             served=self.served.of(f"{kind}:{session.session_id}"),
+            merge_data=False,  # Agno 2/3 store the session's dicts as given
         )
         if written is None:
             self.erased_skipped += 1  # LGPD: the user asked to be forgotten
@@ -361,7 +372,16 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         deserialize: bool | None = True,
         preserve_updated_at: bool = False,
     ) -> list[Any]:
-        """`upsert_session` of each (each under its own lock); the erased are left out."""
+        """`upsert_session` of each (each under its own lock); the erased are left out. A
+        batch holding another user's session id raises `SessionOwnershipError` before any
+        of it is written."""
+        agno = await self._statements()
+        for session in sessions:
+            kind = _kind_of(session)
+            if kind is not None:
+                rows = await stored_rows(agno, kind, session.session_id)
+                owners = (row["user_id"] for row in rows)
+                check_owner(owners, session.user_id, session.session_id, f"{kind}_sessions")
         stored = [await self.upsert_session(s, deserialize=deserialize) for s in sessions]
         return [s for s in stored if s is not None]
 
@@ -473,13 +493,17 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
     ) -> Any:
         """Set the session's name (`session_data.session_name`); None when there is no such
         session (of `user_id`, when given)."""
-        kind = _kind(session_type)
+        kind, session = _kind(session_type), None
+        if session_type is None:  # whichever table holds it
+            session = await self.get_session(session_id, None, user_id=user_id)
+            kind = _kind_of(session)
         if kind is None:
             return await self.agno_db.rename_session(
                 session_id=session_id, session_type=session_type, session_name=session_name,
                 user_id=user_id, deserialize=deserialize,
             )  # fmt: skip
-        session = await self.get_session(session_id, session_type, user_id=user_id)
+        if session is None:
+            session = await self.get_session(session_id, session_type, user_id=user_id)
         if session is None:
             return None
         session.session_data = {**(session.session_data or {}), "session_name": session_name}

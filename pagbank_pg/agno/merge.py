@@ -156,16 +156,19 @@ def merge_sessions(
     stored: dict[str, Any],
     incoming: dict[str, Any],
     served: Collection[bytes] | None = None,
+    merge_data: bool = True,
 ) -> dict[str, Any]:
     """The session to store when `incoming` meets `stored` (both as Agno's `to_dict()`
     gives them; `served`: the fingerprints of the runs the writer was served, if known); see
-    the module's doc for the rule."""
+    the module's doc for the rule. `merge_data` False: the session's dicts (session_data,
+    extra_data, agent_data, team_data) are the incoming ones whole, as Agno 2/3 store them (a
+    key the app dropped stays dropped); the runs are merged all the same."""
     merged = {**stored, **incoming}
     for column, value in incoming.items():
         before = stored.get(column)
         if column == "memory":
             merged[column] = _merge_memory(before, value, served)
-        elif column in ("session_data", "extra_data", "agent_data", "team_data"):
+        elif merge_data and column in ("session_data", "extra_data", "agent_data", "team_data"):
             merged[column] = _merge_keys(before, value, _NESTED.get(column, ()))
     created = [t for t in (stored.get("created_at"), incoming.get("created_at")) if t]
     merged["created_at"] = min(created) if created else None

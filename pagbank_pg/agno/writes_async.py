@@ -29,6 +29,7 @@ async def write_session(
     merge: bool,
     served: Collection[bytes] | None = None,
     then: Callable[[list[dict[str, Any]]], Any] | None = None,
+    merge_data: bool = True,
 ) -> list[dict[str, Any]] | None:
     """Store one Agno session (`values`: Agno 1.7's session dict; `rows_of` maps it to the
     table's rows) and return its rows as stored, or None when it belongs to an erased user.
@@ -36,7 +37,8 @@ async def write_session(
     Under the session's transaction-scoped lock: the erasure check (an erasure that landed
     while this writer waited is seen), the ownership check (`SessionOwnershipError`), then
     the merge with what is stored (`merge=True`) or the replacement of it. `then` is called
-    with the rows as stored while the session is still locked (the dual write's mirror)."""
+    with the rows as stored while the session is still locked (the dual write's mirror).
+    `merge_data`: whether the session's dicts merge key by key too (see `merge_sessions`)."""
     session_id = values["session_id"]
     table = f"{kind}_sessions"
     async with db.transaction() as tx:
@@ -47,7 +49,9 @@ async def write_session(
         stored = await stored_rows(agno, kind, session_id)
         check_owner((row["user_id"] for row in stored), values["user_id"], session_id, table)
         if stored and merge:
-            values = merge_sessions(mapping.session_from_rows(stored, kind)[0], values, served)
+            values = merge_sessions(
+                mapping.session_from_rows(stored, kind)[0], values, served, merge_data
+            )
         elif stored:
             await (
                 agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
