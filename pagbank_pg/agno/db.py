@@ -376,7 +376,16 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                 rows = stored_rows(agno, kind, session.session_id)
                 owners = (row["user_id"] for row in rows)
                 check_owner(owners, session.user_id, session.session_id, f"{kind}_sessions")
-        stored = [self.upsert_session(s, deserialize=deserialize) for s in sessions]
+        ours = [s for s in sessions if _kind_of(s) is not None]
+        stored = [self.upsert_session(s, deserialize=deserialize) for s in ours]
+        workflows = [  # Agno's own bulk path for its own tables
+            s for s in sessions
+            if _kind_of(s) is None and not self._erased(s.user_id, s.session_id)
+        ]  # fmt: skip
+        if workflows:
+            stored += self.agno_db.upsert_sessions(
+                workflows, deserialize=deserialize, preserve_updated_at=preserve_updated_at
+            )
         return [s for s in stored if s is not None]
 
     def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,

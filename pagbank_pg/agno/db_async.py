@@ -382,7 +382,16 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
                 rows = await stored_rows(agno, kind, session.session_id)
                 owners = (row["user_id"] for row in rows)
                 check_owner(owners, session.user_id, session.session_id, f"{kind}_sessions")
-        stored = [await self.upsert_session(s, deserialize=deserialize) for s in sessions]
+        ours = [s for s in sessions if _kind_of(s) is not None]
+        stored = [await self.upsert_session(s, deserialize=deserialize) for s in ours]
+        workflows = [  # Agno's own bulk path for its own tables
+            s for s in sessions
+            if _kind_of(s) is None and not await self._erased(s.user_id, s.session_id)
+        ]  # fmt: skip
+        if workflows:
+            stored += await self.agno_db.upsert_sessions(
+                workflows, deserialize=deserialize, preserve_updated_at=preserve_updated_at
+            )
         return [s for s in stored if s is not None]
 
     async def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,
