@@ -98,9 +98,10 @@ def test_catch_up(
     for dsn in fresh_database(bench_server, migrate=True):
         args = [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(file), "--dsn", dsn,
                 "--reject-file", str(tmp_path / "rejects.jsonl")]  # fmt: skip
-        full_seconds, _ = timed(args)
+        full_seconds = timed(args, dsn).seconds
         changed = change(file, share)
-        seconds, peak = benchmark.pedantic(timed, args=(args,), rounds=1, iterations=1)
+        run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
+        seconds, peak = run.seconds, run.peak_kb
         with psycopg.connect(dsn) as conn:  # the right answer, not only a fast one
             moved = conn.execute(
                 "SELECT count(*) FROM agent_sessions WHERE messages @> "
