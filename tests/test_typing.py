@@ -55,20 +55,27 @@ def test_mypy_flags_unknown_names_and_missing_parameters(tmp_path: Path) -> None
         "    with db.transaction() as tx:\n"
         "        reveal_type(tx.queries.get_user_session.stream(session_id='s'))\n"
         "async def g(db: AsyncDatabase) -> None:\n"
-        "    reveal_type(await db.queries.touch_user_session(session_id='s', context={}))\n",
+        "    reveal_type(await db.queries.touch_user_session(session_id='s', context={}))\n"
+        "def h(db: Database) -> None:\n"
+        "    row = db.queries.get_user_session(session_id='s')\n"
+        "    assert row is not None\n"
+        "    reveal_type(row['interaction_count'])\n"
+        "    row['interaction_cont']\n",
     )
     by_line: dict[int, str] = {}
     for line in done.stdout.splitlines():
         if line.startswith("use.py:"):
             number, message = line.split(":", 2)[1:]
             by_line[int(number)] = by_line.get(int(number), "") + message
-    assert 'Revealed type is "' in by_line[3] and "dict[" in by_line[3]
-    assert by_line[3].endswith('Any] | None"')
+    assert 'Revealed type is "TypedDict(pagbank_pg.query.rows.UserSessionRow, ' in by_line[3]
+    assert by_line[3].endswith('}) | None"')
     assert 'error: "PackageQueries" has no attribute "get_user_sesion"' in by_line[4]
     assert 'error: Missing named argument "context"' in by_line[5]
     assert "Iterator[" in by_line[7]
-    assert by_line[9].endswith('Any] | None"')
-    assert "Found 2 errors in 1 file" in done.stdout, done.stdout
+    assert by_line[9].endswith('}) | None"') and "UserSessionRow" in by_line[9]
+    assert by_line[13].endswith('Revealed type is "int | None"')
+    assert 'TypedDict "UserSessionRow" has no key "interaction_cont"' in by_line[14]
+    assert "Found 3 errors in 1 file" in done.stdout, done.stdout
 
 
 def test_mypy_knows_what_each_kind_supports_and_the_areas(tmp_path: Path) -> None:

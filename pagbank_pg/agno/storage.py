@@ -22,6 +22,7 @@ from ..errors import (
     RejectedRow,
 )
 from ..query import Database, require_tables
+from ..query.rows import UserSessionRow
 from ..query.types import AgnoQueries, agno_queries, schema_queries
 from ..transfer.tables import SOURCE_COLUMNS
 from .merge import check_owner
@@ -295,7 +296,7 @@ class PostgresSessionManager:
         team_id: str | None = None,
         session_id: str | None = None,
         context: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> UserSessionRow:
         """Open a session for `user_id`; a session id another user holds raises
         `SessionOwnershipError`."""
         session_id = session_id or str(uuid.uuid4())
@@ -314,14 +315,14 @@ class PostgresSessionManager:
         assert row is not None
         return row
 
-    def _owned(self, session_id: str, user_id: str | None) -> dict[str, Any] | None:
+    def _owned(self, session_id: str, user_id: str | None) -> UserSessionRow | None:
         """The session; `SessionOwnershipError` when `user_id` is given and not its owner."""
         row = self.db.queries.get_user_session(session_id=session_id)
         if row is not None and user_id is not None:
             check_owner([row["user_id"]], user_id, session_id, "user_sessions")
         return row
 
-    def get_session(self, session_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+    def get_session(self, session_id: str, user_id: str | None = None) -> UserSessionRow | None:
         """The session, or None when it does not exist, is no longer active, or (with
         `user_id`) is another user's."""
         row = self.db.queries.get_user_session(session_id=session_id)
@@ -334,13 +335,13 @@ class PostgresSessionManager:
         session_id: str,
         context: dict[str, Any] | None = None,
         user_id: str | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> UserSessionRow | None:
         """Record one interaction, merging `context` into the session's context; with
         `user_id`, another user's session raises `SessionOwnershipError`."""
         self._owned(session_id, user_id)  # a session's user never changes: no race
         return self.db.queries.touch_user_session(session_id=session_id, context=context or {})
 
-    def end_session(self, session_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+    def end_session(self, session_id: str, user_id: str | None = None) -> UserSessionRow | None:
         self._owned(session_id, user_id)
         return self.db.queries.deactivate_user_session(session_id=session_id)
 
@@ -348,7 +349,7 @@ class PostgresSessionManager:
         """Deactivate the sessions idle for longer than the timeout; returns how many."""
         return self.db.queries.expire_user_sessions(timeout_minutes=self.timeout_minutes)
 
-    def get_active_sessions(self, user_id: str) -> list[dict[str, Any]]:
+    def get_active_sessions(self, user_id: str) -> list[UserSessionRow]:
         return self.db.queries.active_sessions_of_user(user_id=user_id)
 
     def get_statistics(self) -> dict[str, Any]:

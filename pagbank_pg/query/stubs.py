@@ -7,11 +7,13 @@ public namespace, sync and async; each internal area, sync only unless async cod
 its typed accessor (`agno_queries(on)`, ...).
 """
 
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 from ..config import QUERIES_DIR
 from .loader import Queries, Query, internal_queries, load_queries
+from .rows import ROW_TYPES
 
 
 class Namespace(NamedTuple):
@@ -38,6 +40,20 @@ RESULTS = {
     "execrows": "int",
     "copy": "int",
 }
+# A statement that returns whole rows of one table: `SELECT * FROM t` (filtered, ordered,
+# limited; no join, no second table), the same over a CTE that is such a select of t, or a
+# write of t `RETURNING *` (an UPDATE ... FROM or a DELETE ... USING would return the other
+# table's columns too, so they are left untyped). tests/test_rows.py checks each against what
+# the server describes.
+_FILTERS = r"(?:\s+(?:WHERE|ORDER|LIMIT)\b(?:(?!\bJOIN\b)[^;])*)?;?"
+WHOLE_ROWS = re.compile(
+    rf"SELECT\s+\*\s+FROM\s+(?P<selected>\w+){_FILTERS}"
+    rf"|WITH\s+(?P<cte>\w+)\s+AS\s+(?:MATERIALIZED\s+)?\(\s*SELECT\s+\*\s+FROM\s+(?P<inner>\w+)"
+    rf"{_FILTERS.removesuffix(';?')}\s*\)\s*SELECT\s+\*\s+FROM\s+(?P=cte){_FILTERS}"
+    r"|(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?P<written>\w+)\b"
+    r"(?:(?!\bFROM\b|\bUSING\b).)*\bRETURNING\s+\*\s*;?",
+    re.IGNORECASE | re.DOTALL,
+)
 LINE_LENGTH = 100  # the project's; longer signatures are written one parameter a line
 
 QUERY_PROTOCOL = '''class _Query(Protocol):
@@ -57,17 +73,21 @@ from typing import Any, Protocol
 """
 
 
-def _package_imports(asynchronous_areas: bool) -> str:
-    """The imports of `types.py` (the async twins' names only when an area is used async)."""
+def _package_imports(asynchronous_areas: bool, row_types: list[str]) -> str:
+    """The imports of `types.py` (the async twins' names only when an area is used async; the
+    row types the statements return)."""
     overload = ", overload" if asynchronous_areas else ""
     typing_names = f"TYPE_CHECKING, Any, Protocol, cast{overload}"
     twins = "    from .database import Database, Transaction\n"
     if asynchronous_areas:
         twins += "    from .database_async import AsyncDatabase, AsyncTransaction\n"
+    rows = f"from .rows import {', '.join(row_types)}\n"
+    if len(rows) > LINE_LENGTH + 1:  # as `ruff format` writes it: a name a line
+        rows = "from .rows import (\n" + "".join(f"    {name},\n" for name in row_types) + ")\n"
     return (
         "from collections.abc import AsyncIterator, Iterable, Iterator, Mapping\n"
         f"from typing import {typing_names}\n\nimport psycopg\n\n"
-        f"from .areas import area_queries\n\nif TYPE_CHECKING:\n{twins}"
+        f"from .areas import area_queries\n{rows if row_types else ''}\nif TYPE_CHECKING:\n{twins}"
     )
 
 
@@ -97,13 +117,32 @@ def _def(prefix: str, name: str, params: list[str], result: str) -> str:
     return f"    {prefix}def {name}(\n{listed}    ) -> {result}: ...\n"
 
 
+def returned_table(query: Query) -> str | None:
+    """The plan's table whose whole rows `query` returns, if it reads rows and returns them."""
+    found = WHOLE_ROWS.fullmatch(query.sql.strip())
+    table = found and (found["selected"] or found["inner"] or found["written"])
+    return table if query.kind in ("one", "many") and table in ROW_TYPES else None
+
+
+def _result(query: Query, rows: bool) -> tuple[str, str]:
+    """What a call of `query` returns, and what a row of it is (`rows`: typed by the plan's
+    row types where the statement returns a table's whole rows)."""
+    table = returned_table(query) if rows else None
+    row = ROW_TYPES[table].__name__ if table else "dict[str, Any]"
+    if query.kind == "one":
+        return f"{row} | None", row
+    if query.kind == "many":
+        return f"list[{row}]", row
+    return RESULTS[query.kind], "dict[str, Any]"
+
+
 def _source(query: Query) -> str:
     """Where `query` comes from: its file, relative to the package's queries when it is one."""
     path = Path(query.file)
     return str(path.relative_to(QUERIES_DIR)) if path.is_relative_to(QUERIES_DIR) else path.name
 
 
-def _protocol(query: Query, prefix: str, asynchronous: bool) -> str:
+def _protocol(query: Query, prefix: str, asynchronous: bool, rows: bool) -> str:
     """A query's Protocol: the call, and what its kind supports besides (`.many(rows)` but for
     :copy, `.stream(...)` for the kinds that read rows)."""
     params = ["self"]
@@ -113,11 +152,12 @@ def _protocol(query: Query, prefix: str, asynchronous: bool) -> str:
         params += ["*", *(f"{p}: Any" for p in query.params)]
     awaited = "async " if asynchronous else ""
     iterator = "AsyncIterator" if asynchronous else "Iterator"
-    methods = [_def(awaited, "__call__", params, RESULTS[query.kind])]
+    result, row = _result(query, rows)
+    methods = [_def(awaited, "__call__", params, result)]
     if query.kind != "copy":
         methods.append(_def(awaited, "many", ["self", "rows: Iterable[Mapping[str, Any]]"], "int"))
     if query.kind in ("one", "many", "scalar"):
-        methods.append(_def("", "stream", params, f"{iterator}[dict[str, Any]]"))
+        methods.append(_def("", "stream", params, f"{iterator}[{row}]"))
     doc = f"{query.doc or query.name}\n\n:{query.kind}, {_source(query)}:{query.line}"
     return (
         f"class {prefix}{_camel(query.name)}(_Query, Protocol):\n"
@@ -139,22 +179,33 @@ def render(queries: Queries, name: str = "Queries") -> str:
     header = _header(
         "Typed names, parameters and results of named queries.", sources, "pagbank-pg stubs"
     )
-    protocols = _protocols(queries, name, asynchronous=True, through="db.queries")
+    protocols = _protocols(queries, name, True, "db.queries", rows=False)
     return "\n\n".join([header, IMPORTS, QUERY_PROTOCOL, *protocols])
 
 
 def render_package() -> str:
     """The package's `types.py`: the Protocols of the public namespace (sync and async) and of
     each internal area, with the area's accessor."""
-    sources = []
+    spaces = [
+        (space, load_queries() if space.area is None else internal_queries(space.area))
+        for space in PACKAGE_NAMESPACES
+    ]
+    tables = {
+        returned_table(q)
+        for space, queries in spaces
+        if space.area is None
+        for q in queries.values()
+    }
+    row_types = sorted(ROW_TYPES[table].__name__ for table in tables if table)
     asynchronous_areas = any(s.area and s.asynchronous for s in PACKAGE_NAMESPACES)
-    parts = [_package_imports(asynchronous_areas), QUERY_PROTOCOL]
-    for space in PACKAGE_NAMESPACES:
-        queries = load_queries() if space.area is None else internal_queries(space.area)
+    parts = [_package_imports(asynchronous_areas, row_types), QUERY_PROTOCOL]
+    sources = []
+    for space, queries in spaces:
         for file in sorted({_source(query) for query in queries.values()}):
             sources.append(f"sql/queries/{file} ({space.area or 'db.queries'})")
         through = f"{space.area}_queries(on)" if space.area else "db.queries"
-        parts += _protocols(queries, space.protocol, space.asynchronous, through)
+        rows = space.area is None  # internal areas return rows their callers reshape
+        parts += _protocols(queries, space.protocol, space.asynchronous, through, rows)
         if space.area is not None:
             parts.append(_accessor(space))
     summary = (
@@ -186,14 +237,16 @@ def _accessor(space: Namespace) -> str:
     )
 
 
-def _protocols(queries: Queries, name: str, asynchronous: bool, through: str) -> list[str]:
+def _protocols(
+    queries: Queries, name: str, asynchronous: bool, through: str, rows: bool
+) -> list[str]:
     """`name` (and `Async<name>` when `asynchronous`), with a private Protocol per query (named
     after `name` too, so that namespaces sharing a module never clash)."""
     area = "" if name in ("Queries", "PackageQueries") else name.removesuffix("Queries")
     parts = []
     for prefix, awaited in (("", False), ("Async", True))[: 2 if asynchronous else 1]:
         own = f"_{area}{prefix}"
-        parts += [_protocol(query, own, awaited) for query in queries.values()]
+        parts += [_protocol(query, own, awaited, rows) for query in queries.values()]
         members = "".join(f"    {q.name}: {own}{_camel(q.name)}\n" for q in queries.values())
         how = "awaited" if awaited else "called"
         body = members or "    pass\n"
