@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,20 +72,33 @@ QUERIES = Queries(
 )
 
 
-def wait_for(condition: Any, seconds: float = 60, log: Path | None = None) -> None:
-    """Poll `condition` until it holds (a server error counts as not yet); fail after
-    `seconds`, with the tail of `log` when given."""
-    deadline = time.monotonic() + seconds
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 60, what: str = "", log: Path | None = None
+) -> None:
+    """Poll `predicate` until it holds (a server error counts as not yet); fail after `timeout`
+    seconds, saying `what` never happened (with the tail of `log` when given)."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            if condition():
+            if predicate():
                 return
         except psycopg.Error:
             pass
         if time.monotonic() > deadline:
             tail = log.read_text()[-2000:] if log and log.exists() else ""
-            raise AssertionError(f"still not true after {seconds}s: {condition}\n{tail}")
+            raise AssertionError(f"never happened in {timeout}s: {what or predicate}\n{tail}")
         time.sleep(0.05)
+
+
+def waiting_on(dsn: str, holder: int) -> int:
+    """How many backends wait, in pg_stat_activity, for a lock that backend `holder` holds."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND %s = ANY (pg_blocking_pids(pid))",
+            [holder],
+        ).fetchone()
+    return int(found[0]) if found else 0
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
