@@ -3,7 +3,6 @@ re-import of the old SQLite files, a dual write and a writer racing the erasure 
 out. The tables are checked directly, not through the statements that erased."""
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from pagbank_pg import Database
 from pagbank_pg.agno import PostgresManager
 from pagbank_pg.lgpd import forget_user
 
-from .helpers import agent, exported, run
+from .helpers import agent, exported, run, wait_for, waiting_on
 
 
 def sessions_of(dsn: str, user: str) -> list[str]:
@@ -133,8 +132,11 @@ def test_the_erasure_waits_for_a_writer_in_flight(db: Database, db_dsn: str) -> 
     )
     erasing = threading.Thread(target=forget_user, args=(db, "u-1"), kwargs={"record_anyway": True})
     erasing.start()
-    time.sleep(0.5)
-    assert erasing.is_alive()  # waiting for the writer, not erasing around it
+    wait_for(  # the erasure waits for the writer, not erasing around it
+        lambda: waiting_on(db_dsn, writer.info.backend_pid) == 1 or not erasing.is_alive(),
+        what="the erasure waiting for the writer's lock",
+    )
+    assert erasing.is_alive() and waiting_on(db_dsn, writer.info.backend_pid) == 1
     writer.commit()
     writer.close()
     erasing.join(timeout=15)
