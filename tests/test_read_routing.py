@@ -19,6 +19,13 @@ from .helpers import QUERIES
 from .test_twins import done
 
 
+def wal_position(dsn: str) -> int:
+    """The server's WAL insert position, in bytes (as the routing keeps a write's)."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+        return int(found.fetchone()[0])
+
+
 def _route(sql: str, header: str = "-- name: q :many") -> str:
     return parse_queries(f"{header}\n{sql}")[0].route
 
@@ -87,8 +94,9 @@ async def test_a_replica_that_is_not_in_recovery_serves_reads_at_once(
     db = await _open(twin_class, db_dsn, db_dsn)
     try:
         assert await done(db.queries.count_memories(user_id="u-1")) == 0
+        before = wal_position(db_dsn)
         await done(db.queries.tag_all(tag="t", user_id="u-1"))  # a write: its position is kept
-        assert db.routing.written > 0
+        assert 0 < before <= db.routing.written <= wal_position(db_dsn)
         assert await done(db.queries.count_memories(user_id="u-1")) == 0
         assert db.routing.counts["replica"] == 2
         with pytest.raises(QueryError, match="division by zero"):  # its own error, not a fault
@@ -192,12 +200,13 @@ async def test_a_select_of_a_function_that_writes_is_run_again_on_the_primary(
     replica = make_conninfo(db_dsn, options="-c default_transaction_read_only=on")
     db = await done(twin_class.open(db_dsn, queries=queries, max_size=2, replica_dsn=replica))
     try:
+        before = wal_position(db_dsn)
         assert await done(db.queries.bump(key="a")) == 1  # refused there, run on the primary
         assert await done(db.queries.bump(key="a")) == 2  # straight to the primary now
         assert db.routing.counts["primary: a write the replica refused"] == 1
         assert db.routing.writers == {"bump"}
         # It counts as a write: the read after it waits for a replica that replayed it.
-        assert db.routing.written > 0
+        assert 0 < before <= db.routing.written <= wal_position(db_dsn)
         served = db.routing.counts["replica"]
         assert await done(db.queries.count_of(key="a")) == 2  # a read: on the replica
         assert db.routing.counts["replica"] == served + 1
