@@ -2,7 +2,6 @@
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
@@ -22,12 +21,6 @@ from pagbank_pg.query.types import schema_queries
 from .helpers import QUERIES
 
 BRT = timezone(timedelta(hours=-3))
-
-
-@pytest.fixture
-def db(db_dsn: str) -> Iterator[Database]:
-    with Database.open(db_dsn, queries=QUERIES, max_size=4, timeout=5) as database:
-        yield database
 
 
 def memory(db: Database, user: str = "u-1", text: str = "gosta de pix", **extra: object) -> dict:

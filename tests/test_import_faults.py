@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -19,13 +18,8 @@ from pagbank_pg.transfer.exporter import DDL
 from pagbank_pg.transfer.importer import import_sqlite
 from pagbank_pg.transfer.verify import verify_import
 
-from .agno_files import big_copy, sample_agent_row
-from .helpers import run
-
-
-def imported(dsn: str, table: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+from .agno_files import big_copy, hostile_files, sample_agent_row
+from .helpers import row_count, run, wait_for
 
 
 def test_a_lost_connection_is_retried_not_rejected(
@@ -93,52 +87,6 @@ def test_a_fault_that_goes_on_stops_the_import_and_a_rerun_completes_it(
             admin.execute("DROP ROLE importer_ro")
 
 
-def hostile_files(folder: Path) -> Path:
-    """One good row of each kind next to rows that used to crash every run of the import."""
-    folder.mkdir()
-    conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
-    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
-    good = sample_agent_row()
-    conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
-    deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"
-    conn.execute(
-        "INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
-        ("too-deep", *good[1:2], deep, *good[3:]),
-    )
-    memories = [
-        ("m-good", "{'memory': 'gosta de PIX', 'topics': ['pix']}"),
-        ("m-huge-int", "{'memory': 'x', 'n': " + "9" * 40 + "}"),
-        ("m-long", "{'memory': '" + "x" * (300 << 10) + "'}"),
-    ]
-    conn.executemany(
-        "INSERT INTO pagbank_memories (id, user_id, memory) VALUES (?, 'u-1', ?)", memories
-    )
-    sessions = [
-        ("s-good", "2026-01-02T03:04:05"),
-        ("s-edge", "9999-12-31T23:00:00"),  # the edge of Python's datetime range
-    ]
-    conn.executemany(
-        "INSERT INTO sessions (session_id, user_id, created_at, last_activity) "
-        "VALUES (?, 'u-1', ?, ?)",
-        [(sid, when, when) for sid, when in sessions],
-    )
-    conn.execute(
-        "CREATE TABLE chats (session_id TEXT PRIMARY KEY, user_id TEXT, team_id TEXT, "
-        "created_at TEXT, last_activity TEXT, interaction_count INTEGER, session_context TEXT, "
-        "is_active BOOLEAN, metadata TEXT, "
-        "shout TEXT GENERATED ALWAYS AS (upper(session_id)) VIRTUAL)"
-    )
-    conn.execute(
-        "INSERT INTO chats (session_id, user_id, created_at, last_activity) "
-        "VALUES ('c-1', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05')"
-    )
-    conn.commit()
-    conn.close()
-    return folder
-
-
 def test_one_row_never_stops_an_import(db_dsn: str, tmp_path: Path) -> None:
     folder = hostile_files(tmp_path / "hostile")
     reject_file = tmp_path / "r.jsonl"
@@ -155,9 +103,9 @@ def test_one_row_never_stops_an_import(db_dsn: str, tmp_path: Path) -> None:
     assert any("Recursion limit" in r for r in reasons)
     assert any("over the 262,144 one may hold" in r for r in reasons)
     assert any("OverflowError" in r for r in reasons)
-    assert imported(db_dsn, "agent_sessions") == 1
-    assert imported(db_dsn, "user_memories") == 1
-    assert imported(db_dsn, "user_sessions") == 2  # s-good, and c-1 of the generated-column table
+    assert row_count(db_dsn, "agent_sessions") == 1
+    assert row_count(db_dsn, "user_memories") == 1
+    assert row_count(db_dsn, "user_sessions") == 2  # s-good, and c-1 of the generated-column table
 
 
 def test_a_value_over_the_cap_is_rejected_before_it_is_read(db_dsn: str, tmp_path: Path) -> None:
@@ -352,8 +300,8 @@ def test_an_unreadable_table_is_one_line_and_the_others_are_imported(
     assert "good.db:chats (no such module: nosuchmodule)" in last
     assert "pagbank.db:sessions (database disk image is malformed)" in last
     assert last.endswith("; every other table was imported (fix the file and run again)")
-    assert imported(db_dsn, "agent_sessions") == 1
-    assert 10 <= imported(db_dsn, "user_sessions") < 50  # the rows before the damage
+    assert row_count(db_dsn, "agent_sessions") == 1
+    assert 10 <= row_count(db_dsn, "user_sessions") < 50  # the rows before the damage
     assert _deferred(db_dsn) == []  # the indexes deferred for the table are built again
     code, _, err = run("verify-import", str(folder), "--dsn", db_dsn)
     assert code == 1 and "Traceback" not in err
@@ -371,11 +319,10 @@ def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_o
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and first.poll() is None:
-            if imported(db_dsn, "agent_sessions") >= 20:  # loading, its indexes deferred
-                break
-            time.sleep(0.02)
+        wait_for(  # loading, its indexes deferred
+            lambda: first.poll() is not None or row_count(db_dsn, "agent_sessions") >= 20,
+            what="the first import loading agent_sessions",
+        )
         deferred = _deferred(db_dsn)
         assert first.poll() is None and deferred
         for second in (["import-sqlite", str(data), "--reject-file", str(tmp_path / "r2")],
@@ -406,11 +353,11 @@ def test_ctrl_c_says_what_was_committed_and_a_rerun_resumes(
             "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn]  # fmt: skip
     victim = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and victim.poll() is None:
-        if imported(db_dsn, "agent_sessions") >= 20:
-            break
-        time.sleep(0.02)
+    wait_for(
+        lambda: victim.poll() is not None or row_count(db_dsn, "agent_sessions") >= 20,
+        what="the import loading agent_sessions",
+    )
+    assert victim.poll() is None  # still importing
     os.killpg(victim.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
     _, err = victim.communicate(timeout=60)
     assert victim.returncode == 1 and "Traceback" not in err and "Aborted!" not in err, err

@@ -4,7 +4,6 @@ cannot be reached (reads go to the primary, with no error). The routing against 
 streaming standby is in test_topology_replicas.py."""
 
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pagbank_pg import AsyncDatabase, Database, QueryError, QueryLoadError, load_queries
 from pagbank_pg.query.loader import internal_queries, parse_queries
 
-from .helpers import QUERIES
-from .test_twins import done
+from .helpers import QUERIES, closed_port, done
 
 
 def wal_position(dsn: str) -> int:
@@ -105,16 +103,10 @@ async def test_a_replica_that_is_not_in_recovery_serves_reads_at_once(
         await done(db.close())
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
     twin_class: Any, db_dsn: str
 ) -> None:
-    nowhere = f"host=127.0.0.1 port={_closed_port()} dbname=x connect_timeout=1"
+    nowhere = f"host=127.0.0.1 port={closed_port()} dbname=x connect_timeout=1"
     db = await _open(twin_class, db_dsn, nowhere)
     try:
         await done(db.queries.tag_all(tag="t", user_id="u-1"))
@@ -130,7 +122,7 @@ async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
 def test_a_replica_fall_back_is_logged_under_the_query_logger(
     db_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    nowhere = f"host=127.0.0.1 port={_closed_port()} dbname=x connect_timeout=1"
+    nowhere = f"host=127.0.0.1 port={closed_port()} dbname=x connect_timeout=1"
     opened = Database.open(db_dsn, queries=QUERIES, replica_dsn=nowhere, timeout=5)
     with opened as db, caplog.at_level(logging.DEBUG, logger="pagbank_pg.query"):
         db.queries.count_memories(user_id="u-1")

@@ -19,7 +19,7 @@ from pagbank_pg import (
     Transaction,
 )
 
-from .helpers import QUERIES, REPO
+from .helpers import QUERIES, REPO, done
 
 
 def _generator() -> Any:
@@ -106,11 +106,6 @@ def test_the_twins_have_the_same_public_surface_and_signatures(
 
 
 # --- one body of behaviour, run against both -----------------------------------------------------
-
-
-async def done(value: Any) -> Any:
-    """A call's result: awaited when the twin is async."""
-    return await value if inspect.isawaitable(value) else value
 
 
 async def rows(stream: Any) -> list[dict[str, Any]]:
