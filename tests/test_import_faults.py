@@ -316,18 +316,23 @@ def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_o
     first = subprocess.Popen(
         [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
          "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         wait_for(  # loading, its indexes deferred
             lambda: first.poll() is not None or row_count(db_dsn, "agent_sessions") >= 20,
             what="the first import loading agent_sessions",
         )
+        # Held there (its process and its workers stopped) while the others run: it cannot
+        # move on to the next table meanwhile.
+        os.killpg(first.pid, signal.SIGSTOP)
+        wait_for(lambda: stopped(first.pid), timeout=10, what="the first import stopped")
         deferred = _deferred(db_dsn)
         assert first.poll() is None and deferred
         for second in (["import-sqlite", str(data), "--reject-file", str(tmp_path / "r2")],
                        ["migrate"]):  # fmt: skip
-            code, out, err = run(*second, "--dsn", db_dsn)
+            # a lock the held import holds is waited for 10 s at most (an error, not a hang)
+            code, out, err = run(*second, "--dsn", db_dsn, env={"PGOPTIONS": "-c lock_timeout=10s"})
             assert _deferred(db_dsn) == deferred  # none was built under the running import
             assert complete - _indexes(db_dsn) == set(deferred)
             if second[0] == "import-sqlite":
@@ -340,9 +345,23 @@ def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_o
                 assert code == 0 and "an interrupted import had deferred" not in out, err
                 assert "an import is running: the indexes it deferred are built when it ends" in out
     finally:
+        os.killpg(first.pid, signal.SIGCONT)
         _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+
+
+def stopped(group: int) -> bool:
+    """Every process of process group `group` is stopped (SIGSTOP)."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            states.append(fields[0])
+    return bool(states) and all(state in "Tt" for state in states)
 
 
 def test_ctrl_c_says_what_was_committed_and_a_rerun_resumes(
