@@ -22,6 +22,8 @@ from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 from agno.storage.sqlite import SqliteStorage
 
+from pagbank_pg.transfer.exporter import DDL
+
 from .helpers import REPO
 
 SAMPLES = REPO / "tests" / "data" / "agno-1.7"  # written by Agno 1.7.12 (shared/samples)
@@ -209,3 +211,49 @@ def sized_agent_sessions(folder: Path, sessions: int, seed: int = 11) -> Path:
 
 
 _JSON = ("memory", "session_data", "extra_data", "agent_data", "team_data")
+
+
+def hostile_files(folder: Path) -> Path:
+    """One good row of each kind next to rows that used to crash every run of the import."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "pagbank.db")
+    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
+    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
+    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    good = sample_agent_row()
+    conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
+    deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"
+    conn.execute(
+        "INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
+        ("too-deep", *good[1:2], deep, *good[3:]),
+    )
+    memories = [
+        ("m-good", "{'memory': 'gosta de PIX', 'topics': ['pix']}"),
+        ("m-huge-int", "{'memory': 'x', 'n': " + "9" * 40 + "}"),
+        ("m-long", "{'memory': '" + "x" * (300 << 10) + "'}"),
+    ]
+    conn.executemany(
+        "INSERT INTO pagbank_memories (id, user_id, memory) VALUES (?, 'u-1', ?)", memories
+    )
+    sessions = [
+        ("s-good", "2026-01-02T03:04:05"),
+        ("s-edge", "9999-12-31T23:00:00"),  # the edge of Python's datetime range
+    ]
+    conn.executemany(
+        "INSERT INTO sessions (session_id, user_id, created_at, last_activity) "
+        "VALUES (?, 'u-1', ?, ?)",
+        [(sid, when, when) for sid, when in sessions],
+    )
+    conn.execute(
+        "CREATE TABLE chats (session_id TEXT PRIMARY KEY, user_id TEXT, team_id TEXT, "
+        "created_at TEXT, last_activity TEXT, interaction_count INTEGER, session_context TEXT, "
+        "is_active BOOLEAN, metadata TEXT, "
+        "shout TEXT GENERATED ALWAYS AS (upper(session_id)) VIRTUAL)"
+    )
+    conn.execute(
+        "INSERT INTO chats (session_id, user_id, created_at, last_activity) "
+        "VALUES ('c-1', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05')"
+    )
+    conn.commit()
+    conn.close()
+    return folder

@@ -17,11 +17,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pagbank_pg import Database
 from pagbank_pg.errors import ConfigurationError
 from pagbank_pg.schema import embedded, migrations
 
 from .helpers import (
     MODES_AT_START,
+    QUERIES,
     TEST_DSN_ENV,
     create_database,
     drop_database,
@@ -81,6 +83,13 @@ def template_db(server_dsn: str) -> Iterator[str]:
 def db_dsn(server_dsn: str, template_db: str) -> Iterator[str]:
     """A fresh database holding the whole migrated schema."""
     yield from fresh_database(server_dsn, template_db)
+
+
+@pytest.fixture
+def db(db_dsn: str) -> Iterator[Database]:
+    """The package's Database on a fresh migrated database, with the test statements too."""
+    with Database.open(db_dsn, queries=QUERIES, max_size=4, timeout=10) as database:
+        yield database
 
 
 @pytest.fixture

@@ -2,15 +2,17 @@
 server, the CLI, the test queries, the schema read back from the catalogue, and Agno agents
 and teams on an offline model."""
 
+import inspect
 import io
 import json
 import os
+import socket
 import stat
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,26 +74,44 @@ QUERIES = Queries(
 )
 
 
-def wait_for(condition: Any, seconds: float = 60, log: Path | None = None) -> None:
-    """Poll `condition` until it holds (a server error counts as not yet); fail after
-    `seconds`, with the tail of `log` when given."""
-    deadline = time.monotonic() + seconds
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 60, what: str = "", log: Path | None = None
+) -> None:
+    """Poll `predicate` until it holds (a server error counts as not yet); fail after `timeout`
+    seconds, saying `what` never happened (with the tail of `log` when given)."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            if condition():
+            if predicate():
                 return
         except psycopg.Error:
             pass
         if time.monotonic() > deadline:
             tail = log.read_text()[-2000:] if log and log.exists() else ""
-            raise AssertionError(f"still not true after {seconds}s: {condition}\n{tail}")
+            raise AssertionError(f"never happened in {timeout}s: {what or predicate}\n{tail}")
         time.sleep(0.05)
+
+
+def waiting_on(dsn: str, holder: int) -> int:
+    """How many backends wait, in pg_stat_activity, for a lock that backend `holder` holds."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND %s = ANY (pg_blocking_pids(pid))",
+            [holder],
+        ).fetchone()
+    return int(found[0]) if found else 0
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """`pagbank-pg ARGS` in this process: (exit code, stdout, stderr)."""
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+async def done(value: Any) -> Any:
+    """A call's result: awaited when the twin is async."""
+    return await value if inspect.isawaitable(value) else value
 
 
 # --- databases on the test server ---------------------------------------------------------------
@@ -135,6 +155,11 @@ def fresh_database(server_dsn: str, template: str | None) -> Iterator[str]:
     drop_database(server_dsn, name)
 
 
+def row_count(dsn: str, table: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
 def table_contents(dsn: str) -> dict[str, list[Any]]:
     """Every row of the four tables an import writes, in a stable order."""
     with psycopg.connect(dsn) as conn:
@@ -144,6 +169,33 @@ def table_contents(dsn: str) -> dict[str, list[Any]]:
             ).fetchall()
             for table in ("agent_sessions", "team_sessions", "user_memories", "user_sessions")
         }
+
+
+def mentions(dsn: str, user: str, sessions: list[str] | None = None) -> dict[str, int]:
+    """Rows of each table that are the user's (by its id, or one of `sessions`), or a pattern
+    that names it: a direct look at every table, whatever erased them."""
+    sessions = sessions if sessions is not None else [user]
+    by_id = "user_id = %(u)s OR session_id = ANY(%(s)s)"
+    where = {
+        "team_sessions": by_id, "agent_sessions": by_id, "user_sessions": by_id,
+        "escalation_history": by_id, "user_memories": "user_id = %(u)s",
+        "interaction_patterns": "%(u)s = ANY(user_ids)",
+    }  # fmt: skip
+    with psycopg.connect(dsn) as conn:
+        found = {
+            table: conn.execute(
+                f"SELECT count(*) FROM {table} WHERE {condition}", {"u": user, "s": sessions}
+            ).fetchone()[0]
+            for table, condition in where.items()
+        }
+    return {table: n for table, n in found.items() if n}
+
+
+def closed_port() -> int:
+    """A local TCP port on which nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # --- the schema, read back from the catalogue ---------------------------------------------------

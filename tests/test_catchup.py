@@ -14,7 +14,7 @@ import psycopg
 from agno.storage.sqlite import SqliteStorage
 
 from .agno_files import big_copy, write_agno_files
-from .helpers import fresh_database, run, table_contents
+from .helpers import fresh_database, run, table_contents, wait_for, waiting_on
 
 
 def backdate(data: Path) -> Path:
@@ -72,8 +72,10 @@ def test_a_catch_up_moves_what_changed_and_ends_like_a_full_import(
     assert "pagbank.db:team_sessions: catch-up: rows past rowid" in err
     lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
     read, inserted, updated = lines["pagbank.db:team_sessions"][:3]
-    assert (int(read) <= 2, inserted, updated) == (True, "0", "1")  # not the 40 of a full one
-    assert int(lines["pagbank.db:agent_sessions"][0]) <= 1  # the watermark's own row at most
+    # the changed session, which is also the watermark's own row (the newest): not the 40 of a
+    # full comparison
+    assert (read, inserted, updated) == ("1", "0", "1")
+    assert lines["pagbank.db:agent_sessions"][0] == "1"  # the watermark's own row
     same_as_a_full_import(data, db_dsn, server_dsn, template_db)
     _, err = import_(data, db_dsn, "--full")
     assert "pagbank.db:team_sessions: full comparison (--full)" in err
@@ -145,28 +147,46 @@ def test_fewer_source_rows_than_imported_are_said(
 def test_a_catch_up_killed_midway_ends_like_an_uninterrupted_one(
     db_dsn: str, server_dsn: str, template_db: str, agno_data: Path, tmp_path: Path
 ) -> None:
+    def moved() -> int:  # sessions whose change has reached PostgreSQL
+        with psycopg.connect(db_dsn) as pg:
+            found = pg.execute("SELECT count(*) FROM agent_sessions WHERE user_id LIKE '%-x-x'")
+            return int(found.fetchone()[0])
+
     data = big_copy(agno_data, tmp_path / "data", copies=20)
     import_(data, db_dsn)
+    assert moved() == 0
     conn = sqlite3.connect(data / "pagbank.db")  # the app changes a tenth of the sessions
     conn.execute(
-        "UPDATE agent_sessions SET user_id = user_id || '-x', updated_at = updated_at + 1000 "
+        "UPDATE agent_sessions SET user_id = user_id || '-x-x', updated_at = updated_at + 1000 "
         "WHERE rowid % 10 = 0"
     )
     conn.commit()
+    (last,) = conn.execute(
+        "SELECT session_id FROM agent_sessions WHERE rowid % 10 = 0 ORDER BY rowid DESC LIMIT 1"
+    ).fetchone()
     conn.close()
+
+    # The last changed session is held by another transaction: the catch-up writes the others
+    # and then waits for it, and is killed there, with part of its work committed.
+    holder = psycopg.connect(db_dsn)
+    holder.execute("SELECT FROM agent_sessions WHERE session_id = %s FOR UPDATE", [last])
+    holder_pid = holder.info.backend_pid
     args = [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
             "--dsn", db_dsn]  # fmt: skip
     victim = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with psycopg.connect(db_dsn, autocommit=True) as pg:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and victim.poll() is None:
-            done = pg.execute("SELECT count(*) FROM agent_sessions WHERE user_id LIKE '%-x'")
-            if done.fetchone()[0] >= 20:
-                break
-            time.sleep(0.01)
-    victim.send_signal(signal.SIGKILL)
-    assert victim.wait() == -signal.SIGKILL
+    try:
+        wait_for(
+            lambda: victim.poll() is None and waiting_on(db_dsn, holder_pid) == 1 and moved(),
+            what="the catch-up writing some changed sessions, then waiting for the held one",
+        )
+        midway = moved()
+        victim.send_signal(signal.SIGKILL)
+        assert victim.wait() == -signal.SIGKILL
+    finally:
+        victim.kill()
+        holder.close()
     import_(data, db_dsn)
+    assert 0 < midway < moved()
     same_as_a_full_import(data, db_dsn, server_dsn, template_db)
 
 

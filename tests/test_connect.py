@@ -16,15 +16,15 @@ from pagbank_pg import AsyncDatabase, ConnectionFailed, Database, config
 from pagbank_pg.conninfo import to_conninfo
 from pagbank_pg.errors import ConfigurationError
 
+from .helpers import closed_port
+
 SECRET = "s3cr3t-Pa55"
 
 
 def _bad_urls(server_dsn: str) -> dict[str, tuple[str, str]]:
     """Connection strings that no retry can mend, and what the server says of each."""
     params = conninfo_to_dict(server_dsn)
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        closed_port = free.getsockname()[1]
+    nowhere = closed_port()
     return {
         "no such role": (
             make_conninfo(server_dsn, user="nobody", password=SECRET),
@@ -35,7 +35,7 @@ def _bad_urls(server_dsn: str) -> dict[str, tuple[str, str]]:
             'database "no_such_db" does not exist',
         ),
         "refused": (
-            f"postgresql://{params.get('user', 'postgres')}:{SECRET}@127.0.0.1:{closed_port}/x",
+            f"postgresql://{params.get('user', 'postgres')}:{SECRET}@127.0.0.1:{nowhere}/x",
             "Connection refused",
         ),
     }

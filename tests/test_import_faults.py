@@ -6,8 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -18,14 +16,10 @@ from pagbank_pg import ImportInterrupted
 from pagbank_pg.transfer import importer
 from pagbank_pg.transfer.exporter import DDL
 from pagbank_pg.transfer.importer import import_sqlite
+from pagbank_pg.transfer.verify import verify_import
 
-from .agno_files import big_copy, sample_agent_row
-from .helpers import run
-
-
-def imported(dsn: str, table: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+from .agno_files import big_copy, hostile_files, sample_agent_row
+from .helpers import row_count, run, wait_for
 
 
 def test_a_lost_connection_is_retried_not_rejected(
@@ -93,52 +87,6 @@ def test_a_fault_that_goes_on_stops_the_import_and_a_rerun_completes_it(
             admin.execute("DROP ROLE importer_ro")
 
 
-def hostile_files(folder: Path) -> Path:
-    """One good row of each kind next to rows that used to crash every run of the import."""
-    folder.mkdir()
-    conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
-    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
-    good = sample_agent_row()
-    conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
-    deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"
-    conn.execute(
-        "INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
-        ("too-deep", *good[1:2], deep, *good[3:]),
-    )
-    memories = [
-        ("m-good", "{'memory': 'gosta de PIX', 'topics': ['pix']}"),
-        ("m-huge-int", "{'memory': 'x', 'n': " + "9" * 40 + "}"),
-        ("m-long", "{'memory': '" + "x" * (300 << 10) + "'}"),
-    ]
-    conn.executemany(
-        "INSERT INTO pagbank_memories (id, user_id, memory) VALUES (?, 'u-1', ?)", memories
-    )
-    sessions = [
-        ("s-good", "2026-01-02T03:04:05"),
-        ("s-edge", "9999-12-31T23:00:00"),  # the edge of Python's datetime range
-    ]
-    conn.executemany(
-        "INSERT INTO sessions (session_id, user_id, created_at, last_activity) "
-        "VALUES (?, 'u-1', ?, ?)",
-        [(sid, when, when) for sid, when in sessions],
-    )
-    conn.execute(
-        "CREATE TABLE chats (session_id TEXT PRIMARY KEY, user_id TEXT, team_id TEXT, "
-        "created_at TEXT, last_activity TEXT, interaction_count INTEGER, session_context TEXT, "
-        "is_active BOOLEAN, metadata TEXT, "
-        "shout TEXT GENERATED ALWAYS AS (upper(session_id)) VIRTUAL)"
-    )
-    conn.execute(
-        "INSERT INTO chats (session_id, user_id, created_at, last_activity) "
-        "VALUES ('c-1', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05')"
-    )
-    conn.commit()
-    conn.close()
-    return folder
-
-
 def test_one_row_never_stops_an_import(db_dsn: str, tmp_path: Path) -> None:
     folder = hostile_files(tmp_path / "hostile")
     reject_file = tmp_path / "r.jsonl"
@@ -155,9 +103,9 @@ def test_one_row_never_stops_an_import(db_dsn: str, tmp_path: Path) -> None:
     assert any("Recursion limit" in r for r in reasons)
     assert any("over the 262,144 one may hold" in r for r in reasons)
     assert any("OverflowError" in r for r in reasons)
-    assert imported(db_dsn, "agent_sessions") == 1
-    assert imported(db_dsn, "user_memories") == 1
-    assert imported(db_dsn, "user_sessions") == 2  # s-good, and c-1 of the generated-column table
+    assert row_count(db_dsn, "agent_sessions") == 1
+    assert row_count(db_dsn, "user_memories") == 1
+    assert row_count(db_dsn, "user_sessions") == 2  # s-good, and c-1 of the generated-column table
 
 
 def test_a_value_over_the_cap_is_rejected_before_it_is_read(db_dsn: str, tmp_path: Path) -> None:
@@ -207,49 +155,47 @@ def test_a_dead_worker_stops_the_import_clearly(
     assert done.stdout.startswith("ImportInterrupted the import stopped: a worker process")
 
 
-def test_the_live_app_keeps_writing_during_an_import_and_a_verify(
+def test_the_live_app_writes_between_any_two_batches_of_an_import_and_a_verify(
     db_dsn: str, agno_data: Path, tmp_path: Path
 ) -> None:
     data = big_copy(agno_data, tmp_path / "data", copies=30)
     with sqlite3.connect(data / "pagbank.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # rollback journal
-        rowids = [r[0] for r in conn.execute("SELECT rowid FROM agent_sessions")]
-    waits: list[float] = []
+        first, rows = conn.execute("SELECT min(rowid), count(*) FROM agent_sessions").fetchone()
+    # The app, as Agno's SqliteStorage writes, but waiting for no one: a read transaction of
+    # the import or the verify left open between two batches fails its write at once
+    # ("database is locked"). It writes at each batch's progress: between two batches.
+    app = sqlite3.connect(data / "pagbank.db", timeout=0, isolation_level=None)
+    writes: list[int] = []
     failures: list[str] = []
-    stop = threading.Event()
 
-    def writer() -> None:  # the app, as Agno's SqliteStorage writes: waiting 1 s at most
-        app = sqlite3.connect(data / "pagbank.db", timeout=1.0, isolation_level=None)
-        n = 0
-        while not stop.is_set():
-            started = time.monotonic()
+    def app_writes(table: str, done: int, total: int) -> None:
+        if table == "pagbank.db:agent_sessions" and done:
             try:
                 app.execute(
-                    "UPDATE agent_sessions SET updated_at = ? WHERE rowid = ?",
-                    (n, rowids[n % len(rowids)]),
+                    "UPDATE agent_sessions SET updated_at = unixepoch() WHERE rowid = ?", [first]
                 )
             except sqlite3.OperationalError as error:
-                failures.append(str(error))
-            waits.append(time.monotonic() - started)
-            n += 1
-            time.sleep(0.01)
+                failures.append(f"{done}: {error}")
+            writes.append(done)
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        code, _, err = run(
-            "import-sqlite", str(data), "--dsn", db_dsn, "--reject-file", str(tmp_path / "r"),
-            "--batch-size", "50",
-        )  # fmt: skip
-        verified, _, _ = run("verify-import", str(data), "--dsn", db_dsn)
-    finally:
-        stop.set()
-        thread.join()
-    assert code == 0, err
-    assert verified in (0, 1)  # rows the app changed meanwhile differ: that is its answer
-    # never "database is locked": the app's writes never waited out its 1 s busy timeout
-    assert failures == [] and len(waits) > 20
-    assert imported(db_dsn, "agent_sessions") >= len(rowids)
+    import_sqlite(
+        db_dsn, [data], batch_size=50, processes=0, reject_file=tmp_path / "r",
+        progress=app_writes,
+    )  # fmt: skip
+    assert failures == []
+    assert writes == [*range(50, rows, 50), rows]  # one range of 50 rowids at a time
+    writes.clear()
+    checks = verify_import(db_dsn, [data], progress=app_writes).checks
+    assert failures == []
+    # two batches (VERIFY_BATCH rows at most, or cut at BATCH_BYTES), the app writing after each
+    assert len(writes) == 2 and writes[-1] == rows
+    agents = checks["pagbank.db:agent_sessions"]
+    # the first row, changed since it was imported, differs: that is the verify's answer
+    assert (agents.different, agents.identical, agents.missing) == (1, rows - 1, 0)
+    app.close()
+    assert run("import-sqlite", str(data), "--dsn", db_dsn)[0] == 0  # the catch-up
+    assert verify_import(db_dsn, [data]).checks["pagbank.db:agent_sessions"].identical == rows
 
 
 def _indexes(dsn: str) -> set[str]:
@@ -354,8 +300,8 @@ def test_an_unreadable_table_is_one_line_and_the_others_are_imported(
     assert "good.db:chats (no such module: nosuchmodule)" in last
     assert "pagbank.db:sessions (database disk image is malformed)" in last
     assert last.endswith("; every other table was imported (fix the file and run again)")
-    assert imported(db_dsn, "agent_sessions") == 1
-    assert 10 <= imported(db_dsn, "user_sessions") < 50  # the rows before the damage
+    assert row_count(db_dsn, "agent_sessions") == 1
+    assert 10 <= row_count(db_dsn, "user_sessions") < 50  # the rows before the damage
     assert _deferred(db_dsn) == []  # the indexes deferred for the table are built again
     code, _, err = run("verify-import", str(folder), "--dsn", db_dsn)
     assert code == 1 and "Traceback" not in err
@@ -370,19 +316,23 @@ def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_o
     first = subprocess.Popen(
         [sys.executable, "-m", "pagbank_pg", "import-sqlite", str(data), "--batch-size", "5",
          "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and first.poll() is None:
-            if imported(db_dsn, "agent_sessions") >= 20:  # loading, its indexes deferred
-                break
-            time.sleep(0.02)
+        wait_for(  # loading, its indexes deferred
+            lambda: first.poll() is not None or row_count(db_dsn, "agent_sessions") >= 20,
+            what="the first import loading agent_sessions",
+        )
+        # Held there (its process and its workers stopped) while the others run: it cannot
+        # move on to the next table meanwhile.
+        os.killpg(first.pid, signal.SIGSTOP)
+        wait_for(lambda: stopped(first.pid), timeout=10, what="the first import stopped")
         deferred = _deferred(db_dsn)
         assert first.poll() is None and deferred
         for second in (["import-sqlite", str(data), "--reject-file", str(tmp_path / "r2")],
                        ["migrate"]):  # fmt: skip
-            code, out, err = run(*second, "--dsn", db_dsn)
+            # a lock the held import holds is waited for 10 s at most (an error, not a hang)
+            code, out, err = run(*second, "--dsn", db_dsn, env={"PGOPTIONS": "-c lock_timeout=10s"})
             assert _deferred(db_dsn) == deferred  # none was built under the running import
             assert complete - _indexes(db_dsn) == set(deferred)
             if second[0] == "import-sqlite":
@@ -395,9 +345,23 @@ def test_a_second_import_stops_in_one_line_and_builds_no_index_under_a_running_o
                 assert code == 0 and "an interrupted import had deferred" not in out, err
                 assert "an import is running: the indexes it deferred are built when it ends" in out
     finally:
+        os.killpg(first.pid, signal.SIGCONT)
         _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert _indexes(db_dsn) == complete and _deferred(db_dsn) == []
+
+
+def stopped(group: int) -> bool:
+    """Every process of process group `group` is stopped (SIGSTOP)."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            states.append(fields[0])
+    return bool(states) and all(state in "Tt" for state in states)
 
 
 def test_ctrl_c_says_what_was_committed_and_a_rerun_resumes(
@@ -408,11 +372,11 @@ def test_ctrl_c_says_what_was_committed_and_a_rerun_resumes(
             "--reject-file", str(tmp_path / "r"), "--dsn", db_dsn]  # fmt: skip
     victim = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and victim.poll() is None:
-        if imported(db_dsn, "agent_sessions") >= 20:
-            break
-        time.sleep(0.02)
+    wait_for(
+        lambda: victim.poll() is not None or row_count(db_dsn, "agent_sessions") >= 20,
+        what="the import loading agent_sessions",
+    )
+    assert victim.poll() is None  # still importing
     os.killpg(victim.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
     _, err = victim.communicate(timeout=60)
     assert victim.returncode == 1 and "Traceback" not in err and "Aborted!" not in err, err

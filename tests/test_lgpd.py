@@ -3,18 +3,15 @@ re-import of the old SQLite files, a dual write and a writer racing the erasure 
 out. The tables are checked directly, not through the statements that erased."""
 
 import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
-import pytest
 
 from pagbank_pg import Database
 from pagbank_pg.agno import PostgresManager
 from pagbank_pg.lgpd import forget_user
 
-from .helpers import agent, exported, run
+from .helpers import agent, exported, mentions, run, wait_for, waiting_on
 
 
 def sessions_of(dsn: str, user: str) -> list[str]:
@@ -29,32 +26,6 @@ def sessions_of(dsn: str, user: str) -> list[str]:
                 {"u": user},
             )
         ]
-
-
-def mentions(dsn: str, user: str, sessions: list[str] | None = None) -> dict[str, int]:
-    """Rows of each table that are the user's (by its id, or one of `sessions`), or a pattern
-    that names it: a direct look at every table, whatever erased them."""
-    sessions = sessions if sessions is not None else [user]
-    by_id = "user_id = %(u)s OR session_id = ANY(%(s)s)"
-    where = {
-        "team_sessions": by_id, "agent_sessions": by_id, "user_sessions": by_id,
-        "escalation_history": by_id, "user_memories": "user_id = %(u)s",
-        "interaction_patterns": "%(u)s = ANY(user_ids)",
-    }  # fmt: skip
-    with psycopg.connect(dsn) as conn:
-        found = {
-            table: conn.execute(
-                f"SELECT count(*) FROM {table} WHERE {condition}", {"u": user, "s": sessions}
-            ).fetchone()[0]
-            for table, condition in where.items()
-        }
-    return {table: n for table, n in found.items() if n}
-
-
-@pytest.fixture
-def db(db_dsn: str) -> Any:
-    with Database.open(db_dsn, max_size=4, timeout=10) as database:
-        yield database
 
 
 def test_export_user_shows_no_other_customers_id(db: Database) -> None:
@@ -133,8 +104,11 @@ def test_the_erasure_waits_for_a_writer_in_flight(db: Database, db_dsn: str) -> 
     )
     erasing = threading.Thread(target=forget_user, args=(db, "u-1"), kwargs={"record_anyway": True})
     erasing.start()
-    time.sleep(0.5)
-    assert erasing.is_alive()  # waiting for the writer, not erasing around it
+    wait_for(  # the erasure waits for the writer, not erasing around it
+        lambda: waiting_on(db_dsn, writer.info.backend_pid) == 1 or not erasing.is_alive(),
+        what="the erasure waiting for the writer's lock",
+    )
+    assert erasing.is_alive() and waiting_on(db_dsn, writer.info.backend_pid) == 1
     writer.commit()
     writer.close()
     erasing.join(timeout=15)

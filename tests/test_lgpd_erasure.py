@@ -6,7 +6,6 @@ streams; the watermarks keep no readable id. Tables are checked directly."""
 import json
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,9 @@ from pagbank_pg.errors import ErasureIncomplete, QueryError
 from pagbank_pg.lgpd import EXPORTED, export_user, forget_user
 from pagbank_pg.schema import migrations
 
-from .helpers import exported, run
-from .test_lgpd import mentions
+from .helpers import exported, mentions, run, wait_for
 
 QUERIES = load_queries()
-
-
-@pytest.fixture
-def db(db_dsn: str) -> Any:
-    with Database.open(db_dsn, max_size=4, timeout=10) as database:
-        yield database
 
 
 def seed_user(dsn: str, user: str, session: str, options: str = "") -> None:
@@ -60,14 +52,6 @@ def backend_of(dsn: str, application_name: str) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True)) if row else {}
 
 
-def wait_until(check: Any, what: str) -> None:
-    for _ in range(200):
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
 def in_flight_memory(dsn: str, user: str) -> psycopg.Connection[Any]:
     """A writer of `user`, in flight: a memory inserted, not committed yet."""
     writer = psycopg.connect(dsn)
@@ -97,9 +81,9 @@ def test_an_unrelated_writer_is_not_blocked_while_an_erasure_waits(db_dsn: str) 
 
     thread = threading.Thread(target=erase)
     thread.start()
-    wait_until(
+    wait_for(
         lambda: backend_of(db_dsn, "erasing").get("wait_event_type") == "Lock",
-        "the erasure waits for u-1's writer in flight",
+        what="the erasure waits for u-1's writer in flight",
     )
     eraser = backend_of(db_dsn, "erasing")
     # meanwhile another customer writes to every table, with no wait allowed past 2 s
@@ -137,9 +121,9 @@ def test_a_write_of_the_erased_user_during_the_erasure_is_dropped(
     first = in_flight_memory(db_dsn, "u-1")
     erasing = threading.Thread(target=forget_user, args=(db, "u-1"))
     erasing.start()
-    wait_until(
+    wait_for(
         lambda: lock_waiters(db_dsn) != [],
-        "the erasure waits for u-1's writer in flight",
+        what="the erasure waits for u-1's writer in flight",
     )
     with psycopg.connect(db_dsn) as conn:  # an append to u-1's session: dropped at once
         conn.execute(
@@ -155,9 +139,9 @@ def test_a_write_of_the_erased_user_during_the_erasure_is_dropped(
 
     writing = threading.Thread(target=write_late)
     writing.start()
-    wait_until(
+    wait_for(
         lambda: backend_of(db_dsn, "late").get("wait_event") == "advisory",
-        "the late writer waits for the erasure",
+        what="the late writer waits for the erasure",
     )
     first.commit()
     first.close()
@@ -191,7 +175,7 @@ def test_an_erasure_waits_for_a_bulk_writer_in_flight(db: Database, db_dsn: str)
     assert held is not None and held[0] <= 40  # not one per user
     erasing = threading.Thread(target=forget_user, args=(db, "u-1"))
     erasing.start()
-    wait_until(lambda: lock_waiters(db_dsn) != [], "the erasure waits for the bulk writer")
+    wait_for(lambda: lock_waiters(db_dsn) != [], what="the erasure waits for the bulk writer")
     bulk.commit()
     bulk.close()
     erasing.join(timeout=20)

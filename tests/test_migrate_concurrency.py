@@ -5,12 +5,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 
-from .helpers import APPLIED_LINES, MIGRATION_IDS, REPO
+from .helpers import APPLIED_LINES, MIGRATION_IDS, REPO, wait_for
 
 REAL = sorted((REPO / "sql" / "migrations").glob("*.sql"))
 
@@ -62,7 +61,7 @@ def test_replicas_wait_for_a_migration_slower_than_yoyos_lock_wait(
         "CREATE TABLE slow_one (id int);\nDO $$ BEGIN PERFORM pg_sleep(12); END $$;\n",
     )
     first = migrate(empty_dsn, folder)
-    time.sleep(1)
+    wait_for(lambda: sleeping(empty_dsn, "pg_sleep(12)"), timeout=30, what="the slow migration")
     others = [migrate(empty_dsn, folder) for _ in range(3)]
     outputs = [run.communicate(timeout=120) for run in [first, *others]]
     assert [run.returncode for run in [first, *others]] == [0] * 4, outputs
@@ -76,17 +75,16 @@ SLEEPY = (
 )
 
 
-def wait_for_sleep(dsn: str) -> None:
+def sleeping(dsn: str, statement: str = "pg_sleep(CASE") -> bool:
+    """A migration is running its sleep (its statement holds `statement`)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for _ in range(300):
-            found = conn.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' "
-                "AND state = 'active' AND pid <> pg_backend_pid()"
+        return bool(
+            conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE strpos(query, %s) > 0 "
+                "AND state = 'active' AND pid <> pg_backend_pid()",
+                [statement],
             ).fetchone()
-            if found:
-                return
-            time.sleep(0.1)
-    raise AssertionError("the migration never started")
+        )
 
 
 def test_sigkill_during_a_migration_leaves_no_lock_and_no_half_migration(
@@ -94,7 +92,7 @@ def test_sigkill_during_a_migration_leaves_no_lock_and_no_half_migration(
 ) -> None:
     folder = with_extra(tmp_path, "0009.sleepy.sql", SLEEPY)
     victim = migrate(empty_dsn, folder, PGOPTIONS="-c pagbank.test_sleep=on")
-    wait_for_sleep(empty_dsn)
+    wait_for(lambda: sleeping(empty_dsn), timeout=30, what="the migration sleeping")
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     with psycopg.connect(empty_dsn) as conn:

@@ -1,7 +1,6 @@
 """The app's operations on the six tables (plan Phase 4.1), their bad input, and LGPD."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -10,12 +9,6 @@ import pytest
 from pagbank_pg import Database, QueryArgumentError, QueryError
 
 from .helpers import TABLES, exported
-
-
-@pytest.fixture
-def db(db_dsn: str) -> Iterator[Database]:
-    with Database.open(db_dsn, max_size=8, timeout=10) as database:
-        yield database
 
 
 def count(db: Database, table: str) -> int:

@@ -12,8 +12,8 @@ import pytest
 from pagbank_pg import PrivateFileError
 from pagbank_pg.private import atomic_private_file, private_file, scratch_folder
 
+from .agno_files import hostile_files
 from .helpers import run
-from .test_import_faults import hostile_files
 
 
 def mode(path: Path) -> int:

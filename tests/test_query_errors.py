@@ -4,7 +4,6 @@ server's message quotes, in its text and in a logged traceback."""
 
 import logging
 import traceback
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -12,12 +11,6 @@ import pytest
 from pagbank_pg import Database, QueryError
 
 CUSTOMER = "cpf-123.456.789-00"  # a value of the row that must not reach a log
-
-
-@pytest.fixture
-def db(db_dsn: str) -> Iterator[Database]:
-    with Database.open(db_dsn, min_size=1, max_size=2) as database:
-        yield database
 
 
 def _escalation(db: Database, **changes: object) -> object:

@@ -4,7 +4,6 @@ cannot be reached (reads go to the primary, with no error). The routing against 
 streaming standby is in test_topology_replicas.py."""
 
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pagbank_pg import AsyncDatabase, Database, QueryError, QueryLoadError, load_queries
 from pagbank_pg.query.loader import internal_queries, parse_queries
 
-from .helpers import QUERIES
-from .test_twins import done
+from .helpers import QUERIES, closed_port, done
+
+
+def wal_position(dsn: str) -> int:
+    """The server's WAL insert position, in bytes (as the routing keeps a write's)."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+        return int(found.fetchone()[0])
 
 
 def _route(sql: str, header: str = "-- name: q :many") -> str:
@@ -87,8 +92,9 @@ async def test_a_replica_that_is_not_in_recovery_serves_reads_at_once(
     db = await _open(twin_class, db_dsn, db_dsn)
     try:
         assert await done(db.queries.count_memories(user_id="u-1")) == 0
+        before = wal_position(db_dsn)
         await done(db.queries.tag_all(tag="t", user_id="u-1"))  # a write: its position is kept
-        assert db.routing.written > 0
+        assert 0 < before <= db.routing.written <= wal_position(db_dsn)
         assert await done(db.queries.count_memories(user_id="u-1")) == 0
         assert db.routing.counts["replica"] == 2
         with pytest.raises(QueryError, match="division by zero"):  # its own error, not a fault
@@ -97,16 +103,10 @@ async def test_a_replica_that_is_not_in_recovery_serves_reads_at_once(
         await done(db.close())
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
     twin_class: Any, db_dsn: str
 ) -> None:
-    nowhere = f"host=127.0.0.1 port={_closed_port()} dbname=x connect_timeout=1"
+    nowhere = f"host=127.0.0.1 port={closed_port()} dbname=x connect_timeout=1"
     db = await _open(twin_class, db_dsn, nowhere)
     try:
         await done(db.queries.tag_all(tag="t", user_id="u-1"))
@@ -122,7 +122,7 @@ async def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
 def test_a_replica_fall_back_is_logged_under_the_query_logger(
     db_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    nowhere = f"host=127.0.0.1 port={_closed_port()} dbname=x connect_timeout=1"
+    nowhere = f"host=127.0.0.1 port={closed_port()} dbname=x connect_timeout=1"
     opened = Database.open(db_dsn, queries=QUERIES, replica_dsn=nowhere, timeout=5)
     with opened as db, caplog.at_level(logging.DEBUG, logger="pagbank_pg.query"):
         db.queries.count_memories(user_id="u-1")
@@ -192,12 +192,13 @@ async def test_a_select_of_a_function_that_writes_is_run_again_on_the_primary(
     replica = make_conninfo(db_dsn, options="-c default_transaction_read_only=on")
     db = await done(twin_class.open(db_dsn, queries=queries, max_size=2, replica_dsn=replica))
     try:
+        before = wal_position(db_dsn)
         assert await done(db.queries.bump(key="a")) == 1  # refused there, run on the primary
         assert await done(db.queries.bump(key="a")) == 2  # straight to the primary now
         assert db.routing.counts["primary: a write the replica refused"] == 1
         assert db.routing.writers == {"bump"}
         # It counts as a write: the read after it waits for a replica that replayed it.
-        assert db.routing.written > 0
+        assert 0 < before <= db.routing.written <= wal_position(db_dsn)
         served = db.routing.counts["replica"]
         assert await done(db.queries.count_of(key="a")) == 2  # a read: on the replica
         assert db.routing.counts["replica"] == served + 1

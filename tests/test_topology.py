@@ -76,7 +76,7 @@ def test_eight_threads_each_run_their_own_statement(pooled: Database) -> None:
     assert pooled.queries.get_user_session(session_id="s-1")["interaction_count"] == 8 * 60
     rows = [{"id": uuid.uuid4(), "user_id": "u-2", "memory": "m", "tags": [],
              "created_at": None, "metadata": None} for _ in range(50)]  # fmt: skip
-    assert pooled.queries.put_memory.many(rows) >= 0
+    assert pooled.queries.put_memory.many(rows) == 50
     assert pooled.queries.count_memories(user_id="u-2") == 50
 
 

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pagbank_pg import AsyncDatabase, Database
 from pagbank_pg.agno import PostgresMemoryDb, PostgresSessionManager, PostgresStorage
 
-from .helpers import QUERIES, agent, on_server, run
+from .helpers import QUERIES, agent, on_server, run, wait_for
 
 pytestmark = pytest.mark.topology
 REPLICA_ENV = "PAGBANK_PG_TEST_REPLICA"
@@ -26,16 +26,14 @@ REPLICA_ENV = "PAGBANK_PG_TEST_REPLICA"
 def replica_dsn(db_dsn: str) -> str:
     """The test database on the standby, once the standby has replayed its creation."""
     dsn = on_server(REPLICA_ENV, db_dsn)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with psycopg.connect(dsn) as conn:
-                conn.execute("SELECT 1 FROM user_sessions LIMIT 1")
-                return dsn
-        except psycopg.Error:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+
+    def replayed() -> bool:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SELECT 1 FROM user_sessions LIMIT 1")
+        return True
+
+    wait_for(replayed, timeout=30, what="the standby replaying the test database's creation")
+    return dsn
 
 
 @pytest.fixture
@@ -54,15 +52,16 @@ def routed(db_dsn: str, replica_dsn: str) -> Iterator[Database]:
 
 def caught_up(db: Database, standby: psycopg.Connection[Any]) -> None:
     """Wait until the standby has replayed every write made through `db`."""
-    assert db.routing is not None
-    for _ in range(600):
-        replayed = standby.execute(
+    routing = db.routing
+    assert routing is not None
+
+    def replayed() -> bool:
+        found = standby.execute(
             "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
         ).fetchone()
-        if replayed and replayed[0] >= db.routing.written:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the standby did not catch up")
+        return bool(found and found[0] >= routing.written)
+
+    wait_for(replayed, timeout=30, what="the standby replaying every write made through db")
 
 
 def session(db: Database, session_id: str) -> None:

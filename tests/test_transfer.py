@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from pagbank_pg.transfer.exporter import DDL
 
 from .agno_files import SAMPLES, big_copy, sample_agent_row
-from .helpers import run, table_contents
+from .helpers import row_count, run, table_contents, wait_for
 
 AGNO_JSON = {"memory", "session_data", "extra_data", "agent_data", "team_data"}
 SESSIONS_JSON = {"session_context", "metadata"}
@@ -241,20 +241,24 @@ def test_a_named_table_lacking_columns_is_refused(db_dsn: str, tmp_path: Path) -
 
 
 def assert_no_process_left(marker: str) -> None:
-    """No process whose command line holds `marker` is alive (a second at most to die)."""
-    deadline = time.monotonic() + 5
-    while True:
-        alive = []
+    """No process whose command line holds `marker` is alive (5 s at most to die)."""
+
+    def alive() -> list[str]:
+        found = []
         for proc in Path("/proc").iterdir():
             try:
                 if proc.name.isdigit() and marker in (proc / "cmdline").read_text():
-                    alive.append(proc.name)
+                    found.append(proc.name)
             except OSError:
                 continue
-        if not alive or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert alive == []
+        return found
+
+    wait_for(lambda: alive() == [], timeout=5, what=f"every process of {marker} gone")
+
+
+def ended_or_past(victim: subprocess.Popen[bytes], dsn: str, rows: int) -> bool:
+    """The import `victim` ended, or it has imported `rows` agent sessions."""
+    return victim.poll() is not None or row_count(dsn, "agent_sessions") >= rows
 
 
 def test_killed_import_resumes_to_the_same_end(
@@ -269,13 +273,10 @@ def test_killed_import_resumes_to_the_same_end(
         victim = subprocess.Popen(
             [*args, "--dsn", db_dsn], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        with psycopg.connect(db_dsn, autocommit=True) as conn:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and victim.poll() is None:
-                count = conn.execute("SELECT count(*) FROM agent_sessions").fetchone()[0]
-                if count >= threshold:
-                    break
-                time.sleep(0.02)
+        wait_for(
+            partial(ended_or_past, victim, db_dsn, threshold),
+            what=f"{threshold} agent sessions imported",
+        )
         victim.send_signal(signal.SIGKILL)
         assert victim.wait() == -signal.SIGKILL  # killed mid-way, not finished
         assert_no_process_left(str(data))  # its workers die with it, holding no connection
