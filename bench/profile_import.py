@@ -17,7 +17,7 @@ from pagbank_pg.transfer import importer, source
 
 
 def run(path: Path) -> None:
-    tables, _ = source.discover([path])
+    tables = source.discover([path]).tables
     for table in tables:
         conn = source.connect(path)
         read = made = 0

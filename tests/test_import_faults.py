@@ -16,8 +16,8 @@ from psycopg import sql
 
 from pagbank_pg import ImportInterrupted
 from pagbank_pg.transfer import importer
-from pagbank_pg.transfer.exporter import DDL
 from pagbank_pg.transfer.importer import import_sqlite
+from pagbank_pg.transfer.kinds import KINDS
 
 from .agno_files import big_copy, sample_agent_row
 from .helpers import run
@@ -97,9 +97,9 @@ def hostile_files(folder: Path) -> Path:
     """One good row of each kind next to rows that used to crash every run of the import."""
     folder.mkdir()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
-    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executescript(KINDS["agent"].ddl("agent_sessions"))
+    conn.executescript(KINDS["memory"].ddl("pagbank_memories"))
+    conn.executescript(KINDS["sessions"].ddl("sessions"))
     good = sample_agent_row()
     conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
     deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"
@@ -164,7 +164,7 @@ def test_a_value_over_the_cap_is_rejected_before_it_is_read(db_dsn: str, tmp_pat
     folder = tmp_path / "big"
     folder.mkdir()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executescript(KINDS["sessions"].ddl("sessions"))
     conn.execute(
         "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
         "VALUES ('s-big', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",
@@ -315,7 +315,7 @@ def unreadable_files(folder: Path) -> Path:
     whose pages are damaged past its 20th row (counted fine, read to the end: not)."""
     folder.mkdir()
     conn = sqlite3.connect(folder / "good.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
+    conn.executescript(KINDS["agent"].ddl("agent_sessions"))
     conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", sample_agent_row())
     conn.execute("PRAGMA writable_schema = ON")
     conn.execute(
@@ -325,7 +325,7 @@ def unreadable_files(folder: Path) -> Path:
     conn.commit()
     conn.close()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executescript(KINDS["sessions"].ddl("sessions"))
     conn.executemany(
         "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
         "VALUES (?, 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",

@@ -51,9 +51,10 @@ from ..query import connect_direct
 from ..query.types import schema_queries, transfer_queries
 from . import gone
 from . import source as sqlite_source
+from .kinds import KINDS, KindName, Mapper, check_copy
 from .progress import Progress
 from .source import Batch, SourceTable
-from .tables import TARGETS, check_copy
+from .values import describe_row
 from .watermark import Watermark
 
 _AHEAD = 2  # ranges in flight per worker process
@@ -110,7 +111,7 @@ class Rejects:
             "table": table.table,
             "kind": table.kind,
             "reason": reason,
-            "row": sqlite_source.describe_row(table, values),
+            "row": describe_row(table.columns, values),
         }
         self._file.write(orjson.dumps(record) + b"\n")
         self._file.flush()
@@ -122,9 +123,6 @@ class Rejects:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-
-
-Mapper = Callable[[tuple[Any, ...]], list[dict[str, Any]]]
 
 
 def _escape(text: bytes) -> bytes:
@@ -160,9 +158,9 @@ ENCODERS: dict[str, Callable[[Any], bytes]] = {
 }
 
 
-def encode_rows(kind: str, rows: list[dict[str, Any]]) -> bytes:
-    """Target rows as lines of COPY's text format, in TARGETS' column order."""
-    target = TARGETS[kind]
+def encode_rows(kind: KindName, rows: list[dict[str, Any]]) -> bytes:
+    """Target rows as lines of COPY's text format, in the target's column order."""
+    target = KINDS[kind].target
     encoders = [ENCODERS[t] for t in target.types]
     lines = []
     for row in rows:
@@ -205,35 +203,12 @@ def mapper(
     table: SourceTable, zone: ZoneInfo, units: Mapping[str, str] = mapping.DEFAULT_UNITS
 ) -> Mapper:
     """The function mapping one raw row of `table` to its target rows (raising RejectedRow)."""
-    source = Source(table.path.name, table.table)
 
     def unit_of(agent_id: str) -> str | None:
         return mapping.business_unit_of(agent_id, units)
 
-    if table.kind in ("agent", "team"):
-
-        def session(values: tuple[Any, ...]) -> list[dict[str, Any]]:
-            raw, nulls = sqlite_source.agno_values(table, values)
-            return _imported(mapping.agno_session_rows(raw, table.kind, source, nulls, unit_of))
-
-        return session
-    if table.kind == "memory":
-        return lambda values: _imported(
-            [mapping.agno_memory_row(sqlite_source.plain_values(table, values), source)]
-        )
-    return lambda values: [
-        mapping.pagbank_session_row(
-            sqlite_source.plain_values(table, values), source, zone, sqlite_source.json_value
-        )
-    ]
-
-
-def _imported(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Agno rows marked as written by the import (metadata.agno.source.imported): only such
-    rows are ever pruned, never one the app wrote (PagBank sessions carry their own marker)."""
-    for row in rows:
-        row["metadata"]["agno"]["source"]["imported"] = True
-    return rows
+    source = Source(table.path.name, table.table)
+    return KINDS[table.kind].mapper(table.columns, source, zone, unit_of)
 
 
 class Written(NamedTuple):
@@ -336,13 +311,13 @@ class _Postgres:
 class Loader:
     """Writes mapped rows of one kind through a stage table, one transaction per batch."""
 
-    def __init__(self, pg: _Postgres, kind: str) -> None:
+    def __init__(self, pg: _Postgres, kind: KindName) -> None:
         self.pg = pg
         self.kind = kind
         self._bound = -1
         self._bind()
         for copy in (self.copy_stage, self.copy_direct):
-            check_copy(copy, TARGETS[kind])
+            check_copy(copy, KINDS[kind].target)
         # New rows are COPied straight into the table, saving the stage, until a batch meets
         # rows already there (a re-run, a catch-up): from then on every batch is upserted.
         self.direct = True
@@ -351,18 +326,10 @@ class Loader:
         """The statements, on the current connection."""
         if self._bound == self.pg.opened:
             return
-        queries, table = self.pg.queries, TARGETS[self.kind].table
-        statements = {
-            "agent_sessions": (queries.copy_stage_agent_sessions, queries.copy_agent_sessions,
-                               queries.upsert_staged_agent_sessions),
-            "team_sessions": (queries.copy_stage_team_sessions, queries.copy_team_sessions,
-                              queries.upsert_staged_team_sessions),
-            "user_memories": (queries.copy_stage_user_memories, queries.copy_user_memories,
-                              queries.upsert_staged_user_memories),
-            "user_sessions": (queries.copy_stage_user_sessions, queries.copy_user_sessions,
-                              queries.upsert_staged_user_sessions),
-        }  # fmt: skip
-        self.copy_stage, self.copy_direct, self.upsert_staged = statements[table]
+        kind, queries = KINDS[self.kind], self.pg.queries
+        self.copy_stage = kind.statement(queries, "copy_stage")
+        self.copy_direct = kind.statement(queries, "copy")
+        self.upsert_staged = kind.statement(queries, "upsert_staged")
         self._bound = self.pg.opened
 
     def _write(self, lines: bytes) -> Written:
@@ -422,7 +389,7 @@ def import_sqlite(
     conninfo: str,
     paths: list[Path],
     *,
-    explicit: dict[tuple[str, str], str] | None = None,
+    explicit: dict[tuple[str, str], KindName] | None = None,
     reject_file: Path = config.REJECT_FILE,
     batch_size: int = config.IMPORT_BATCH,
     source_timezone: str = config.SOURCE_TIMEZONE,
@@ -565,7 +532,7 @@ class _Writer:
     def __init__(self, job: _Job) -> None:
         self.job = job
         self.pg: _Postgres | None = None  # opened on the first range: after the fork
-        self.loaders: dict[str, Loader] = {}
+        self.loaders: dict[KindName, Loader] = {}
         self.sources: dict[Path, Any] = {}
         self.sender = ThreadPoolExecutor(1, thread_name_prefix="copy")
 
@@ -599,7 +566,7 @@ class _Writer:
             )
             read += len(mapped)
             last, last_key = batch.last_rowid, batch.last_key
-            latest = sqlite_source.later(latest, batch.latest, table.kind)
+            latest = KINDS[table.kind].clock.later(latest, batch.latest)
         if sending is not None:
             total = total.plus(_sent(*sending, rejected))
         return _Loaded(Batch([], last, last_key, latest), read, total, rejected, warnings)
@@ -776,7 +743,7 @@ class _Run:
         notes = report.notes
         source = sqlite_source.connect(self.table.path)
         deferred: list[str] = []
-        target = TARGETS[self.table.kind].table
+        target = KINDS[self.table.kind].target.table
         retry = self.job.retry_delays
         try:
             total = counts.total = sqlite_source.count_rows(source, self.table)
