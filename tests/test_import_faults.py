@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 
 from pagbank_pg import ImportInterrupted
-from pagbank_pg.transfer import importer
+from pagbank_pg.transfer import workers as import_workers
 from pagbank_pg.transfer.importer import import_sqlite
 from pagbank_pg.transfer.kinds import KINDS
 
@@ -432,14 +432,12 @@ def test_worker_processes_start_fresh_not_as_copies_of_a_threaded_parent(
     """A forked worker copies the locks the parent's other threads hold at that instant
     (SQLite's among them: the live app's writer thread above once left a worker waiting
     forever in sqlite3.connect). Workers are spawned: they hold nothing of the parent's."""
-    monkeypatch.setattr(importer, "_parent_only", True, raising=False)
-    job = importer._Job(db_dsn, "UTC", {}, 10, ())
-    workers = importer._workers(1, job)
+    monkeypatch.setattr(import_workers, "_parent_only", True, raising=False)
+    job = import_workers.Job(db_dsn, "UTC", {}, 10, ())
+    workers = import_workers.start_workers(1, job)
     assert workers is not None
     try:
-        probe = (
-            "hasattr(__import__('pagbank_pg.transfer.importer', fromlist=['_']), '_parent_only')"
-        )
+        probe = "hasattr(__import__('pagbank_pg.transfer.workers', fromlist=['_']), '_parent_only')"
         assert workers.submit(eval, probe).result(timeout=60) is False
     finally:
         workers.shutdown()

@@ -58,7 +58,7 @@ def _file_name(file: str) -> str:
     return name if name not in ("", ".", "..") else DEFAULT_FILE
 
 
-class _Writer:
+class _ExportFiles:
     """SQLite files being written in a private scratch folder, one table at a time."""
 
     def __init__(self, scratch: Path) -> None:
@@ -120,7 +120,7 @@ def export_sqlite(
     zone = ZoneInfo(source_timezone)
     outdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     scratch = scratch_folder(outdir, ".pagbank-pg-export.")  # new, ours, 0700
-    writer = _Writer(scratch)
+    writer = _ExportFiles(scratch)
     rejected: list[str] = []
     try:
         with connect_direct(conninfo) as pg:
