@@ -55,7 +55,7 @@ class RangeWorker:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.pg: ImportConnection | None = None  # opened on the first range: after the fork
+        self.pg: ImportConnection | None = None  # opened on the first range, in the worker process
         self.writers: dict[KindName, BatchWriter] = {}
         self.sources: dict[Path, Any] = {}
         self.sender = ThreadPoolExecutor(1, thread_name_prefix="copy")
