@@ -13,18 +13,18 @@ import time
 from pathlib import Path
 
 from pagbank_pg import mapping
-from pagbank_pg.transfer import importer, source
+from pagbank_pg.transfer import batches, source
 
 
 def run(path: Path) -> None:
-    tables, _ = source.discover([path])
+    tables = source.discover([path]).tables
     for table in tables:
         conn = source.connect(path)
         read = made = 0
         started = time.process_time()
         for batch in source.read_rows(conn, table, 500):
             read += sum(len(v) for row in batch.rows for v in row if isinstance(v, bytes))
-            mapped = importer.transform(table, "UTC", mapping.DEFAULT_UNITS, batch.rows)
+            mapped = batches.map_batch(table, "UTC", mapping.DEFAULT_UNITS, batch.rows)
             made += sum(len(m.lines or b"") for m in mapped)
         seconds = time.process_time() - started
         conn.close()

@@ -41,7 +41,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from pagbank_pg.transfer.tables import TARGETS
+from pagbank_pg.transfer.kinds import KINDS as KIND_SPECS
 from tests.agno_files import sized_agent_sessions
 
 from .agno_shapes import realistic_sessions
@@ -212,7 +212,7 @@ def encoded_rows(
     for dsn in fresh_database(bench_server, migrate=True):
         subprocess.run(import_command(agno_file, dsn, folder / "r.jsonl"), check=True)
         for table in source_tables(agno_file):
-            columns = ", ".join(TARGETS[KINDS[table]].columns)
+            columns = ", ".join(KIND_SPECS[KINDS[table]].target.columns)
             with (
                 psycopg.connect(dsn) as conn,
                 (folder / f"{table}.copy").open("wb") as out,
@@ -251,7 +251,7 @@ def test_copy_floor(
         lz4(dsn)
         args = [psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
         for table, (rows_file, _) in encoded_rows.items():
-            columns = ", ".join(TARGETS[KINDS[table]].columns)
+            columns = ", ".join(KIND_SPECS[KINDS[table]].target.columns)
             args += ["-c", f"\\copy {table} ({columns}) FROM '{rows_file}'"]
         run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
         for table, (_, rows) in encoded_rows.items():

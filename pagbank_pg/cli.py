@@ -27,8 +27,9 @@ from .query import Database, load_queries
 from .query.stubs import render, render_package
 from .schema import embedded, migrations
 from .transfer import exporter, importer, verify
+from .transfer.kinds import KINDS, KindName
 from .transfer.progress import progress_reporter
-from .transfer.source import KINDS, printable
+from .transfer.source import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -335,8 +336,8 @@ def _source_timezone_option(command: F) -> F:
     )(command)
 
 
-def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], str]:
-    explicit = {}
+def _explicit_tables(specs: tuple[str, ...]) -> dict[tuple[str, str], KindName]:
+    explicit: dict[tuple[str, str], KindName] = {}
     for spec in specs:
         where, _, kind = spec.partition("=")
         file_name, _, table = where.rpartition(":")

@@ -187,14 +187,8 @@ SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire
 SOURCE_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times
 
 # Where rows written only in PostgreSQL go on export (and what the Agno storage records as
-# their source): Agno's own default file and table names.
+# their source): Agno's own default file name (each kind's table: transfer/kinds.py).
 DEFAULT_FILE = "pagbank.db"
-DEFAULT_TABLES = {
-    "agent": "agent_sessions",
-    "team": "team_sessions",
-    "memory": "pagbank_memories",
-    "sessions": "sessions",
-}
 
 # --- import, export, verify ---------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 from agno.storage.sqlite import SqliteStorage
 
-from pagbank_pg.transfer.exporter import DDL
+from pagbank_pg.transfer.kinds import KINDS
 
 from .helpers import REPO
 
@@ -217,9 +217,9 @@ def hostile_files(folder: Path) -> Path:
     """One good row of each kind next to rows that used to crash every run of the import."""
     folder.mkdir()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
-    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executescript(KINDS["agent"].ddl("agent_sessions"))
+    conn.executescript(KINDS["memory"].ddl("pagbank_memories"))
+    conn.executescript(KINDS["sessions"].ddl("sessions"))
     good = sample_agent_row()
     conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", good)
     deep = '{"runs": [], "deep": ' + "[" * 300 + "]" * 300 + "}"

@@ -110,14 +110,14 @@ def test_rollback_all_asks_first(db_dsn: str) -> None:
 def test_names_from_a_file_reach_the_terminal_with_control_characters_escaped(
     db_dsn: str, tmp_path: Path
 ) -> None:
-    from pagbank_pg.transfer.exporter import DDL
+    from pagbank_pg.transfer.kinds import KINDS
 
     from .agno_files import sample_agent_row
 
     file = tmp_path / "evil.db"
     conn = sqlite3.connect(file)
     loud = "agents\x1b[2J\x1b]0;pwned\x07"  # clears the screen, retitles the terminal
-    conn.executescript(DDL["agent"].replace("{t}", loud))
+    conn.executescript(KINDS["agent"].ddl(loud))
     conn.execute(f'INSERT INTO "{loud}" VALUES (?,?,?,?,?,?,?,?,?,?)', sample_agent_row())
     conn.execute('CREATE TABLE "odd\x1b[31m[bold]" (x)')  # not recognised: a note names it
     conn.commit()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import psycopg
 
-from pagbank_pg.transfer.exporter import DDL, export_sqlite
+from pagbank_pg.transfer.exporter import export_sqlite
+from pagbank_pg.transfer.kinds import KINDS
 
 from .agno_files import sample_agent_row
 from .helpers import run
@@ -17,7 +18,7 @@ def test_a_table_name_with_quotes_round_trips(db_dsn: str, tmp_path: Path) -> No
     folder.mkdir()
     name = 'my "agents"; DROP TABLE x; --'
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["agent"].replace("{t}", name.replace('"', '""')))
+    conn.executescript(KINDS["agent"].ddl(name))
     good = sample_agent_row()
     conn.execute(
         f'INSERT INTO "{name.replace(chr(34), chr(34) * 2)}" VALUES (?,?,?,?,?,?,?,?,?,?)', good

@@ -13,9 +13,9 @@ import pytest
 from psycopg import sql
 
 from pagbank_pg import ImportInterrupted
-from pagbank_pg.transfer import importer
-from pagbank_pg.transfer.exporter import DDL
+from pagbank_pg.transfer import workers as import_workers
 from pagbank_pg.transfer.importer import import_sqlite
+from pagbank_pg.transfer.kinds import KINDS
 from pagbank_pg.transfer.verify import verify_import
 
 from .agno_files import big_copy, hostile_files, sample_agent_row
@@ -112,7 +112,7 @@ def test_a_value_over_the_cap_is_rejected_before_it_is_read(db_dsn: str, tmp_pat
     folder = tmp_path / "big"
     folder.mkdir()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executescript(KINDS["sessions"].ddl("sessions"))
     conn.execute(
         "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
         "VALUES ('s-big', 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",
@@ -261,7 +261,7 @@ def unreadable_files(folder: Path) -> Path:
     whose pages are damaged past its 20th row (counted fine, read to the end: not)."""
     folder.mkdir()
     conn = sqlite3.connect(folder / "good.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
+    conn.executescript(KINDS["agent"].ddl("agent_sessions"))
     conn.execute("INSERT INTO agent_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", sample_agent_row())
     conn.execute("PRAGMA writable_schema = ON")
     conn.execute(
@@ -271,7 +271,7 @@ def unreadable_files(folder: Path) -> Path:
     conn.commit()
     conn.close()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["sessions"].replace("{t}", "sessions"))
+    conn.executescript(KINDS["sessions"].ddl("sessions"))
     conn.executemany(
         "INSERT INTO sessions (session_id, user_id, created_at, last_activity, session_context) "
         "VALUES (?, 'u-1', '2026-01-02T03:04:05', '2026-01-02T03:04:05', ?)",
@@ -396,14 +396,12 @@ def test_worker_processes_start_fresh_not_as_copies_of_a_threaded_parent(
     """A forked worker copies the locks the parent's other threads hold at that instant
     (SQLite's among them: the live app's writer thread above once left a worker waiting
     forever in sqlite3.connect). Workers are spawned: they hold nothing of the parent's."""
-    monkeypatch.setattr(importer, "_parent_only", True, raising=False)
-    job = importer._Job(db_dsn, "UTC", {}, 10, ())
-    workers = importer._workers(1, job)
+    monkeypatch.setattr(import_workers, "_parent_only", True, raising=False)
+    job = import_workers.Job(db_dsn, "UTC", {}, 10, ())
+    workers = import_workers.start_workers(1, job)
     assert workers is not None
     try:
-        probe = (
-            "hasattr(__import__('pagbank_pg.transfer.importer', fromlist=['_']), '_parent_only')"
-        )
+        probe = "hasattr(__import__('pagbank_pg.transfer.workers', fromlist=['_']), '_parent_only')"
         assert workers.submit(eval, probe).result(timeout=60) is False
     finally:
         workers.shutdown()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pagbank_pg.transfer import importer
+from pagbank_pg.transfer import ranges
 from pagbank_pg.transfer import source as sqlite_source
 
 from .agno_files import big_copy
@@ -30,7 +30,7 @@ def test_ranges_cover_every_row_once_whatever_the_rowids(tmp_path: Path, spread:
     (table,) = sqlite_source.discover([path], None).tables
     conn = sqlite_source.connect(path)
     read: list[int] = []
-    parts = list(importer._ranges(conn, table, 10, None))
+    parts = list(ranges.plan_ranges(conn, table, 10, None))
     for part in parts:
         statement = "SELECT rowid FROM sessions WHERE rowid > ? AND rowid <= ? ORDER BY rowid"
         read += [r[0] for r in conn.execute(statement, (part.after, part.upto))]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pagbank_pg import RejectedRow, mapping
-from pagbank_pg.transfer.source import json_value
+from pagbank_pg.transfer.values import json_value
 
 SOURCE = mapping.Source("pagbank.db", "agent_sessions")
 ZONE = ZoneInfo("America/Sao_Paulo")

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pagbank_pg.transfer.exporter import DDL
+from pagbank_pg.transfer.kinds import KINDS
 
 from .agno_files import SAMPLES, big_copy, sample_agent_row
 from .helpers import row_count, run, table_contents, wait_for
@@ -133,8 +133,8 @@ def bad_files(folder: Path) -> Path:
     """A data folder whose tables hold one of each kind of bad row, next to good ones."""
     folder.mkdir()
     conn = sqlite3.connect(folder / "pagbank.db")
-    conn.executescript(DDL["agent"].replace("{t}", "agent_sessions"))
-    conn.executescript(DDL["memory"].replace("{t}", "pagbank_memories"))
+    conn.executescript(KINDS["agent"].ddl("agent_sessions"))
+    conn.executescript(KINDS["memory"].ddl("pagbank_memories"))
     good = sample_agent_row()
 
     def agent(session_id: str, **changes: Any) -> None:

@@ -39,11 +39,12 @@ from agno.session import AgentSession, TeamSession, WorkflowSession
 from sqlalchemy import func, select
 
 from .. import mapping
-from ..config import DEFAULT_FILE, DEFAULT_TABLES
+from ..config import DEFAULT_FILE
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import Database
 from ..query.types import AgnoQueries, agno_queries, schema_queries
+from ..transfer.kinds import KINDS
 from .merge import check_owner
 from .writes import Kind, Served
 from .writes import stored_rows, write_session
@@ -217,7 +218,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             db_schema=agno_schema,
         )
         super().__init__(id=id or self.agno_db.id)
-        self.memory_source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
+        self.memory_source = mapping.Source(DEFAULT_FILE, KINDS["memory"].default_table)
         self.served = Served()  # the runs Agno was given, per session (a stale copy stays out)
         self.erased_skipped = 0  # writes of erased users passed over (LGPD)
 
@@ -293,7 +294,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
-        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[kind])
+        source = mapping.Source(DEFAULT_FILE, KINDS[kind].default_table)
         try:
             return mapping.agno_session_rows(values, kind, source)
         except RejectedRow as error:

@@ -14,7 +14,7 @@ from agno.storage.session.agent import AgentSession
 from agno.storage.session.team import TeamSession
 
 from .. import mapping
-from ..config import DEFAULT_FILE, DEFAULT_TABLES, SESSION_TIMEOUT_MINUTES
+from ..config import DEFAULT_FILE, SESSION_TIMEOUT_MINUTES
 from ..errors import (
     ConfigurationError,
     InvalidRecord,
@@ -24,7 +24,7 @@ from ..errors import (
 from ..query import Database, require_tables
 from ..query.rows import UserSessionRow
 from ..query.types import AgnoQueries, agno_queries, schema_queries
-from ..transfer.tables import SOURCE_COLUMNS
+from ..transfer.kinds import KINDS
 from .merge import check_owner
 from .writes import Served, stored_rows, write_session
 
@@ -32,10 +32,10 @@ logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]
 
 
-def _fields(kind: str, record: type) -> tuple[str, ...]:
+def _fields(kind: Literal["agent", "team"], record: type) -> tuple[str, ...]:
     """The columns of Agno's SQLite table that its session record carries."""
     names = {f.name for f in dataclasses.fields(record)}
-    return tuple(c for c in SOURCE_COLUMNS[kind] if c in names)
+    return tuple(c for c in KINDS[kind].source_columns if c in names)
 
 
 # What an upsert takes from a session, per mode.
@@ -83,12 +83,12 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         self.erased_skipped = 0  # sessions of erased users passed over (LGPD)
         self.served = Served()  # the runs this storage read or wrote (a stale copy stays out)
 
-    def _kind(self) -> str:
+    def _kind(self) -> Literal["agent", "team"]:
         if self.mode not in _FIELDS:
             raise ConfigurationError(
                 f"PostgresStorage stores agent and team sessions, not {self.mode}"
             )
-        return str(self.mode)
+        return "team" if self.mode == "team" else "agent"
 
     def _statements(self) -> _Statements:
         return _statements(self.agno, self._kind())
@@ -112,7 +112,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]
     ) -> AgentSession | TeamSession | None:
         """The session (read on the primary: see `stored_rows`); with `user_id`, only when it
         is that user's."""
-        rows = stored_rows(self.agno, self._kind(), session_id)  # type: ignore[arg-type]
+        rows = stored_rows(self.agno, self._kind(), session_id)
         if user_id:
             rows = [r for r in rows if r["user_id"] == user_id]
         return self._session(rows) if rows else None
@@ -175,7 +175,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         mirror = (lambda rows: then(self._session(rows))) if then is not None else None
         written = write_session(
             self.db,
-            kind,  # type: ignore[arg-type]
+            kind,
             values,
             lambda merged: self._rows(merged, session.session_id),
             merge=merge,
@@ -189,7 +189,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]
         return self._session(written)
 
     def _rows(self, values: dict[str, Any], session_id: str) -> list[dict[str, Any]]:
-        source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES[self._kind()])
+        source = mapping.Source(DEFAULT_FILE, KINDS[self._kind()].default_table)
         try:
             return mapping.agno_session_rows(
                 values,
@@ -225,7 +225,7 @@ class PostgresMemoryDb(MemoryDb):  # type: ignore[misc]
     def __init__(self, *, db: Database | None = None, db_url: str | None = None) -> None:
         self.db = db if db is not None else Database.open(db_url)
         self.agno = agno_queries(self.db)
-        self.source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
+        self.source = mapping.Source(DEFAULT_FILE, KINDS["memory"].default_table)
 
     def create(self) -> None:
         _require_table(self.db, "user_memories")

@@ -17,68 +17,27 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from .. import mapping
 from ..config import DEFAULT_FILE, EXPORT_BATCH, SOURCE_TIMEZONE
 from ..errors import ExportError
 from ..private import create_private, replace_durably, scratch_folder
 from ..query import connect_direct
 from ..query.types import TransferQueries, transfer_queries
+from .kinds import KINDS, KindName
 from .progress import Progress
 from .restore import Restored, restore, source_of
 from .source import quote
 
-# The DDL Agno 1.7 (SqliteStorage, SqliteMemoryDb) and PagBank's session manager use.
-DDL = {
-    "agent": """CREATE TABLE "{t}" (
-\tsession_id VARCHAR NOT NULL, \n\tuser_id VARCHAR, \n\tmemory JSON, \n\tsession_data JSON, \
-\n\textra_data JSON, \n\tcreated_at INTEGER, \n\tupdated_at INTEGER, \n\tagent_id VARCHAR, \
-\n\tagent_data JSON, \n\tteam_session_id VARCHAR, \n\tPRIMARY KEY (session_id)\n);
-CREATE INDEX "ix_{t}_user_id" ON "{t}" (user_id);
-CREATE INDEX "ix_{t}_team_session_id" ON "{t}" (team_session_id);
-CREATE INDEX "ix_{t}_agent_id" ON "{t}" (agent_id);""",
-    "team": """CREATE TABLE "{t}" (
-\tsession_id VARCHAR NOT NULL, \n\tuser_id VARCHAR, \n\tmemory JSON, \n\tsession_data JSON, \
-\n\textra_data JSON, \n\tcreated_at INTEGER, \n\tupdated_at INTEGER, \n\tagent_id VARCHAR, \
-\n\tagent_data JSON, \n\tteam_session_id VARCHAR, \n\tteam_id VARCHAR, \n\tteam_data JSON, \
-\n\tPRIMARY KEY (session_id)\n);
-CREATE INDEX "ix_{t}_agent_id" ON "{t}" (agent_id);
-CREATE INDEX "ix_{t}_team_session_id" ON "{t}" (team_session_id);
-CREATE INDEX "ix_{t}_user_id" ON "{t}" (user_id);
-CREATE INDEX "ix_{t}_team_id" ON "{t}" (team_id);""",
-    "memory": """CREATE TABLE "{t}" (
-\tid VARCHAR NOT NULL, \n\tuser_id VARCHAR, \n\tmemory VARCHAR, \
-\n\tcreated_at DATETIME DEFAULT CURRENT_TIMESTAMP, \
-\n\tupdated_at DATETIME DEFAULT CURRENT_TIMESTAMP, \n\tPRIMARY KEY (id)\n);
-CREATE INDEX "ix_{t}_user_id" ON "{t}" (user_id);""",
-    "sessions": """CREATE TABLE "{t}" (session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
-        team_id TEXT, created_at TEXT NOT NULL, last_activity TEXT NOT NULL, \
-interaction_count INTEGER DEFAULT 0,
-        session_context TEXT, is_active BOOLEAN DEFAULT 1, metadata TEXT);
-CREATE INDEX "idx_{t}_user_id" ON "{t}"(user_id);
-CREATE INDEX "idx_{t}_active" ON "{t}"(is_active, last_activity);""",
-}
-JSON_COLUMNS = {
-    "agent": mapping.AGNO_JSON_COLUMNS,
-    "team": mapping.AGNO_JSON_COLUMNS,
-    "memory": (),
-    "sessions": ("session_context", "metadata"),
-}
 
-
-def _exports(queries: TransferQueries) -> dict[str, tuple[Any, Any]]:
+def _exports(queries: TransferQueries) -> Iterator[tuple[KindName, Any, Any]]:
     """Per kind: the statement counting its PostgreSQL rows, and the one streaming them
     grouped by source."""
-    return {
-        "agent": (queries.count_export_agent_sessions, queries.export_agent_sessions),
-        "team": (queries.count_export_team_sessions, queries.export_team_sessions),
-        "memory": (queries.count_export_user_memories, queries.export_user_memories),
-        "sessions": (queries.count_export_user_sessions, queries.export_user_sessions),
-    }
+    for name, kind in KINDS.items():
+        yield name, kind.statement(queries, "count_export"), kind.statement(queries, "export")
 
 
-def _groups(kind: str, rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def _groups(kind: KindName, rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Rows of one source row together (sessions: by source and session id)."""
-    if kind not in ("agent", "team"):
+    if not KINDS[kind].split:
         for row in rows:
             yield [row]
         return
@@ -99,7 +58,7 @@ def _file_name(file: str) -> str:
     return name if name not in ("", ".", "..") else DEFAULT_FILE
 
 
-class _Writer:
+class _ExportFiles:
     """SQLite files being written in a private scratch folder, one table at a time."""
 
     def __init__(self, scratch: Path) -> None:
@@ -109,7 +68,7 @@ class _Writer:
         self.tables: dict[tuple[str, str], list[str]] = {}
         self.counts: dict[str, int] = {}
 
-    def write(self, kind: str, restored: Restored) -> None:
+    def write(self, kind: KindName, restored: Restored) -> None:
         file, table, values, nulls = restored
         name = _file_name(file)
         conn = self.files.get(name)
@@ -119,14 +78,14 @@ class _Writer:
             self.files_written.append(name)
         columns = self.tables.get((name, table))
         if columns is None:
-            # every {t} of the DDL stands inside double quotes: doubling a quote escapes it
-            conn.executescript(DDL[kind].replace("{t}", table.replace('"', '""')))
+            conn.executescript(KINDS[kind].ddl(table))
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({quote(table)})")]
             self.tables[(name, table)] = columns
         for extra in [c for c in values if c not in columns]:  # columns of a newer schema
             conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(extra)}")
             columns.append(extra)
-        encoded = [_encode(values.get(c), c in nulls, c in JSON_COLUMNS[kind]) for c in columns]
+        json_columns = KINDS[kind].json_columns
+        encoded = [_encode(values.get(c), c in nulls, c in json_columns) for c in columns]
         marks = ", ".join("?" for _ in columns)
         conn.execute(f"INSERT INTO {quote(table)} VALUES ({marks})", encoded)
         where = f"{name}:{table}"
@@ -161,7 +120,7 @@ def export_sqlite(
     zone = ZoneInfo(source_timezone)
     outdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     scratch = scratch_folder(outdir, ".pagbank-pg-export.")  # new, ours, 0700
-    writer = _Writer(scratch)
+    writer = _ExportFiles(scratch)
     rejected: list[str] = []
     try:
         with connect_direct(conninfo) as pg:
@@ -169,7 +128,7 @@ def export_sqlite(
             pg.read_only = True
             queries = transfer_queries(pg)
             with pg.transaction():
-                for kind, (count, export) in _exports(queries).items():
+                for kind, count, export in _exports(queries):
                     total = int(count()["n"])
                     done = 0
                     for group in _groups(kind, export.stream()):
@@ -205,5 +164,5 @@ def export_sqlite(
 
 def _rejected(kind: str, group: list[dict[str, Any]], error: Exception) -> str:
     first = group[0]
-    key = first.get("session_id") if kind != "memory" else first.get("id")
+    key = first.get("session_id", first.get("id"))
     return f"{kind} {key}: cannot be restored ({type(error).__name__}: {error})"

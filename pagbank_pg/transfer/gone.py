@@ -4,12 +4,12 @@ count (see the statements); what the app wrote to PostgreSQL came from no file a
 touched."""
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from .. import mapping
 from ..query.types import TransferQueries
 from . import source as sqlite_source
+from .kinds import KINDS
 from .source import SourceTable
 
 _KEYS_AT_A_TIME = 10_000  # keys read per short SQLite read transaction
@@ -17,7 +17,7 @@ _KEYS_AT_A_TIME = 10_000  # keys read per short SQLite read transaction
 
 def source_keys(conn: sqlite3.Connection, table: SourceTable) -> list[str]:
     """Every key `table` holds now, as text, read a slice of rowids at a time."""
-    column = sqlite_source.quote(sqlite_source.KEY_OF[table.kind])
+    column = sqlite_source.quote(KINDS[table.kind].key)
     name = sqlite_source.quote(table.table)
     if not table.rowid:
         return [str(_text(k)) for (k,) in conn.execute(f"SELECT {column} FROM {name}") if k]
@@ -43,20 +43,11 @@ def gone(
 ) -> list[str]:
     """The source keys of the rows imported from `table` that are no longer among `keys` (its
     keys now), sorted; deleted when `prune`."""
-    statements: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
-        "agent": (queries.gone_agent_sessions, queries.prune_agent_sessions),
-        "team": (queries.gone_team_sessions, queries.prune_team_sessions),
-        "memory": (queries.gone_user_memories, queries.prune_user_memories),
-        "sessions": (queries.gone_user_sessions, queries.prune_user_sessions),
-    }
-    listed, deleted = statements[table.kind]
-    source = {"source_file": table.path.name, "source_table": table.table}
-    if table.kind == "memory":
-        origin = mapping.Source(table.path.name, table.table)
-        ids = [str(mapping.memory_id(origin, key)) for key in keys]
-        rows = (deleted if prune else listed)(ids=ids, **source)
-    else:
-        rows = (deleted if prune else listed)(session_ids=keys, **source)
+    kind, origin = KINDS[table.kind], mapping.Source(table.path.name, table.table)
+    statement = kind.statement(queries, "prune" if prune else "gone")
+    rows = statement(
+        **kind.stored_keys(origin, keys), source_file=origin.file, source_table=origin.table
+    )
     return sorted({row["key"] for row in rows})
 
 

@@ -1,5 +1,5 @@
 """PagBank's SQLite files: which tables they hold (recognised by their columns), read without
-blocking the live app, decoded into the values `mapping` takes. No PostgreSQL here.
+blocking the live app (`values` decodes them). No PostgreSQL here.
 
 What a read sees: a table is read in rowid order, a batch at a time, each batch in its own
 short read transaction (the app's writers wait at most for one batch's read, milliseconds,
@@ -8,23 +8,16 @@ at least as new as that; a row written while the read runs may or may not be, an
 run (the cutover's catch-up) takes it. A WITHOUT ROWID table is read in one transaction.
 """
 
-import base64
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import orjson
-
 from ..config import BATCH_BYTES, MAX_VALUE_BYTES, SQLITE_BUSY_SECONDS
-from ..errors import RejectedRow, SourceError
-from ..mapping import AGNO_JSON_COLUMNS, has_markers
-from .tables import SOURCE_COLUMNS, required_columns
-
-KINDS = tuple(SOURCE_COLUMNS)
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped U+0000, not an escaped backslash
+from ..errors import SourceError
+from .kinds import KINDS, KindName, kind_of
+from .values import Oversized
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,7 @@ class SourceTable:
 
     path: Path
     table: str
-    kind: str
+    kind: KindName
     columns: tuple[str, ...]
     rowid: bool = True  # False: a WITHOUT ROWID table, read in one transaction
 
@@ -47,14 +40,6 @@ def printable(text: object) -> str:
     """`text` (a name or value from a file) with every character a terminal would act on
     (control, format, line separator: an escape sequence) escaped as Python writes it."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text))
-
-
-def kind_of(columns: set[str]) -> str | None:
-    """The kind a table's columns say it is (team before agent: team tables have both)."""
-    for kind in ("team", "agent", "sessions", "memory"):
-        if required_columns(kind) <= columns:
-            return kind
-    return None
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -146,7 +131,9 @@ class Discovered(NamedTuple):
     unreadable: dict[str, str]
 
 
-def discover(paths: list[Path], explicit: dict[tuple[str, str], str] | None = None) -> Discovered:
+def discover(
+    paths: list[Path], explicit: dict[tuple[str, str], KindName] | None = None
+) -> Discovered:
     """The tables of `paths` (files, or folders searched by `_sqlite_files`). `explicit` maps
     (file name, table) to a kind, overriding recognition."""
     explicit = explicit or {}
@@ -182,11 +169,11 @@ def discover(paths: list[Path], explicit: dict[tuple[str, str], str] | None = No
                 if columns is None:
                     notes.append(f"{file.name}:{table}: a column name is not UTF-8, skipped")
                     continue
-                kind = explicit.get((file.name, table)) or kind_of(set(columns))
+                kind = explicit.get((file.name, table)) or kind_of(columns)
                 if kind is None:
                     notes.append(f"{file.name}:{table}: not recognised by its columns, skipped")
                     continue
-                missing = required_columns(kind) - set(columns)
+                missing = KINDS[kind].required - set(columns)
                 if missing:
                     raise SourceError(
                         f"{file.name}:{table} is not a {kind} table: it lacks the columns "
@@ -205,31 +192,14 @@ def discover(paths: list[Path], explicit: dict[tuple[str, str], str] | None = No
         if not any(t.path.name == file_name and t.table == table for t in found):
             raise SourceError(f"{file_name}:{table} (named with --table) was not found")
         if kind not in KINDS:
-            raise SourceError(f"{file_name}:{table}: unknown kind {kind!r}; use one of {KINDS}")
+            raise SourceError(
+                f"{file_name}:{table}: unknown kind {kind!r}; use one of {tuple(KINDS)}"
+            )
     return Discovered(found, notes, unreadable)
 
 
 def count_rows(conn: sqlite3.Connection, table: SourceTable) -> int:
     return int(conn.execute(f"SELECT count(*) FROM {quote(table.table)}").fetchone()[0])
-
-
-class Oversized(NamedTuple):
-    """A value over MAX_VALUE_BYTES, left unread: its row is rejected."""
-
-    size: int
-
-
-# When a row was last written, per kind (an SQL expression over its columns): Agno's epoch
-# seconds (updated_at is NULL until a session's second write), memories' CURRENT_TIMESTAMP
-# text, PagBank's last_activity (naive local ISO text).
-TIME_OF = {
-    "agent": "coalesce(updated_at, created_at)",
-    "team": "coalesce(updated_at, created_at)",
-    "memory": "coalesce(updated_at, created_at)",
-    "sessions": "last_activity",
-}
-TIME_TYPE: dict[str, type] = {"agent": int, "team": int, "memory": str, "sessions": str}
-KEY_OF = {"agent": "session_id", "team": "session_id", "memory": "id", "sessions": "session_id"}
 
 
 class Since(NamedTuple):
@@ -259,7 +229,7 @@ def _select(table: SourceTable) -> str:
         oversized.append(f"coalesce(iif({size} > {MAX_VALUE_BYTES}, {size}, NULL), 0)")
     rowid = "rowid" if table.rowid else "NULL"
     return (
-        f"SELECT {rowid}, {TIME_OF[table.kind]}, {', '.join(values)}, {', '.join(oversized)} "
+        f"SELECT {rowid}, {KINDS[table.kind].time}, {', '.join(values)}, {', '.join(oversized)} "
         f"FROM {quote(table.table)}"
     )
 
@@ -267,22 +237,13 @@ def _select(table: SourceTable) -> str:
 def key_at(conn: sqlite3.Connection, table: SourceTable, rowid: int) -> Any:
     """The key of the row at `rowid`, or None when there is none."""
     found = conn.execute(
-        f"SELECT {quote(KEY_OF[table.kind])} FROM {quote(table.table)} WHERE rowid = ?", (rowid,)
+        f"SELECT {quote(KINDS[table.kind].key)} FROM {quote(table.table)} WHERE rowid = ?", (rowid,)
     ).fetchone()
     return _plain(found[0]) if found else None
 
 
 def _plain(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def later(a: Any, b: Any, kind: str) -> Any:
-    """The later of two times of a kind's table (None: none); a value of another type than
-    the kind's own (dirty data) does not count."""
-    wanted = TIME_TYPE[kind]
-    a = a if isinstance(a, wanted) and not isinstance(a, bool) else None
-    b = b if isinstance(b, wanted) and not isinstance(b, bool) else None
-    return a if b is None else b if a is None else max(a, b)
 
 
 def rowid_span(conn: sqlite3.Connection, table: SourceTable) -> tuple[int, int] | None:
@@ -303,11 +264,12 @@ def read_rows(
     those of rowids in that range), at most `batch_size` rows or about BATCH_BYTES at a time,
     each batch read in its own short read transaction (see the module's doc); a value over the
     cap comes as `Oversized`."""
-    width = len(table.columns)
-    key = table.columns.index(KEY_OF[table.kind])
+    kind = KINDS[table.kind]
+    width, later = len(table.columns), kind.clock.later
+    key = table.columns.index(kind.key)
     wanted = ""
     if since is not None:
-        wanted = " AND (rowid > ?" + (f" OR {TIME_OF[table.kind]} >= ?)" if since.time else ")")
+        wanted = " AND (rowid > ?" + (f" OR {kind.time} >= ?)" if since.time else ")")
     if upto is not None:
         wanted += " AND rowid <= ?"
     last: int | None = after
@@ -333,7 +295,7 @@ def read_rows(
                     pairs = zip(values, sizes, strict=True)
                     values = tuple(Oversized(n) if n else v for v, n in pairs)
                 batch.append(values)
-                latest = later(latest, written, table.kind)
+                latest = later(latest, written)
                 last_key = _plain(values[key])
                 size += sum(len(v) for v in values if isinstance(v, bytes))
                 if table.rowid and (len(batch) >= batch_size or size >= BATCH_BYTES):
@@ -347,74 +309,3 @@ def read_rows(
             yield Batch(batch, last, last_key, latest)
         if not table.rowid or (len(batch) < batch_size and size < BATCH_BYTES):
             return
-
-
-def _within_cap(value: Any, column: str) -> None:
-    if isinstance(value, Oversized):
-        raise RejectedRow(
-            f"{column} holds {value.size:,} bytes, over the {MAX_VALUE_BYTES:,} a value may hold"
-        )
-
-
-def text(value: Any, column: str) -> Any:
-    """A TEXT value as str (raising RejectedRow on invalid UTF-8); other values as they are."""
-    _within_cap(value, column)
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise RejectedRow(f"{column} is not valid UTF-8 ({error})") from None
-    return value
-
-
-def json_value(value: Any, column: str) -> Any:
-    """A JSON TEXT value parsed (raising RejectedRow on bad JSON or a U+0000 inside)."""
-    raw = value if isinstance(value, bytes) else str(value).encode()
-    if b"\\u0000" in raw and _JSON_NUL.search(raw):
-        raise RejectedRow(f"{column} holds a U+0000 character, which PostgreSQL cannot store")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise RejectedRow(f"{column} is not valid JSON ({error})") from None
-
-
-def agno_values(
-    table: SourceTable, values: tuple[Any, ...]
-) -> tuple[dict[str, Any], frozenset[str]]:
-    """An Agno session row's values, JSON columns parsed, and the JSON columns that are NULL."""
-    raw: dict[str, Any] = {}
-    nulls: set[str] = set()
-    for column, value in zip(table.columns, values, strict=True):
-        _within_cap(value, column)
-        if column in AGNO_JSON_COLUMNS:
-            if value is None:
-                nulls.add(column)
-                raw[column] = None
-                continue
-            encoded = value if isinstance(value, bytes) else str(value).encode()
-            if column == "memory" and has_markers(encoded):
-                raise RejectedRow("memory holds a marker reserved by the importer ($pagbank_...)")
-            raw[column] = json_value(value, column)
-        else:
-            raw[column] = text(value, column)
-    return raw, frozenset(nulls)
-
-
-def plain_values(table: SourceTable, values: tuple[Any, ...]) -> dict[str, Any]:
-    """A row's values with TEXT decoded (JSON left as text)."""
-    return {c: text(v, c) for c, v in zip(table.columns, values, strict=True)}
-
-
-def describe_row(table: SourceTable, values: tuple[Any, ...]) -> dict[str, Any]:
-    """A rejected row as JSON-safe values: text, or {"base64": …} for bytes that are not UTF-8."""
-    described = {}
-    for column, value in zip(table.columns, values, strict=True):
-        if isinstance(value, Oversized):
-            value = {"oversized_bytes": value.size}  # not read: over the cap
-        elif isinstance(value, bytes):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError:
-                value = {"base64": base64.b64encode(value).decode()}
-        described[column] = value
-    return described

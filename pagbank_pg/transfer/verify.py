@@ -14,9 +14,11 @@ from ..query import connect_direct
 from ..query.types import TransferQueries, transfer_queries
 from . import gone
 from . import source as sqlite_source
+from .kinds import KINDS, KindName
 from .progress import Progress
 from .restore import restore
 from .source import SourceTable
+from .values import json_values
 
 
 @dataclass
@@ -38,52 +40,32 @@ class Check:
 
 def _source_values(table: SourceTable, values: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
     """(key, values as the restore gives them back) of one source row."""
-    if table.kind in ("agent", "team"):
-        raw, json_nulls = sqlite_source.agno_values(table, values)
-        return raw["session_id"], {**raw, "$nulls": set(json_nulls)}
-    plain = sqlite_source.plain_values(table, values)
-    if table.kind == "memory":
-        plain["memory"] = mapping.parse_memory_literal(plain["memory"])
-        return plain["id"], plain
-    nulls: set[str] = set()
-    for column in ("session_context", "metadata"):
-        if plain[column] is None:
-            nulls.add(column)
-        else:
-            plain[column] = sqlite_source.json_value(plain[column], column)
-    return plain["session_id"], {**plain, "$nulls": nulls}
+    kind = KINDS[table.kind]
+    decoded, nulls = json_values(table.columns, values, kind.json_columns)
+    return decoded[kind.key], {**kind.comparable(decoded), "$nulls": set(nulls)}
 
 
 def _fetch(
     queries: TransferQueries, table: SourceTable, keys: list[Any]
 ) -> list[list[dict[str, Any]]]:
     """The PostgreSQL rows of the given source keys, grouped per source row."""
-    if table.kind in ("agent", "team"):
-        imported = (
-            queries.imported_agent_sessions
-            if table.kind == "agent"
-            else queries.imported_team_sessions
-        )
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for row in imported(session_ids=keys, source_table=table.table):
-            groups.setdefault(row["session_id"], []).append(row)
-        return list(groups.values())
-    if table.kind == "memory":
-        origin = mapping.Source(table.path.name, table.table)
-        ids = [str(mapping.memory_id(origin, k)) for k in keys]
-        return [[row] for row in queries.imported_user_memories(ids=ids)]
-    return [[row] for row in queries.imported_user_sessions(session_ids=keys)]
+    kind = KINDS[table.kind]
+    stored = kind.stored_keys(mapping.Source(table.path.name, table.table), keys)
+    if not kind.split:
+        return [[row] for row in kind.statement(queries, "imported")(**stored)]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in kind.statement(queries, "imported")(**stored, source_table=table.table):
+        groups.setdefault(row["session_id"], []).append(row)
+    return list(groups.values())
 
 
 def _restored(
     table: SourceTable, group: list[dict[str, Any]], zone: ZoneInfo
 ) -> tuple[Any, dict[str, Any]]:
+    kind = KINDS[table.kind]
     (restored,) = list(restore(table.kind, group, zone))
-    values = restored.values
-    if table.kind == "memory":
-        values = {**values, "memory": mapping.parse_memory_literal(values["memory"])}
-        return values["id"], values
-    return values["session_id"], {**values, "$nulls": restored.nulls}
+    values = kind.comparable(restored.values)
+    return values[kind.key], {**values, "$nulls": restored.nulls}
 
 
 @dataclass
@@ -100,7 +82,7 @@ def verify_import(
     conninfo: str,
     paths: list[Path],
     *,
-    explicit: dict[tuple[str, str], str] | None = None,
+    explicit: dict[tuple[str, str], KindName] | None = None,
     source_timezone: str = SOURCE_TIMEZONE,
     progress: Progress = lambda name, done, total: None,
 ) -> Verification:
@@ -132,7 +114,7 @@ def _erased(queries: TransferQueries, table: SourceTable, absent: list[dict[str,
     """The ids of the source rows in `absent` whose user or session was erased."""
     if not absent:
         return set()
-    sessions = [None if table.kind == "memory" else p.get("session_id") for p in absent]
+    sessions = [p.get("session_id") for p in absent]  # memories: None
     rows = queries.erased_among(user_ids=[p.get("user_id") for p in absent], session_ids=sessions)
     return {id(absent[row["n"] - 1]) for row in rows}
 

@@ -13,40 +13,15 @@ a WITHOUT ROWID table, and when no row says when it was written.
 
 import os
 import sqlite3
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from ..config import CATCHUP_MARGIN_SECONDS
 from ..query.types import TransferQueries
 from . import source as sqlite_source
+from .kinds import KINDS
 from .source import Batch, Since, SourceTable
-
-_DB_TIME = "%Y-%m-%d %H:%M:%S"  # SQLite's CURRENT_TIMESTAMP, as Agno's memories carry it
-
-
-def _now(kind: str, zone: tzinfo) -> Any:
-    """This moment as a time of a kind's table: no row is trusted to be written later."""
-    if kind in ("agent", "team"):
-        return int(time.time())
-    if kind == "memory":
-        return datetime.now(UTC).strftime(_DB_TIME)
-    return datetime.now(zone).replace(tzinfo=None).isoformat()
-
-
-def _earlier(value: Any, kind: str, seconds: int) -> Any:
-    """`value`, a time of a kind's table, `seconds` earlier; None when it is not one."""
-    try:
-        if kind in ("agent", "team"):
-            return int(value) - seconds
-        if kind == "memory":
-            return (datetime.strptime(value, _DB_TIME) - timedelta(seconds=seconds)).strftime(
-                _DB_TIME
-            )
-        return (datetime.fromisoformat(value) - timedelta(seconds=seconds)).isoformat()
-    except (TypeError, ValueError, OverflowError):
-        return None
 
 
 def _identity(table: SourceTable) -> str:
@@ -81,11 +56,11 @@ class Watermark:
     ) -> "Watermark":
         """The watermark of `table` at the start of a run, and how the run reads it."""
         stored = queries.get_watermark(source_file=table.path.name, source_table=table.table)
-        identity, kind = _identity(table), table.kind
-        mark = cls(table, identity, source_rows, None, None, None, _now(kind, zone), None, "")
+        identity, clock = _identity(table), KINDS[table.kind].clock
+        mark = cls(table, identity, source_rows, None, None, None, clock.now(zone), None, "")
         if stored is not None:
             mark.deleted = max(0, int(stored["source_rows"]) - source_rows)
-        stored_time = _from_text(stored["time_mark"], kind) if stored else None
+        stored_time = clock.from_text(stored["time_mark"]) if stored else None
         anchor = None  # the key of the row at the stored max_rowid (kept as a keyed hash)
         if stored is not None and stored["max_rowid"] is not None and table.rowid:
             anchor = sqlite_source.key_at(conn, table, stored["max_rowid"])
@@ -100,13 +75,13 @@ class Watermark:
             and queries.anchor_hash(anchor_key=str(anchor)) != stored["anchor_key"]
         ):
             mark.mode = "full comparison: the file is not the one imported before (replaced?)"
-        elif stored_time is None or _earlier(stored_time, kind, 0) is None:
+        elif stored_time is None or clock.earlier(stored_time, 0) is None:
             mark.mode = "full comparison: no row says when it was written"
         else:
             mark.max_rowid, mark.anchor, mark.time_mark = (
                 stored["max_rowid"], anchor, stored_time
             )  # fmt: skip
-            threshold = _earlier(stored_time, kind, CATCHUP_MARGIN_SECONDS)
+            threshold = clock.earlier(stored_time, CATCHUP_MARGIN_SECONDS)
             mark.since = Since(mark.max_rowid if mark.max_rowid is not None else -1, threshold)
             mark.mode = (
                 f"catch-up: rows past rowid {mark.since.max_rowid}, or written at {threshold} or "
@@ -120,7 +95,7 @@ class Watermark:
             self.max_rowid is None or batch.last_rowid > self.max_rowid
         ):
             self.max_rowid, self.anchor = batch.last_rowid, batch.last_key
-        latest = sqlite_source.later(self.time_mark, batch.latest, self.table.kind)
+        latest = KINDS[self.table.kind].clock.later(self.time_mark, batch.latest)
         self.time_mark = None if latest is None else min(latest, self.now)
 
     def save(self, queries: TransferQueries) -> None:
@@ -134,14 +109,3 @@ class Watermark:
             time_mark=None if self.time_mark is None else str(self.time_mark),
             source_rows=self.source_rows,
         )
-
-
-def _from_text(text: str | None, kind: str) -> Any:
-    if text is None:
-        return None
-    if kind in ("agent", "team"):
-        try:
-            return int(text)
-        except ValueError:
-            return None
-    return text
