@@ -15,6 +15,7 @@ is outside PostgreSQL: `REACH` says so, and the CLI prints it.
 """
 
 import contextlib
+import json
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -62,7 +63,7 @@ def _agno_tables(tx: Transaction, agno_schemas: Sequence[str]) -> list[tuple[str
             where: sql.Composable = sql.SQL("user_id = %(user_id)s")
             if table["through"] is not None:  # spans: those of the user's traces
                 where = sql.SQL(
-                    "trace_id IN (SELECT trace_id FROM {} WHERE user_id = %(user_id)s)"
+                    "t.trace_id IN (SELECT x.trace_id FROM {} x WHERE x.user_id = %(user_id)s)"
                 ).format(sql.Identifier(schema, table["through"]))
             query = sql.SQL("{} t WHERE {}").format(name, where)
             found.append((f"{schema}.{table['table_name']}", query))
@@ -166,7 +167,7 @@ def export_user(
             lists.append((key, rows_copy, {"user_id": user_id}, contextlib.nullcontext()))
         with tx.connection.cursor() as cursor:
             for key, copy_sql, params, errors in lists:
-                out.write(b',\n  "%s": [' % key.encode())
+                out.write(b",\n  %s: [" % json.dumps(key).encode())  # a schema name: any text
                 counts[key] = 0
                 with errors, cursor.copy(copy_sql, params) as copy:
                     copy.set_types(["text"])

@@ -40,7 +40,7 @@ SELECT erasure_guard(:user_id, :session_id);
 
 -- name: agno_schema_exists :scalar primary
 -- Whether the schema of Agno's own tables exists (an app on Agno 1.7 has none).
-SELECT to_regnamespace(:agno_schema) IS NOT NULL;
+SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = :agno_schema);  -- the name as given
 
 -- name: agno_user_tables :many primary
 -- The tables of Agno's schema that hold a user's rows: every table with a user_id column
