@@ -6,14 +6,16 @@ the erasure runs. Real Agno 2/3 objects, a real server."""
 import json
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import pytest
 from agno.session import WorkflowSession
 from agno.tracing.schemas import Span, Trace
 
-from pagbank_pg.agno import PagbankDb
+from pagbank_pg.agno import AsyncPagbankDb, PagbankDb
 
 from ..helpers import run, wait_for
 from .models import agent
@@ -136,9 +138,15 @@ def test_an_erased_users_writes_to_agnos_tables_are_passed_over(
     assert run("forget-user", "ana", "--dsn", db_dsn, "--yes")[0] == 0
     _write_for(pdb, "ana")  # an app replica that still serves her
     _write_for(pdb, "bia")
+    batch = [WorkflowSession(session_id=f"b{n}", workflow_id="wf", user_id=user)
+             for n, user in enumerate(["ana", "bia", "ana"])]  # fmt: skip
+    assert [s.session_id for s in pdb.upsert_sessions(batch)] == ["b1"]  # Agno's bulk path
     assert set(_held(db_dsn, "ana").values()) == {0}
     assert _held(db_dsn, "bia")["agno_learnings"] == 1
-    assert pdb.erased_skipped >= 3  # the workflow session, the trace, the learning
+    assert _held(db_dsn, "bia")["agno_sessions"] == 2  # w-bia, b1
+    # The agent turn (the plan's tables), the workflow session, the trace, the learning, and
+    # the two sessions of the batch.
+    assert pdb.erased_skipped == 6
 
 
 def test_an_erasure_waits_for_a_write_to_agnos_tables_in_flight_and_erases_it(
@@ -176,3 +184,27 @@ def test_an_erasure_waits_for_a_write_to_agnos_tables_in_flight_and_erases_it(
     assert _erased(out)["agno.agno_learnings"] == "1"  # the learning written meanwhile, erased
     with psycopg.connect(db_dsn) as conn:
         assert conn.execute("SELECT user_id FROM agno.agno_learnings").fetchall() == [("bia",)]
+
+
+@pytest.fixture
+async def adb(db_dsn: str) -> AsyncIterator[AsyncPagbankDb]:
+    db = AsyncPagbankDb(db_dsn, agno_schema="agno")
+    yield db
+    await db.close()
+
+
+async def test_the_async_twin_passes_an_erased_users_writes_over_too(
+    adb: AsyncPagbankDb, pdb: PagbankDb, db_dsn: str
+) -> None:
+    _write_for(pdb, "ana")
+    assert run("forget-user", "ana", "--dsn", db_dsn, "--yes")[0] == 0
+    workflows = [WorkflowSession(session_id=f"w{n}", workflow_id="wf", user_id=user)
+                 for n, user in enumerate(["ana", "bia"])]  # fmt: skip
+    assert await adb.upsert_session(workflows[0]) is None
+    assert (await adb.upsert_session(workflows[1])).session_id == "w1"
+    await adb.upsert_trace(_trace("t-ana2", "ana"))
+    await adb.upsert_learning(id="l2", learning_type="x", content={}, user_id="ana")
+    assert set(_held(db_dsn, "ana").values()) == {0}
+    assert adb.erased_skipped == 3  # the workflow session, the trace, the learning
+    with psycopg.connect(db_dsn) as conn:
+        assert conn.execute("SELECT session_id FROM agno.agno_sessions").fetchall() == [("w1",)]
