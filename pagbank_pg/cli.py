@@ -287,12 +287,13 @@ def export_user(
     The six tables, then Agno's own tables that hold the user's rows (workflow sessions,
     metrics, evals, traces, …) in the --agno-schema schemas."""
     with _database(dsn) as db:
-        _say_absent(db, agno_schemas)
         if out is None:
             lgpd.export_user(db, user_id, sys.stdout.buffer, agno_schemas)
+            _say_absent(db, agno_schemas)
             return
         with atomic_private_file(out) as file:  # 0600, whole or not at all
             counts = lgpd.export_user(db, user_id, file, agno_schemas)
+        _say_absent(db, agno_schemas)
     click.echo(f"wrote {out}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
 
 
@@ -313,10 +314,10 @@ def forget_user(
     schemas, in one transaction (LGPD erasure request)."""
     _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
-        _say_absent(db, agno_schemas)
         removed = lgpd.forget_user(
             db, user_id, record_anyway=record_anyway, agno_schemas=agno_schemas
         )
+        _say_absent(db, agno_schemas)
     if not removed:
         click.echo(f"user {user_id!r} was erased before; nothing of it is left")
         return
