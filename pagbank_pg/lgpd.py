@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import IO, Any
 
+import psycopg
 from psycopg import sql
 
 from .config import AGNO_SCHEMA, ERASURE_LOCK_TIMEOUT
@@ -118,7 +119,7 @@ def forget_user(
             for name, rows in _agno_tables(tx, agno_schemas):
                 delete = sql.SQL("DELETE FROM {}").format(rows)
                 removed[name] = tx.connection.execute(delete, {"user_id": user_id}).rowcount
-    except QueryError as error:
+    except (QueryError, psycopg.Error) as error:  # psycopg's: a delete in Agno's tables
         if error.sqlstate not in _GAVE_UP:
             raise
         raise ErasureIncomplete(

@@ -6,6 +6,11 @@ import json
 from pathlib import Path
 
 import psycopg
+import pytest
+
+from pagbank_pg import Database
+from pagbank_pg.errors import ErasureIncomplete
+from pagbank_pg.lgpd import forget_user
 
 from .helpers import run
 
@@ -86,3 +91,20 @@ def test_the_schema_name_is_quoted_and_each_user_id_table_is_reached(
         "agno_sessions": [("w2", "bia")], "agno_traces": [("t2", "bia")],
         "agno_knowledge": [], "agno_spans": [("p2", "t2")],
     }  # fmt: skip
+
+
+def test_a_row_held_in_agnos_tables_past_the_timeout_leaves_the_erasure_incomplete(
+    db_dsn: str,
+) -> None:
+    """A writer that holds the user's row in Agno's tables past the erasure's lock timeout:
+    the erasure stops as it does in the six tables (run it again), and nothing is deleted."""
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA agno")
+        conn.execute("CREATE TABLE agno.agno_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)")
+        conn.execute("INSERT INTO agno.agno_sessions VALUES ('w1', 'ana')")
+    with psycopg.connect(db_dsn) as holder, Database.open(db_dsn, max_size=2) as db:
+        holder.execute("SELECT * FROM agno.agno_sessions FOR UPDATE")
+        with pytest.raises(ErasureIncomplete, match=r"(?s)user .ana. is incomplete.*Run the same"):
+            forget_user(db, "ana", lock_timeout=0.2)
+        holder.rollback()
+        assert forget_user(db, "ana")["agno.agno_sessions"] == 1  # again: finished
