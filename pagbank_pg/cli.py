@@ -252,27 +252,55 @@ def _database(dsn: str | None) -> Iterator[Database]:
         yield db
 
 
+def _agno_schema_option(command: F) -> F:
+    return click.option(
+        "--agno-schema",
+        "agno_schemas",
+        multiple=True,
+        default=(config.AGNO_SCHEMA,),
+        show_default=True,
+        help="The schema of Agno's own tables (PagbankDb's agno_schema) to reach too; repeat "
+        "it for several. A schema that does not exist is passed over, and said so.",
+    )(command)
+
+
+def _say_absent(db: Database, agno_schemas: Sequence[str]) -> None:
+    for schema in lgpd.absent_agno_schemas(db, agno_schemas):
+        click.echo(
+            f"skipped Agno schema {schema!r}: it does not exist (an app on Agno 1.7 has none)",
+            err=True,
+        )
+
+
 @main.command("export-user")
 @_dsn_option
+@_agno_schema_option
 @click.argument("user_id")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the JSON here (0600, atomically) instead of to stdout.",
 )
-def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
-    """Write everything held about USER_ID as JSON (LGPD access request), streamed: any size."""
+def export_user(
+    dsn: str | None, agno_schemas: tuple[str, ...], user_id: str, out: Path | None
+) -> None:
+    """Write everything held about USER_ID as JSON (LGPD access request), streamed: any size.
+    The six tables, then Agno's own tables that hold the user's rows (workflow sessions,
+    metrics, evals, traces, …) in the --agno-schema schemas."""
     with _database(dsn) as db:
         if out is None:
-            lgpd.export_user(db, user_id, sys.stdout.buffer)
+            lgpd.export_user(db, user_id, sys.stdout.buffer, agno_schemas)
+            _say_absent(db, agno_schemas)
             return
         with atomic_private_file(out) as file:  # 0600, whole or not at all
-            counts = lgpd.export_user(db, user_id, file)
+            counts = lgpd.export_user(db, user_id, file, agno_schemas)
+        _say_absent(db, agno_schemas)
     click.echo(f"wrote {out}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
 
 
 @main.command("forget-user")
 @_dsn_option
+@_agno_schema_option
 @click.argument("user_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -280,11 +308,17 @@ def export_user(dsn: str | None, user_id: str, out: Path | None) -> None:
     is_flag=True,
     help="Record the erasure even when no row holds USER_ID (its future writes are dropped).",
 )
-def forget_user(dsn: str | None, user_id: str, yes: bool, record_anyway: bool) -> None:
-    """Erase USER_ID from all six tables in one transaction (LGPD erasure request)."""
+def forget_user(
+    dsn: str | None, agno_schemas: tuple[str, ...], user_id: str, yes: bool, record_anyway: bool
+) -> None:
+    """Erase USER_ID from all six tables and from Agno's own tables in the --agno-schema
+    schemas, in one transaction (LGPD erasure request)."""
     _confirm(f"Erase every row of user {user_id!r}?", "nothing erased", yes)
     with _database(dsn) as db:
-        removed = lgpd.forget_user(db, user_id, record_anyway=record_anyway)
+        removed = lgpd.forget_user(
+            db, user_id, record_anyway=record_anyway, agno_schemas=agno_schemas
+        )
+        _say_absent(db, agno_schemas)
     if not removed:
         click.echo(f"user {user_id!r} was erased before; nothing of it is left")
         return

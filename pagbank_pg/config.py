@@ -182,6 +182,9 @@ def lock_timeout(given: float | None) -> float:
 # LGPD: how long forget-user waits for the writers in flight of the user it erases (only
 # theirs: no other customer waits for an erasure); past it, running it again finishes it.
 ERASURE_LOCK_TIMEOUT = 10.0  # seconds
+# The schema of Agno's own tables (PagbankDb's `agno_schema`), which forget-user and export-user
+# also reach.
+AGNO_SCHEMA = "agno"
 
 SESSION_TIMEOUT_MINUTES = 120  # PagBank's session manager: idle sessions expire after this
 SOURCE_TIMEZONE = "America/Sao_Paulo"  # where PagBank's session manager wrote local times

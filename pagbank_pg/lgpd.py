@@ -6,18 +6,27 @@ so that it stays erased.
 drop any row of theirs that a re-import, a dual write or an app replica in flight would
 write. Then, in one transaction, it takes the locks of that user and of its sessions (the
 writers in flight of those, and only those, are waited for: no other customer waits) and
-deletes every row. What erasure cannot reach is outside PostgreSQL: `REACH` says so, and the
-CLI prints it.
+deletes every row, in the six tables and in the schemas of Agno's own tables (`agno_schemas`,
+where Agno 2/3's PostgresDb keeps workflow sessions, metrics, evals, traces, …: every table
+of it with a user_id column, and the spans of the user's traces). What erasure cannot reach
+is outside PostgreSQL: `REACH` says so, and the CLI prints it.
 
 `export_user` streams: one table after another, one row at a time (COPY), into a file.
 """
 
+import contextlib
+import json
+from collections.abc import Sequence
 from typing import IO, Any
 
-from .config import ERASURE_LOCK_TIMEOUT
+import psycopg
+from psycopg import sql
+
+from .config import AGNO_SCHEMA, ERASURE_LOCK_TIMEOUT
 from .errors import ErasureIncomplete, NothingToErase, QueryError
-from .query import Database, load_queries
+from .query import Database, Transaction, load_queries
 from .query.base import translated
+from .query.types import lgpd_queries
 
 REACH = (
     "erasure reaches PostgreSQL only: this user's data may still be in the app's SQLite files, "
@@ -38,37 +47,79 @@ EXPORTED = (
 )
 
 
+def absent_agno_schemas(db: Database, agno_schemas: Sequence[str] = (AGNO_SCHEMA,)) -> list[str]:
+    """The schemas of `agno_schemas` that do not exist (an app on Agno 1.7 has none):
+    forget-user and export-user pass them over."""
+    lgpd = lgpd_queries(db)
+    return [s for s in agno_schemas if not lgpd.agno_schema_exists(agno_schema=s)]
+
+
+def _agno_tables(tx: Transaction, agno_schemas: Sequence[str]) -> list[tuple[str, sql.Composed]]:
+    """Each table of Agno's schemas that holds rows of a user (its qualified name as the key,
+    `schema.table`) and the condition that finds them, in the order to delete in."""
+    found = []
+    for schema in dict.fromkeys(agno_schemas):
+        for table in lgpd_queries(tx).agno_user_tables(agno_schema=schema):
+            name = sql.Identifier(schema, table["table_name"])
+            where: sql.Composable = sql.SQL("user_id = %(user_id)s")
+            if table["through"] is not None:  # spans: those of the user's traces
+                where = sql.SQL(
+                    "t.trace_id IN (SELECT x.trace_id FROM {} x WHERE x.user_id = %(user_id)s)"
+                ).format(sql.Identifier(schema, table["through"]))
+            query = sql.SQL("{} t WHERE {}").format(name, where)
+            found.append((f"{schema}.{table['table_name']}", query))
+    return found
+
+
+def _holds_agno_rows(tx: Transaction, user_id: str, agno_schemas: Sequence[str]) -> bool:
+    for _, rows in _agno_tables(tx, agno_schemas):
+        probe = sql.SQL("SELECT EXISTS (SELECT FROM {}) AS held").format(rows)
+        if tx.connection.execute(probe, {"user_id": user_id}).fetchone() == {"held": True}:
+            return True
+    return False
+
+
 def forget_user(
     db: Database,
     user_id: str,
     *,
     record_anyway: bool = False,
     lock_timeout: float = ERASURE_LOCK_TIMEOUT,
+    agno_schemas: Sequence[str] = (AGNO_SCHEMA,),
 ) -> dict[str, Any]:
-    """Erase `user_id` from the six tables and keep it out; how many rows each table lost
-    (empty: it was erased before, and nothing of it is left).
+    """Erase `user_id` from the six tables and from Agno's own tables in `agno_schemas` (a
+    schema that does not exist is passed over: `absent_agno_schemas`), and keep it out; how
+    many rows each table lost (empty: it was erased before, and nothing of it is left).
 
     An id with no row is refused (NothingToErase: a typo would otherwise erase no one and
     drop that id's writes for good) unless `record_anyway`. ErasureIncomplete when a writer
     of the user holds its rows past `lock_timeout` seconds: run it again."""
     held = db.queries.held_about_user(user_id=user_id)
+    if held != "rows":
+        with db.transaction() as tx:
+            if _holds_agno_rows(tx, user_id, agno_schemas):
+                held = "rows"
     if held == "erased":
         return {}  # erased before, and nothing of it is left
     if held == "nothing" and not record_anyway:
         raise NothingToErase(
-            f"nothing found for user {user_id!r}: no row of the six tables holds this id "
-            "(a typo?); nothing was erased or recorded. To record the erasure anyway, so that "
-            "no row of this id is ever written, pass --record-anyway"
+            f"nothing found for user {user_id!r}: no row of the six tables or of Agno's tables "
+            f"(schemas {', '.join(agno_schemas)}) holds this id (a typo?); nothing was erased "
+            "or recorded. To record the erasure anyway, so that no row of this id is ever "
+            "written, pass --record-anyway"
         )
-    db.queries.record_erasure(user_id=user_id)
+    lgpd_queries(db).record_erasure(user_id=user_id)
     try:
         with db.transaction() as tx:
-            tx.queries.lock_for_erasure(
-                user_id=user_id, lock_timeout=f"{lock_timeout * 1000:.0f}ms"
-            )
-            tx.queries.record_erasure(user_id=user_id)  # sessions begun meanwhile
+            lgpd = lgpd_queries(tx)
+            lgpd.lock_for_erasure(user_id=user_id, lock_timeout=f"{lock_timeout * 1000:.0f}ms")
+            lgpd.record_erasure(user_id=user_id)  # sessions begun meanwhile
             removed = tx.queries.forget_user(user_id=user_id)
-    except QueryError as error:
+            assert removed is not None  # one row of counts, always
+            for name, rows in _agno_tables(tx, agno_schemas):
+                delete = sql.SQL("DELETE FROM {}").format(rows)
+                removed[name] = tx.connection.execute(delete, {"user_id": user_id}).rowcount
+    except (QueryError, psycopg.Error) as error:  # psycopg's: a delete in Agno's tables
         if error.sqlstate not in _GAVE_UP:
             raise
         raise ErasureIncomplete(
@@ -77,14 +128,20 @@ def forget_user(
             "new row of it is written, but its rows are still there. Run the same command "
             "again to finish the erasure"
         ) from error
-    assert removed is not None  # one row of counts, always
     return removed
 
 
-def export_user(db: Database, user_id: str, out: IO[bytes]) -> dict[str, int]:
+def export_user(
+    db: Database,
+    user_id: str,
+    out: IO[bytes],
+    agno_schemas: Sequence[str] = (AGNO_SCHEMA,),
+) -> dict[str, int]:
     """Write everything held about `user_id` to `out` as one JSON document (the user id, when,
-    and a list of rows per table), table by table and row by row, from one snapshot: the
-    client holds one row at a time, whatever the size. Returns the rows of each list."""
+    and a list of rows per table: the six tables, then each table of Agno's own in
+    `agno_schemas` that holds rows of users, as `schema.table`), table by table and row by
+    row, from one snapshot: the client holds one row at a time, whatever the size. Returns the
+    rows of each list."""
     queries = load_queries()
     counts: dict[str, int] = {}
     with db.transaction() as tx:
@@ -94,16 +151,26 @@ def export_user(db: Database, user_id: str, out: IO[bytes]) -> dict[str, int]:
         out.write(b'{\n  "user_id": %s,\n  "exported_at": %s' % (
             header["user_id"].encode(), header["exported_at"].encode()
         ))  # fmt: skip
-        with tx.connection.cursor() as cursor:
-            for key, name in EXPORTED:
-                query = queries[name]
-                out.write(b',\n  "%s": [' % key.encode())
-                counts[key] = 0
-                copy_sql = f"COPY ({query.compiled.sql.rstrip().rstrip(';')}) TO STDOUT"
-                with (
+        lists: list[tuple[str, sql.Composable, Any, Any]] = []
+        for key, name in EXPORTED:
+            query = queries[name]
+            text = query.compiled.sql.rstrip().rstrip(";")
+            lists.append(
+                (
+                    key,
+                    sql.SQL(f"COPY ({text}) TO STDOUT"),
+                    query.bind({"user_id": user_id}),
                     translated(query),
-                    cursor.copy(copy_sql, query.bind({"user_id": user_id})) as copy,
-                ):
+                )
+            )
+        for key, rows in _agno_tables(tx, agno_schemas):
+            rows_copy = sql.SQL("COPY (SELECT to_jsonb(t)::text FROM {}) TO STDOUT").format(rows)
+            lists.append((key, rows_copy, {"user_id": user_id}, contextlib.nullcontext()))
+        with tx.connection.cursor() as cursor:
+            for key, copy_sql, params, errors in lists:
+                out.write(b",\n  %s: [" % json.dumps(key).encode())  # a schema name: any text
+                counts[key] = 0
+                with errors, cursor.copy(copy_sql, params) as copy:
                     copy.set_types(["text"])
                     for (row,) in copy.rows():
                         out.write(b"%s\n    %s" % (b"," if counts[key] else b"", row.encode()))

@@ -69,8 +69,13 @@ def test_the_package_routes_its_reads_and_keeps_its_writes_on_the_primary() -> N
     public = load_queries()
     assert public["get_user_session"].route == "replica"
     assert public["export_user_sessions"].route == "replica"
-    for write in ("touch_user_session", "forget_user", "record_erasure", "lock_for_erasure"):
+    for write in ("touch_user_session", "forget_user"):
         assert public[write].route == "primary", write
+    lgpd = internal_queries("lgpd")  # the erasure's plumbing: internal, not in db.queries
+    for write in ("record_erasure", "lock_for_erasure", "guard_writer"):
+        assert write not in public, write
+        assert lgpd[write].route == "primary", write
+    assert "is_erased" not in public
     assert internal_queries("agno")["lock_agno_session"].route == "primary"
     assert internal_queries("agno")["agent_session_rows"].route == "replica"
 

@@ -18,11 +18,12 @@ db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py
   locked write per turn instead of two.
 """
 
+import contextlib
 import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -43,7 +44,7 @@ from ..config import DEFAULT_FILE
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import Database
-from ..query.types import AgnoQueries, agno_queries, schema_queries
+from ..query.types import AgnoQueries, agno_queries, lgpd_queries, schema_queries
 from ..transfer.kinds import KINDS
 from .merge import check_owner
 from .writes import Kind, Served
@@ -152,9 +153,10 @@ def _user_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
 def _delegate(name: str) -> Callable[..., Any]:
     def call(self: "PagbankDb", *args: Any, **kwargs: Any) -> Any:
         user = _user_of(args, kwargs) if name.startswith(_WRITES) else None
-        if user is not None and self._erased(user):
-            return None
-        return getattr(self.agno_db, name)(*args, **kwargs)
+        if user is None:
+            return getattr(self.agno_db, name)(*args, **kwargs)
+        with self._writing_for((user, None)) as [erased]:
+            return None if erased else getattr(self.agno_db, name)(*args, **kwargs)
 
 
     call.__name__ = call.__qualname__ = name
@@ -261,11 +263,31 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
 
     def _erased(self, user_id: str | None, session_id: str | None = None) -> bool:
         db = self._database()
-        if db.queries.is_erased(user_id=user_id, session_id=session_id):
+        if lgpd_queries(db).is_erased(user_id=user_id, session_id=session_id):
             self.erased_skipped += 1  # LGPD: the user asked to be forgotten
             logger.info("a write of an erased user passed over")
             return True
         return False
+
+    @contextlib.contextmanager
+    def _writing_for(
+        self, *owners: tuple[str | None, str | None]
+    ) -> Iterator[list[bool]]:
+        """Whether each write to Agno's own tables for a (user, session) is passed over (LGPD:
+        an erased one), decided under the erasure guard that the plan's tables take in their
+        triggers, and held until the caller's writes are done: an erasure waits for them and
+        erases them too, or the writes see the erasure."""
+        db = self._database()
+        with db.transaction() as tx:
+            lgpd = lgpd_queries(tx)
+            erased = []
+            for user_id, session_id in owners:
+                lgpd.guard_writer(user_id=user_id, session_id=session_id)
+                erased.append(bool(lgpd.is_erased(user_id=user_id, session_id=session_id)))
+            if any(erased):
+                self.erased_skipped += sum(erased)
+                logger.info("a write of an erased user passed over")
+            yield erased
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -340,9 +362,10 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         `SessionOwnershipError`."""
         kind = _kind_of(session)
         if kind is None:
-            if self._erased(session.user_id, session.session_id):
-                return None
-            return self.agno_db.upsert_session(session, deserialize=deserialize)
+            with self._writing_for((session.user_id, session.session_id)) as [erased]:
+                if erased:
+                    return None
+                return self.agno_db.upsert_session(session, deserialize=deserialize)
         values = mapping.agno2.session_values(session.to_dict(), kind)
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values.get("created_at") or now, updated_at=now)
@@ -379,14 +402,14 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                 check_owner(owners, session.user_id, session.session_id, f"{kind}_sessions")
         ours = [s for s in sessions if _kind_of(s) is not None]
         stored = [self.upsert_session(s, deserialize=deserialize) for s in ours]
-        workflows = [  # Agno's own bulk path for its own tables
-            s for s in sessions
-            if _kind_of(s) is None and not self._erased(s.user_id, s.session_id)
-        ]  # fmt: skip
-        if workflows:
-            stored += self.agno_db.upsert_sessions(
-                workflows, deserialize=deserialize, preserve_updated_at=preserve_updated_at
-            )
+        workflows = [s for s in sessions if _kind_of(s) is None]
+        whose = [(s.user_id, s.session_id) for s in workflows]
+        with self._writing_for(*whose) as erased:  # Agno's own bulk path
+            kept = [s for s, gone in zip(workflows, erased, strict=True) if not gone]
+            if kept:
+                stored += self.agno_db.upsert_sessions(
+                    kept, deserialize=deserialize, preserve_updated_at=preserve_updated_at
+                )
         return [s for s in stored if s is not None]
 
     def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from .. import mapping
 from ..query import Database
-from ..query.types import AgnoQueries, agno_queries
+from ..query.types import AgnoQueries, agno_queries, lgpd_queries
 from .merge import check_owner, fingerprints, merge_sessions
 
 logger = logging.getLogger("pagbank_pg.agno")
@@ -75,7 +75,7 @@ def write_session(
     with db.transaction() as tx:
         agno = agno_queries(tx)
         agno.lock_agno_session(mode=kind, session_id=session_id)
-        if tx.queries.is_erased(user_id=values["user_id"], session_id=session_id):
+        if lgpd_queries(tx).is_erased(user_id=values["user_id"], session_id=session_id):
             return None
         stored = stored_rows(agno, kind, session_id)
         check_owner((row["user_id"] for row in stored), values["user_id"], session_id, table)

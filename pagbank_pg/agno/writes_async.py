@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import mapping
 from ..query import AsyncDatabase
-from ..query.types import AsyncAgnoQueries, agno_queries
+from ..query.types import AsyncAgnoQueries, agno_queries, lgpd_queries
 from .merge import check_owner, merge_sessions
 from .writes import Kind
 
@@ -44,7 +44,7 @@ async def write_session(
     async with db.transaction() as tx:
         agno = agno_queries(tx)
         await agno.lock_agno_session(mode=kind, session_id=session_id)
-        if await tx.queries.is_erased(user_id=values["user_id"], session_id=session_id):
+        if await lgpd_queries(tx).is_erased(user_id=values["user_id"], session_id=session_id):
             return None
         stored = await stored_rows(agno, kind, session_id)
         check_owner((row["user_id"] for row in stored), values["user_id"], session_id, table)

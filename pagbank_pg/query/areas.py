@@ -1,5 +1,5 @@
-"""The internal statement areas (the sub-folders of `sql/queries`: agno, schema, topology,
-transfer): one area's statements run on a database's pool, on a transaction, or on a
+"""The internal statement areas (the sub-folders of `sql/queries`: agno, lgpd, schema,
+topology, transfer): one area's statements run on a database's pool, on a transaction, or on a
 connection held outside any pool, like sqlc's `New(db)`. They are not part of `db.queries`.
 
 Call sites use the typed accessor of an area, generated into `types.py`

@@ -27,6 +27,7 @@ class Namespace(NamedTuple):
 PACKAGE_NAMESPACES = (
     Namespace("PackageQueries", None, True),
     Namespace("AgnoQueries", "agno", True),
+    Namespace("LgpdQueries", "lgpd", True),
     Namespace("SchemaQueries", "schema", True),
     Namespace("TopologyQueries", "topology", False),
     Namespace("TransferQueries", "transfer", False),

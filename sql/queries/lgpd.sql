@@ -66,30 +66,6 @@ SELECT CASE
     WHEN is_erased(:user_id, NULL) THEN 'erased'
     ELSE 'nothing' END;
 
--- name: record_erasure :one
--- Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
--- no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
--- own first, then again under the erasure's locks (sessions created meanwhile). Returns how
--- many sessions were recorded.
-WITH recorded AS (
-    INSERT INTO erased_ids (id_hash, kind)
-    SELECT erased_id_hash('user', :user_id), 'user'
-    UNION ALL
-    SELECT erased_id_hash('session', s), 'session' FROM sessions_of_user(:user_id) s
-    ON CONFLICT (id_hash) DO UPDATE SET erased_at = now()
-    RETURNING kind
-)
-SELECT count(*) FILTER (WHERE kind = 'session') AS sessions FROM recorded;
-
--- name: lock_for_erasure :scalar primary
--- The second step of an erasure, in its own transaction: wait at most `lock_timeout` for the
--- writers of this user and of its sessions that are in flight (they may have missed the
--- record), and hold their new writes until the erasure commits. No other customer waits: the
--- locks are the user's and its sessions' (erasure_guard), not the tables'. Returns how many
--- sessions the user has.
-SELECT lock_for_erasure(:user_id)
-FROM (SELECT set_config('lock_timeout', :lock_timeout::text, true)) AS first_the_timeout;
-
 -- name: forget_user :one
 -- Erase a user from all six tables in one statement (so one transaction): delete its rows
 -- and the rows of its sessions (an Agno row an app appended without a user id, an escalation
@@ -124,8 +100,3 @@ SELECT (SELECT count(*) FROM team) AS team_sessions,
        (SELECT count(*) FROM escalations) AS escalation_history,
        (SELECT count(*) FROM patterns_left) AS interaction_patterns_updated,
        (SELECT count(*) FROM patterns_gone) AS interaction_patterns_deleted;
-
--- name: is_erased :scalar
--- Whether a row of this user or session (either may be NULL) belongs to an erasure: what the
--- importer and the Agno storage pass over, and count.
-SELECT is_erased(:user_id, :session_id);
