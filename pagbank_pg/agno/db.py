@@ -44,8 +44,8 @@ from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import Database
 from ..query.types import AgnoQueries, agno_queries, schema_queries
+from .common import Kind, Served
 from .merge import check_owner
-from .writes import Kind, Served
 from .writes import stored_rows, write_session
 
 import threading

@@ -46,8 +46,8 @@ from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import AsyncDatabase
 from ..query.types import AsyncAgnoQueries, agno_queries, schema_queries
+from .common import Kind, Served
 from .merge import check_owner
-from .writes import Kind, Served
 from .writes_async import stored_rows, write_session
 
 # sync: import threading

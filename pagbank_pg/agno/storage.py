@@ -24,8 +24,9 @@ from ..errors import (
 from ..query import Database, require_tables
 from ..query.types import AgnoQueries, agno_queries, schema_queries
 from ..transfer.tables import SOURCE_COLUMNS
+from .common import Served
 from .merge import check_owner
-from .writes import Served, stored_rows, write_session
+from .writes import stored_rows, write_session
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]

@@ -1,46 +1,17 @@
+# Generated from writes_async.py by tools/async_to_sync.py: do not edit.
 """The write of one Agno session, shared by every Agno generation's storage: under the
 session's lock, an erased user is passed over, another user's session is refused, and what is
-stored is merged with what comes in (`merge`). No Agno import here."""
+stored is merged with what comes in (`merge`). No Agno import here. writes.py, its sync twin
+(on a `Database`), is generated from it by tools/async_to_sync.py."""
 
-import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection
-from typing import Any, Literal
+from typing import Any
 
 from .. import mapping
 from ..query import Database
 from ..query.types import AgnoQueries, agno_queries
-from .merge import check_owner, fingerprints, merge_sessions
-
-logger = logging.getLogger("pagbank_pg.agno")
-Kind = Literal["agent", "team"]
-
-# How many sessions a storage remembers the served runs of (the rest are written as given).
-SERVED_SESSIONS = 10_000
-
-
-class Served:
-    """The fingerprints of the runs a storage was served (read or written), per session:
-    what tells a writer's unchanged copy of a run from its own edit (`merge`). Thread-safe;
-    the least recently used sessions are forgotten first."""
-
-    def __init__(self, size: int = SERVED_SESSIONS) -> None:
-        self.size = size
-        self._sessions: OrderedDict[str, set[bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, session_id: str, session: dict[str, Any]) -> None:
-        runs = fingerprints(session)
-        with self._lock:
-            self._sessions[session_id] = self._sessions.pop(session_id, set()) | runs
-            while len(self._sessions) > self.size:
-                self._sessions.popitem(last=False)
-
-    def of(self, session_id: str) -> Collection[bytes] | None:
-        with self._lock:
-            served = self._sessions.get(session_id)
-            return frozenset(served) if served is not None else None
+from .common import Kind
+from .merge import check_owner, merge_sessions
 
 
 def stored_rows(agno: AgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
@@ -84,9 +55,10 @@ def write_session(
                 mapping.session_from_rows(stored, kind)[0], values, served, merge_data
             )
         elif stored:
-            (agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows)(
-                session_id=session_id
+            delete = (
+                agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
             )
+            delete(session_id=session_id)
         save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
         for row in rows_of(values):
             save(**{p: row[p] for p in save.params})

@@ -1,6 +1,7 @@
-"""The async twin of `writes`' session write (`write_session`, `stored_rows`): the same steps
-under the session's lock, on an `AsyncDatabase`. A test checks that tools/async_to_sync.py
-turns these functions into `writes`' own."""
+"""The write of one Agno session, shared by every Agno generation's storage: under the
+session's lock, an erased user is passed over, another user's session is refused, and what is
+stored is merged with what comes in (`merge`). No Agno import here. writes.py, its sync twin
+(on a `Database`), is generated from it by tools/async_to_sync.py."""
 
 from collections.abc import Callable, Collection
 from typing import Any
@@ -8,8 +9,8 @@ from typing import Any
 from .. import mapping
 from ..query import AsyncDatabase
 from ..query.types import AsyncAgnoQueries, agno_queries
+from .common import Kind
 from .merge import check_owner, merge_sessions
-from .writes import Kind
 
 
 async def stored_rows(agno: AsyncAgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
@@ -53,9 +54,10 @@ async def write_session(
                 mapping.session_from_rows(stored, kind)[0], values, served, merge_data
             )
         elif stored:
-            await (
+            delete = (
                 agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
-            )(session_id=session_id)
+            )
+            await delete(session_id=session_id)
         save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
         for row in rows_of(values):
             await save(**{p: row[p] for p in save.params})
