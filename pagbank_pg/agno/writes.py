@@ -10,7 +10,7 @@ from typing import Any
 from .. import mapping
 from ..query import Database
 from ..query.types import AgnoQueries, agno_queries
-from .common import Kind
+from .common import Kind, first_system, run_write
 from .merge import check_owner, merge_sessions
 
 
@@ -66,3 +66,48 @@ def write_session(
         if written and then is not None:
             then(written)
     return written or None  # none: the erasure's trigger kept them out
+
+
+def put_runs(
+    db: Database,
+    kind: Kind,
+    session_id: str,
+    user_id: str | None,
+    runs: list[dict[str, Any]],
+    *,
+    replace: bool = False,
+    fields: dict[str, Any] | None = None,
+    served: Collection[str] | None = None,
+) -> str:
+    """Store Agno 2/3 runs (marked: `common.marked_run`) in the session's row in SQL, without
+    reading or rewriting the rest of the session in Python: the new ones appended, or
+    (`replace`) the one given put in place of its stored state, unless the writer's copy is
+    one it was `served` (fingerprints, hex) and the stored state is another (SQL decides, on
+    that run alone). `fields`: the session's row without its runs (`rows_of`), whose metadata,
+    state and name replace the stored ones. Under the session's lock, after the erasure and
+    ownership checks of `write_session`. Returns "erased" (nothing written), "done", or
+    "whole" when the row cannot take the runs so (see `run_write`): nothing was written, the
+    caller writes the whole session."""
+    with db.transaction() as tx:
+        agno = agno_queries(tx)
+        agno.lock_agno_session(mode=kind, session_id=session_id)
+        if tx.queries.is_erased(user_id=user_id, session_id=session_id):
+            return "erased"
+        system = first_system(runs)
+        rows = agno.agno_session_runs(mode=kind, session_id=session_id, system=system)
+        check_owner((row["user_id"] for row in rows), user_id, session_id, f"{kind}_sessions")
+        write = run_write(rows, kind, runs, system, replace=replace)
+        if write is None:
+            return "whole"
+        if write["position"] is None and not write["runs"] and fields is None:
+            return "done"  # nothing new
+        put = agno.put_team_runs if kind == "team" else agno.put_agent_runs
+        given = fields or {}
+        put(
+            **write,
+            metadata=given.get("metadata"),
+            state=given.get(f"{kind}_session_state"),
+            name=given.get(f"{kind}_name"),
+            served=list(served) if served is not None else None,
+        )
+    return "done"

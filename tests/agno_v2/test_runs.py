@@ -13,30 +13,17 @@ AGENT = SessionType.AGENT
 
 
 def write_run(backend: Backend, run: RunOutput, run_index: int | None = None) -> None:
-    """Write one run of sessao-pix. Agno's own: upsert_run. Ours keeps runs inline, on purpose
-    (docs/agno.md): its upsert_run raises NotImplementedError, the answer on which Agno 3
-    writes the runs through upsert_session, as done here, and nothing is written by it."""
-    if not backend.ours:
-        backend.db.upsert_run(
-            run=run, session_id="sessao-pix", user_id="cliente-1", run_index=run_index
-        )
-        return
-    before = backend.db.get_session("sessao-pix", AGENT)
-    with pytest.raises(NotImplementedError):
-        backend.db.upsert_run(run=run, session_id="sessao-pix", user_id="cliente-1")
-    session = backend.db.get_session("sessao-pix", AGENT)
-    assert run_ids(session) == run_ids(before)
-    session.upsert_run(run)  # Agno's own AgentSession method: replaces a run by id, or adds it
-    backend.db.upsert_session(session)
+    """Write one run of sessao-pix, as Agno 3's Agent does: upsert_run."""
+    backend.db.upsert_run(
+        run=run, session_id="sessao-pix", user_id="cliente-1", run_index=run_index
+    )
 
 
 class TestRunsOfAgno3:
     """Runs written one at a time (Agno 3's upsert_run) and read back the last N (runs_limit).
     Agno: test_upsert_run_appends_new_run, test_upsert_run_updates_existing_run (in Agno 3.1's
     upsert_run signature), and the adapter cases of tests/integration/session/
-    test_runs_limit_thread_through.py (TestAdapterBoundsReadCorrectly). Ours has no
-    upsert_run on purpose (see write_run): the same append and update go through
-    upsert_session."""
+    test_runs_limit_thread_through.py (TestAdapterBoundsReadCorrectly)."""
 
     def test_upsert_run_appends(self, backend: Backend) -> None:
         save(backend, agent_session())
