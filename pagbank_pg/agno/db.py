@@ -495,14 +495,21 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     ) -> list[Any]:
         """`upsert_session` of each (each under its own lock); the erased are left out. A
         batch holding another user's session id raises `SessionOwnershipError` before any
-        of it is written."""
+        of it is written (the owners of the batch read in one statement per table)."""
         agno = self._statements()
-        for session in sessions:
-            kind = _kind_of(session)
-            if kind is not None:
-                rows = stored_rows(agno, kind, session.session_id)
-                owners = (row["user_id"] for row in rows)
-                check_owner(owners, session.user_id, session.session_id, f"{kind}_sessions")
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for kind in kinds:
+            batch = [s for s in sessions if _kind_of(s) == kind]
+            if not batch:
+                continue
+            owners_of = agno.team_session_owners if kind == "team" else agno.agent_session_owners
+            owners: dict[str, list[str | None]] = {}
+            for row in owners_of(session_ids=[s.session_id for s in batch]):
+                owners.setdefault(row["session_id"], []).append(row["user_id"])
+            for s in batch:
+                check_owner(
+                    owners.get(s.session_id, []), s.user_id, s.session_id, f"{kind}_sessions"
+                )
         ours = [s for s in sessions if _kind_of(s) is not None]
         stored = [self.upsert_session(s, deserialize=deserialize) for s in ours]
         workflows = [  # Agno's own bulk path for its own tables

@@ -289,3 +289,26 @@ def test_what_is_ours_and_what_is_agnos(pdb: PagbankDb) -> None:
         pdb.upsert_run({"run_id": "r1", "agent_id": "pix"}, session_id="s1", user_id="ana")
         session = pdb.get_session("s1", SessionType.AGENT, user_id="ana")
         assert [run.run_id for run in session.runs] == ["r1"] and session.agent_id == "pix"
+
+
+def test_a_bulk_upsert_reads_the_owners_of_its_sessions_at_once(pdb: PagbankDb) -> None:
+    """Before anything of a batch is written, the owners of all its sessions are read in one
+    statement per table (not one read per session), and a hijack among them is refused."""
+    pdb.upsert_sessions([AgentSession(session_id="s-0", agent_id="pix", user_id="ana")])
+    sent: list[str] = []
+    statements = pdb.agno
+    for name in ("agent_session_owners", "team_session_owners", "agent_session_rows_of_session"):
+        original = getattr(statements, name)
+
+        def counted(*args: object, _name: str = name, _original: object = original, **kw: object):
+            sent.append(_name)
+            return _original(*args, **kw)  # type: ignore[operator]
+
+        setattr(statements, name, counted)
+    batch = [AgentSession(session_id=f"s-{n}", agent_id="pix", user_id="ana") for n in range(5)]
+    assert len(pdb.upsert_sessions(batch)) == 5
+    assert sent == ["agent_session_owners"]
+    batch[3] = AgentSession(session_id="s-0", agent_id="pix", user_id="bia")
+    with pytest.raises(SessionOwnershipError):
+        pdb.upsert_sessions([*batch, AgentSession(session_id="s-9", agent_id="pix", user_id="bia")])
+    assert pdb.get_session("s-9", SessionType.AGENT) is None
