@@ -4,7 +4,7 @@ writes.py generated from it import them from here. No Agno import here."""
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Literal
 
 import orjson
@@ -180,3 +180,47 @@ def run_write(
         "run_id": runs[0]["run_id"] if placed else None,
         "fp": runs[0].get(FP) if placed else None,
     }
+
+
+class RunObjects:
+    """The run objects a storage built for the sessions it read, each kept with the stored
+    fingerprint of its run: a run read again with the same fingerprint is the same object, not
+    built again (as Agno 3's own `SessionRunObjectCache`: shared objects are not changed in
+    place by Agno, which copies a run before it changes it). Runs without a stored fingerprint
+    are built each time. Thread-safe; the least recently read sessions are forgotten first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._sessions: OrderedDict[str, dict[str, tuple[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def objects(
+        self,
+        session_id: str,
+        runs: list[Any],
+        fps: dict[Any, Any],
+        build: Callable[[dict[str, Any]], Any],
+    ) -> list[Any]:
+        """The objects of `runs` (dicts; `fps`: their stored fingerprints by run id), built
+        by `build` (None: left out) unless known by the same fingerprint."""
+        with self._lock:
+            known = self._sessions.pop(session_id, {})
+        kept: dict[str, tuple[str, Any]] = {}
+        objects = []
+        for run in runs:
+            if not isinstance(run, dict):
+                continue
+            run_id, fp = run.get("run_id"), fps.get(run.get("run_id"))
+            if not (isinstance(fp, str) and isinstance(run_id, str)):
+                built = build(run)
+            elif run_id in known and known[run_id][0] == fp:
+                built = kept.setdefault(run_id, known[run_id])[1]
+            else:
+                built = kept.setdefault(run_id, (fp, build(run)))[1]
+            if built is not None:
+                objects.append(built)
+        with self._lock:
+            self._sessions[session_id] = kept
+            while len(self._sessions) > self.size:
+                self._sessions.popitem(last=False)
+        return objects

@@ -52,7 +52,7 @@ from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
 from ..query import AsyncDatabase
 from ..query.types import AsyncAgnoQueries, agno_queries, schema_queries
-from .common import Kind, Served, marked_run, served_fingerprint
+from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
 from .merge import check_owner
 from .writes_async import put_runs, stored_rows, write_session
 
@@ -95,6 +95,13 @@ def _run_kind(run: Any) -> Kind | None:
 
 def _run_id(run: Any) -> Any:
     return run.get("run_id") if isinstance(run, dict) else getattr(run, "run_id", None)
+
+
+def _history_run(run: dict[str, Any]) -> Any:
+    """A run of an agent session as AgentSession.from_dict builds it (None: left out)."""
+    if "agent_id" in run:
+        return RunOutput.from_dict(run)
+    return TeamRunOutput.from_dict(run) if "team_id" in run else None
 
 
 def _kind_of(session: Any) -> Kind | None:
@@ -246,6 +253,7 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         super().__init__(id=id or self.agno_db.id)
         self.memory_source = mapping.Source(DEFAULT_FILE, DEFAULT_TABLES["memory"])
         self.served = Served()  # the runs Agno was given, per session (a stale copy stays out)
+        self.run_objects = RunObjects()  # the run objects of the last sessions read
         self.erased_skipped = 0  # writes of erased users passed over (LGPD)
 
     # --- the database -------------------------------------------------------------------------
@@ -327,6 +335,14 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             if not include_runs:
                 del data["runs"]
             return {**data, "session_type": kind}
+        if kind == "agent" and RUNS_APART and include_runs:  # a turn's read, as Agno 3's own
+            runs = self.run_objects.objects(
+                f"{kind}:{data['session_id']}", data["runs"], fps, _history_run
+            )
+            session = AgentSession.from_dict({**data, "runs": []})
+            if session is not None:
+                session.runs = runs
+            return session
         session = _CLASSES[kind].from_dict(data)
         if session is not None and not include_runs:
             session.runs = None
