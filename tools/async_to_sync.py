@@ -1,5 +1,6 @@
 """Write each sync module from its async twin, so the two never drift: `pagbank_pg/query/
-database.py` from `database_async.py`, `pagbank_pg/agno/db.py` from `db_async.py`.
+database.py` from `database_async.py`; in `pagbank_pg/agno/`, `db.py` from `db_async.py` and
+`writes.py` from `writes_async.py` (`TWINS`).
 
 The sync module is the async one without `async`/`await` and with the sync names of psycopg's
 classes (the way psycopg_pool keeps its twins). A line may say how it reads in sync:
@@ -22,7 +23,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pagbank_pg"
 QUERY = PACKAGE / "query"
 SOURCE, TARGET = QUERY / "database_async.py", QUERY / "database.py"
 # Every (async source, sync target); the first is SOURCE, TARGET.
-TWINS = [(SOURCE, TARGET), (PACKAGE / "agno" / "db_async.py", PACKAGE / "agno" / "db.py")]
+TWINS = [
+    (SOURCE, TARGET),
+    (PACKAGE / "agno" / "db_async.py", PACKAGE / "agno" / "db.py"),
+    (PACKAGE / "agno" / "writes_async.py", PACKAGE / "agno" / "writes.py"),
+]
 HEADER = "# Generated from {source} by tools/async_to_sync.py: do not edit.\n"
 
 # Whole words, in order: the async name, and its sync twin.

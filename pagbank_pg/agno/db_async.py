@@ -12,9 +12,13 @@ db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py
 * Everything the plan has no table for (workflow sessions, metrics, evals, knowledge, traces
   and spans, learnings, culture on 2.x, schema versions, and the rest of Agno's tables) goes
   to Agno's own `PostgresDb` in the schema `agno_schema` of the same database.
-* Runs are kept inline in the session (Agno calls `upsert_session` with them): `upsert_run`
-  is not implemented, which Agno 3 handles by writing the runs through `upsert_session`; one
-  locked write per turn instead of two.
+* On Agno 3, a turn writes its run through `upsert_run`: the run is put in the session's row
+  in SQL (appended, or put in place of its stored state unless the writer's copy is a stale
+  one), and `upsert_session` writes the session's own values and the runs it has not been
+  served, as Agno 3's own: neither reads, re-serializes or rewrites the session's other runs
+  in Python. A row that cannot take one run so (a route-mode split, a conversation the app
+  appended to) is written whole, merged, as on Agno 2, where `upsert_session` carries every
+  run.
 """
 
 import asyncio  # async only
@@ -37,6 +41,8 @@ from agno.db.migrations.v1_to_v2 import (
 )
 from agno.db.postgres import AsyncPostgresDb
 from agno.db.schemas.memory import UserMemory
+from agno.run.agent import RunOutput
+from agno.run.team import TeamRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # async only
@@ -48,9 +54,9 @@ from ..errors import InvalidRecord, RejectedRow
 from ..query import AsyncDatabase
 from ..query.types import AsyncAgnoQueries, agno_queries, lgpd_queries, schema_queries
 from ..transfer.kinds import KINDS
+from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
 from .merge import check_owner
-from .writes import Kind, Served
-from .writes_async import stored_rows, write_session
+from .writes_async import put_runs, stored_rows, write_session
 
 # sync: import threading
 # sync: from sqlalchemy import Engine, create_engine
@@ -66,6 +72,8 @@ except ImportError:  # Agno 2 has no runs_limit to count them for
 logger = logging.getLogger("pagbank_pg.agno")
 
 PLAN_TABLES = ("agent_sessions", "team_sessions", "user_memories")
+# Agno 3 writes a turn's run through upsert_run; Agno 2 has none and writes it inline.
+RUNS_APART = hasattr(AsyncBaseDb, "upsert_run")
 _CLASSES: dict[str, Any] = {"agent": AgentSession, "team": TeamSession}
 _SORTS = ("created_at", "updated_at", "session_id")
 
@@ -76,6 +84,26 @@ def _kind(session_type: Any) -> Kind | None:
     if value in ("agent", "team"):
         return cast(Kind, value)
     return None
+
+
+def _run_kind(run: Any) -> Kind | None:
+    """ "agent" or "team" for a run of the plan's tables; None for a workflow's (Agno's)."""
+    if isinstance(run, dict):
+        return "agent" if "agent_id" in run else "team" if "team_id" in run else None
+    if isinstance(run, TeamRunOutput):
+        return "team"
+    return "agent" if isinstance(run, RunOutput) else None
+
+
+def _run_id(run: Any) -> Any:
+    return run.get("run_id") if isinstance(run, dict) else getattr(run, "run_id", None)
+
+
+def _history_run(run: dict[str, Any]) -> Any:
+    """A run of an agent session as AgentSession.from_dict builds it (None: left out)."""
+    if "agent_id" in run:
+        return RunOutput.from_dict(run)
+    return TeamRunOutput.from_dict(run) if "team_id" in run else None
 
 
 def _kind_of(session: Any) -> Kind | None:
@@ -228,6 +256,7 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         super().__init__(id=id or self.agno_db.id)
         self.memory_source = mapping.Source(DEFAULT_FILE, KINDS["memory"].default_table)
         self.served = Served()  # the runs Agno was given, per session (a stale copy stays out)
+        self.run_objects = RunObjects()  # the run objects of the last sessions read
         self.erased_skipped = 0  # writes of erased users passed over (LGPD)
 
     # --- the database -------------------------------------------------------------------------
@@ -302,6 +331,13 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         runs_limit: int | None = None, include_runs: bool = True,
     ) -> Any:  # fmt: skip
         values, _ = mapping.session_from_rows(rows, kind)
+        memory = values.get("memory")
+        stored = memory.get("runs") if isinstance(memory, dict) else None
+        fps = {
+            run.get("run_id"): run.get(mapping.agno2.FP)
+            for run in (stored if isinstance(stored, list) else [])
+            if mapping.agno2.is_v2_run(run)
+        }
         data = mapping.agno2.session_dict(values, kind, convert_v1=_v1_run)
         data["session_data"] = _session_data(data.get("session_data"))
         if runs_limit is not None:  # the last runs that make a turn's history, as Agno's own
@@ -310,12 +346,26 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         if not include_runs:
             data["runs"] = []
         # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
-        # to_dict gives back what its from_dict took). Taken first: from_dict consumes it.
-        self.served.add(f"{kind}:{data['session_id']}", mapping.agno2.session_values(data, kind))
+        # to_dict gives back what its from_dict took), fingerprinted when it was written.
+        # Taken first: from_dict consumes it.
+        given = [r for r in data["runs"] if isinstance(r, dict) and r.get("run_id") is not None]
+        self.served.remember(
+            f"{kind}:{data['session_id']}",
+            (served_fingerprint(r, fps.get(r["run_id"])) for r in given),
+            (r["run_id"] for r in given),
+        )
         if not deserialize:
             if not include_runs:
                 del data["runs"]
             return {**data, "session_type": kind}
+        if kind == "agent" and RUNS_APART and include_runs:  # a turn's read, as Agno 3's own
+            runs = self.run_objects.objects(
+                f"{kind}:{data['session_id']}", data["runs"], fps, _history_run
+            )
+            session = AgentSession.from_dict({**data, "runs": []})
+            if session is not None:
+                session.runs = runs
+            return session
         session = _CLASSES[kind].from_dict(data)
         if session is not None and not include_runs:
             session.runs = None
@@ -372,6 +422,50 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
                 if erased:
                     return None
                 return await self.agno_db.upsert_session(session, deserialize=deserialize)
+        if RUNS_APART:
+            return await self._upsert_apart(session, kind, deserialize)
+        return await self._upsert_whole(session, kind, deserialize)
+
+    async def _upsert_apart(self, session: Any, kind: Kind, deserialize: bool | None) -> Any:
+        """Agno 3's session write: the session's own values, and the runs this storage did not
+        serve (new ones; Agno writes a changed run through upsert_run), in SQL."""
+        key = f"{kind}:{session.session_id}"
+        known = self.served.ids_of(key)
+        fresh = [
+            marked_run(run if isinstance(run, dict) else run.to_dict())
+            for run in session.runs or []
+            if _run_id(run) not in known
+        ]
+        data = session.to_dict(include_runs=False)
+        values = mapping.agno2.session_values(data, kind)
+        now = int(time.time())  # the database sets the stored timestamps
+        values.update(created_at=values.get("created_at") or now, updated_at=now)
+        [fields] = self._rows(values, kind)
+        served = self.served.of(key)
+        outcome = await put_runs(
+            await self._database(), kind, session.session_id, session.user_id,
+            [run for run, _ in fresh], fields=fields,
+            served=[fp.hex() for fp in served] if served is not None else None,
+        )  # fmt: skip
+        if outcome == "whole":
+            return await self._upsert_whole(session, kind, deserialize)
+        if outcome == "erased":
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("session of an erased user passed over")
+            return None
+        self.served.remember(
+            key, (bytes.fromhex(fp) for _, fp in fresh), (run["run_id"] for run, _ in fresh)
+        )
+        if not deserialize:
+            runs = [run if isinstance(run, dict) else run.to_dict() for run in session.runs or []]
+            return {**data, "runs": runs, "session_type": kind}
+        stored = _CLASSES[kind].from_dict({**data, "runs": []})
+        stored.runs = session.runs
+        return stored
+
+    async def _upsert_whole(self, session: Any, kind: Kind, deserialize: bool | None) -> Any:
+        """The session with every run, merged with what is stored (Agno 2's write, and Agno 3's
+        for a row that cannot take its runs one at a time)."""
         values = mapping.agno2.session_values(session.to_dict(), kind)
         now = int(time.time())  # the database sets the stored timestamps
         values.update(created_at=values.get("created_at") or now, updated_at=now)
@@ -390,6 +484,55 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             return None
         return self._session(written, kind, deserialize)
 
+    async def upsert_run(
+        self,
+        run: Any,
+        session_id: str,
+        user_id: str | None = None,
+        run_index: int | None = None,
+    ) -> None:
+        """Store one run of a session (Agno 3 calls it once a turn): put in the session's row in
+        SQL, appended or in place of its stored state, unless this storage served the very
+        copy given and the stored state is another (a stale copy never sets a run back). An
+        erased user's run is passed over; another user's session raises
+        `SessionOwnershipError`. A workflow's run goes to Agno's own table."""
+        kind = _run_kind(run)
+        if kind is None:
+            if await self._erased(user_id, session_id):
+                return None
+            return await self.agno_db.upsert_run(  # type: ignore[no-any-return]
+                run=run, session_id=session_id, user_id=user_id, run_index=run_index
+            )
+        given = run if isinstance(run, dict) else run.to_dict()
+        if given.get("run_id") is None:
+            raise InvalidRecord(
+                f"a run of session {session_id!r} has no run_id; nothing was written: give it one"
+            )
+        marked, fp = marked_run(given)
+        key = f"{kind}:{session_id}"
+        served = self.served.of(key)
+        db = await self._database()
+        outcome = await put_runs(
+            db, kind, session_id, user_id, [marked], replace=True,
+            served=[f.hex() for f in served] if served is not None else None,
+        )  # fmt: skip
+        if outcome == "whole":
+            column = "team_id" if kind == "team" else "agent_id"
+            default = {column: given.get(column) or mapping.agno2.NO_ID}
+            written = await write_session(
+                db, kind,
+                {"session_id": session_id, "user_id": user_id, "memory": {"runs": [marked]}},
+                lambda merged: self._rows({**default, **merged}, kind),
+                merge=True, served=served,
+            )  # fmt: skip
+            outcome = "done" if written else "erased"
+        if outcome == "erased":
+            self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+            logger.info("run of an erased user passed over")
+            return None
+        self.served.remember(key, [bytes.fromhex(fp)], [given["run_id"]])
+        return None
+
     async def upsert_sessions(
         self,
         sessions: list[Any],
@@ -398,14 +541,21 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
     ) -> list[Any]:
         """`upsert_session` of each (each under its own lock); the erased are left out. A
         batch holding another user's session id raises `SessionOwnershipError` before any
-        of it is written."""
+        of it is written (the owners of the batch read in one statement per table)."""
         agno = await self._statements()
-        for session in sessions:
-            kind = _kind_of(session)
-            if kind is not None:
-                rows = await stored_rows(agno, kind, session.session_id)
-                owners = (row["user_id"] for row in rows)
-                check_owner(owners, session.user_id, session.session_id, f"{kind}_sessions")
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for kind in kinds:
+            batch = [s for s in sessions if _kind_of(s) == kind]
+            if not batch:
+                continue
+            owners_of = agno.team_session_owners if kind == "team" else agno.agent_session_owners
+            owners: dict[str, list[str | None]] = {}
+            for row in await owners_of(session_ids=[s.session_id for s in batch]):
+                owners.setdefault(row["session_id"], []).append(row["user_id"])
+            for s in batch:
+                check_owner(
+                    owners.get(s.session_id, []), s.user_id, s.session_id, f"{kind}_sessions"
+                )
         ours = [s for s in sessions if _kind_of(s) is not None]
         stored = [await self.upsert_session(s, deserialize=deserialize) for s in ours]
         workflows = [s for s in sessions if _kind_of(s) is None]

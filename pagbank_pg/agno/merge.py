@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from ..errors import SessionOwnershipError
+from ..mapping.agno2 import FP
 
 _NESTED = {"session_data": ("session_state",)}  # keys merged one more level down
 
@@ -89,7 +90,10 @@ def _meaningful(value: Any) -> Any:
 
 
 def fingerprint(run: Any) -> bytes:
-    """A short digest of one run's content: equal when the run is unchanged."""
+    """A short digest of one run's content: equal when the run is unchanged (its stored
+    fingerprint, `FP`, left out)."""
+    if isinstance(run, dict) and FP in run:
+        run = {k: v for k, v in run.items() if k != FP}
     return hashlib.blake2b(_canon(_meaningful(run)), digest_size=16).digest()
 
 

@@ -25,8 +25,9 @@ from ..query import Database, require_tables
 from ..query.rows import UserSessionRow
 from ..query.types import AgnoQueries, agno_queries, schema_queries
 from ..transfer.kinds import KINDS
+from .common import Served
 from .merge import check_owner
-from .writes import Served, stored_rows, write_session
+from .writes import stored_rows, write_session
 
 logger = logging.getLogger("pagbank_pg.agno")
 Mode = Literal["agent", "team", "workflow", "workflow_v2"]

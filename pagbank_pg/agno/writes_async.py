@@ -1,6 +1,7 @@
-"""The async twin of `writes`' session write (`write_session`, `stored_rows`): the same steps
-under the session's lock, on an `AsyncDatabase`. A test checks that tools/async_to_sync.py
-turns these functions into `writes`' own."""
+"""The write of one Agno session, shared by every Agno generation's storage: under the
+session's lock, an erased user is passed over, another user's session is refused, and what is
+stored is merged with what comes in (`merge`). No Agno import here. writes.py, its sync twin
+(on a `Database`), is generated from it by tools/async_to_sync.py."""
 
 from collections.abc import Callable, Collection
 from typing import Any
@@ -8,8 +9,8 @@ from typing import Any
 from .. import mapping
 from ..query import AsyncDatabase
 from ..query.types import AsyncAgnoQueries, agno_queries, lgpd_queries
+from .common import Kind, first_system, run_write
 from .merge import check_owner, merge_sessions
-from .writes import Kind
 
 
 async def stored_rows(agno: AsyncAgnoQueries, kind: Kind, session_id: str) -> list[dict[str, Any]]:
@@ -53,9 +54,10 @@ async def write_session(
                 mapping.session_from_rows(stored, kind)[0], values, served, merge_data
             )
         elif stored:
-            await (
+            delete = (
                 agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
-            )(session_id=session_id)
+            )
+            await delete(session_id=session_id)
         save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
         for row in rows_of(values):
             await save(**{p: row[p] for p in save.params})
@@ -63,3 +65,48 @@ async def write_session(
         if written and then is not None:
             then(written)
     return written or None  # none: the erasure's trigger kept them out
+
+
+async def put_runs(
+    db: AsyncDatabase,
+    kind: Kind,
+    session_id: str,
+    user_id: str | None,
+    runs: list[dict[str, Any]],
+    *,
+    replace: bool = False,
+    fields: dict[str, Any] | None = None,
+    served: Collection[str] | None = None,
+) -> str:
+    """Store Agno 2/3 runs (marked: `common.marked_run`) in the session's row in SQL, without
+    reading or rewriting the rest of the session in Python: the new ones appended, or
+    (`replace`) the one given put in place of its stored state, unless the writer's copy is
+    one it was `served` (fingerprints, hex) and the stored state is another (SQL decides, on
+    that run alone). `fields`: the session's row without its runs (`rows_of`), whose metadata,
+    state and name replace the stored ones. Under the session's lock, after the erasure and
+    ownership checks of `write_session`. Returns "erased" (nothing written), "done", or
+    "whole" when the row cannot take the runs so (see `run_write`): nothing was written, the
+    caller writes the whole session."""
+    async with db.transaction() as tx:
+        agno = agno_queries(tx)
+        await agno.lock_agno_session(mode=kind, session_id=session_id)
+        if await lgpd_queries(tx).is_erased(user_id=user_id, session_id=session_id):
+            return "erased"
+        system = first_system(runs)
+        rows = await agno.agno_session_runs(mode=kind, session_id=session_id, system=system)
+        check_owner((row["user_id"] for row in rows), user_id, session_id, f"{kind}_sessions")
+        write = run_write(rows, kind, runs, system, replace=replace)
+        if write is None:
+            return "whole"
+        if write["position"] is None and not write["runs"] and fields is None:
+            return "done"  # nothing new
+        put = agno.put_team_runs if kind == "team" else agno.put_agent_runs
+        given = fields or {}
+        await put(
+            **write,
+            metadata=given.get("metadata"),
+            state=given.get(f"{kind}_session_state"),
+            name=given.get(f"{kind}_name"),
+            served=list(served) if served is not None else None,
+        )
+    return "done"

@@ -27,6 +27,10 @@ from typing import Any
 from .common import V2
 
 NO_ID = ""  # a None agent_id, team_id or memory user_id (the plan's columns are NOT NULL)
+# The fingerprint (hex) of a run as written one at a time (`pagbank_pg.agno.merge.fingerprint`
+# of the marked run): what tells a stale copy of it without reading the run.
+FP = "$pagbank_fp"
+_MARKS = (V2, FP)
 
 _FROM_ROW = ("memory", "extra_data", "team_session_id")  # Agno 1.7 columns, mapped below
 
@@ -74,7 +78,7 @@ def session_dict(
     runs = memory.get("runs") if isinstance(memory, dict) else None
     session = {name: value for name, value in values.items() if name not in _FROM_ROW}
     session["runs"] = [
-        {k: v for k, v in run.items() if k != V2} if is_v2_run(run) else convert_v1(run)
+        {k: v for k, v in run.items() if k not in _MARKS} if is_v2_run(run) else convert_v1(run)
         for run in (runs if isinstance(runs, list) else [])
     ]
     session["metadata"] = values.get("extra_data")

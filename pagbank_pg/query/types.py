@@ -2263,6 +2263,100 @@ class _AgnoDeleteAgno2Memories(_Query, Protocol):
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
 
 
+class _AgnoAgnoSessionRuns(_Query, Protocol):
+    """The rows of one agent (mode 'agent') or team session, as a turn's write of runs needs them:
+    per row its owner, its agent or team, how many messages its conversation holds, whether it
+    holds one whole Agno session (not a route-mode split, no legacy message list, runs in a
+    list), its runs' ids and fingerprints in order, the message references of its last run, and
+    where its conversation first holds the message `system` and that message (NULL: nowhere, or
+    none given).
+
+    :many, agno/agno.sql:278
+    """
+
+    def __call__(self, *, mode: Any, session_id: Any, system: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, mode: Any, session_id: Any, system: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoPutAgentRuns(_Query, Protocol):
+    """In one whole agent row (id): the conversation cut to its first `keep` messages (NULL: all
+    kept), then `messages` appended; the run at `position` replaced by `run` (NULL: `runs`
+    appended); given `metadata` (the session without its runs), the row's metadata, state and
+    name replaced, its runs and the rest of its memory kept. A replacement is made only when
+    the stored run is `run_id` and its fingerprint differs from `fp`, and the writer's copy is
+    none it was `served` (else it is an older state the writer read: the stored one stays).
+
+    :execrows, agno/agno.sql:319
+    """
+
+    def __call__(
+        self,
+        *,
+        keep: Any,
+        messages: Any,
+        metadata: Any,
+        position: Any,
+        runs: Any,
+        run: Any,
+        state: Any,
+        name: Any,
+        id: Any,
+        run_id: Any,
+        fp: Any,
+        served: Any,
+    ) -> int: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+class _AgnoPutTeamRuns(_Query, Protocol):
+    """In one whole team row (id): as put_agent_runs.
+
+    :execrows, agno/agno.sql:350
+    """
+
+    def __call__(
+        self,
+        *,
+        keep: Any,
+        messages: Any,
+        metadata: Any,
+        position: Any,
+        runs: Any,
+        run: Any,
+        state: Any,
+        name: Any,
+        id: Any,
+        run_id: Any,
+        fp: Any,
+        served: Any,
+    ) -> int: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+class _AgnoAgentSessionOwners(_Query, Protocol):
+    """The owner of each stored row of the given agent session ids (NULL: written without a
+    user): one read for a bulk write's ownership check.
+
+    :many, agno/agno.sql:376
+    """
+
+    def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoTeamSessionOwners(_Query, Protocol):
+    """The owner of each stored row of the given team session ids, as agent_session_owners.
+
+    :many, agno/agno.sql:381
+    """
+
+    def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class AgnoQueries(Protocol):
     """The named queries, called through agno_queries(on)."""
 
@@ -2294,6 +2388,11 @@ class AgnoQueries(Protocol):
     agno2_memory_topics: _AgnoAgno2MemoryTopics
     agno2_memory_stats: _AgnoAgno2MemoryStats
     delete_agno2_memories: _AgnoDeleteAgno2Memories
+    agno_session_runs: _AgnoAgnoSessionRuns
+    put_agent_runs: _AgnoPutAgentRuns
+    put_team_runs: _AgnoPutTeamRuns
+    agent_session_owners: _AgnoAgentSessionOwners
+    team_session_owners: _AgnoTeamSessionOwners
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
@@ -2735,6 +2834,104 @@ class _AgnoAsyncDeleteAgno2Memories(_Query, Protocol):
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
 
 
+class _AgnoAsyncAgnoSessionRuns(_Query, Protocol):
+    """The rows of one agent (mode 'agent') or team session, as a turn's write of runs needs them:
+    per row its owner, its agent or team, how many messages its conversation holds, whether it
+    holds one whole Agno session (not a route-mode split, no legacy message list, runs in a
+    list), its runs' ids and fingerprints in order, the message references of its last run, and
+    where its conversation first holds the message `system` and that message (NULL: nowhere, or
+    none given).
+
+    :many, agno/agno.sql:278
+    """
+
+    async def __call__(
+        self, *, mode: Any, session_id: Any, system: Any
+    ) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, mode: Any, session_id: Any, system: Any
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncPutAgentRuns(_Query, Protocol):
+    """In one whole agent row (id): the conversation cut to its first `keep` messages (NULL: all
+    kept), then `messages` appended; the run at `position` replaced by `run` (NULL: `runs`
+    appended); given `metadata` (the session without its runs), the row's metadata, state and
+    name replaced, its runs and the rest of its memory kept. A replacement is made only when
+    the stored run is `run_id` and its fingerprint differs from `fp`, and the writer's copy is
+    none it was `served` (else it is an older state the writer read: the stored one stays).
+
+    :execrows, agno/agno.sql:319
+    """
+
+    async def __call__(
+        self,
+        *,
+        keep: Any,
+        messages: Any,
+        metadata: Any,
+        position: Any,
+        runs: Any,
+        run: Any,
+        state: Any,
+        name: Any,
+        id: Any,
+        run_id: Any,
+        fp: Any,
+        served: Any,
+    ) -> int: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+class _AgnoAsyncPutTeamRuns(_Query, Protocol):
+    """In one whole team row (id): as put_agent_runs.
+
+    :execrows, agno/agno.sql:350
+    """
+
+    async def __call__(
+        self,
+        *,
+        keep: Any,
+        messages: Any,
+        metadata: Any,
+        position: Any,
+        runs: Any,
+        run: Any,
+        state: Any,
+        name: Any,
+        id: Any,
+        run_id: Any,
+        fp: Any,
+        served: Any,
+    ) -> int: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
+    """The owner of each stored row of the given agent session ids (NULL: written without a
+    user): one read for a bulk write's ownership check.
+
+    :many, agno/agno.sql:376
+    """
+
+    async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncTeamSessionOwners(_Query, Protocol):
+    """The owner of each stored row of the given team session ids, as agent_session_owners.
+
+    :many, agno/agno.sql:381
+    """
+
+    async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncAgnoQueries(Protocol):
     """The named queries, awaited through agno_queries(on)."""
 
@@ -2766,6 +2963,11 @@ class AsyncAgnoQueries(Protocol):
     agno2_memory_topics: _AgnoAsyncAgno2MemoryTopics
     agno2_memory_stats: _AgnoAsyncAgno2MemoryStats
     delete_agno2_memories: _AgnoAsyncDeleteAgno2Memories
+    agno_session_runs: _AgnoAsyncAgnoSessionRuns
+    put_agent_runs: _AgnoAsyncPutAgentRuns
+    put_team_runs: _AgnoAsyncPutTeamRuns
+    agent_session_owners: _AgnoAsyncAgentSessionOwners
+    team_session_owners: _AgnoAsyncTeamSessionOwners
 
 
 @overload

@@ -13,6 +13,7 @@ from agno.session import AgentSession
 
 from pagbank_pg.agno import PagbankDb
 
+from .backends import AGNO_MAJOR
 from .models import agent
 
 PROCESSES, TURNS = 8, 2
@@ -59,28 +60,43 @@ def _run(run_id: str, status: RunStatus, content: str) -> RunOutput:
                      status=status, content=content, created_at=int(time.time()))  # fmt: skip
 
 
+def _write(db: PagbankDb, session: AgentSession, run: RunOutput) -> None:
+    """Write `session` after a turn on `run`, as the installed Agno's Agent does: on Agno 3 the
+    session, then the run through upsert_run; on Agno 2 the session with its runs."""
+    db.upsert_session(session)
+    if AGNO_MAJOR >= 3:
+        db.upsert_run(run, session_id=session.session_id, user_id=session.user_id)
+
+
+def _stored(db: PagbankDb) -> list[tuple[str | None, RunStatus | None, Any]]:
+    session = db.get_session("s1", SessionType.AGENT, user_id="ana")
+    return [(r.run_id, r.status, r.content) for r in session.runs]
+
+
 def test_a_stale_copy_of_a_run_never_sets_back_a_newer_state(db_dsn: str) -> None:
     """Replica B read the session while a run was RUNNING; replica A then completed it. B's
-    next write carries its old copy of that run: the run stays COMPLETED, B's run is added."""
+    next writes carry its old copy of that run: the run stays COMPLETED, B's run is added."""
     first, second = PagbankDb(db_dsn), PagbankDb(db_dsn)
     try:
         a = AgentSession(session_id="s1", agent_id="pix", user_id="ana",
                          runs=[_run("r1", RunStatus.running, "")])  # fmt: skip
-        first.upsert_session(a)
+        _write(first, a, a.runs[0])
         b = second.get_session("s1", SessionType.AGENT, user_id="ana")  # sees r1 RUNNING
         a = first.get_session("s1", SessionType.AGENT, user_id="ana")
         a.runs[0].status, a.runs[0].content = RunStatus.completed, "pronto"
-        first.upsert_session(a)
+        _write(first, a, a.runs[0])
         b.runs.append(_run("r2", RunStatus.completed, "outra"))
-        stored = second.upsert_session(b)
-        assert [(r.run_id, r.status, r.content) for r in stored.runs] == [
+        _write(second, b, b.runs[-1])
+        if AGNO_MAJOR >= 3:  # B's stale copy of r1, written on its own as a turn writes a run
+            second.upsert_run(b.runs[0], session_id="s1", user_id="ana")
+        assert _stored(first) == [
             ("r1", RunStatus.completed, "pronto"), ("r2", RunStatus.completed, "outra")
         ]  # fmt: skip
         # B's own edit of a run it read is kept: it changed it since it read it.
         b = second.get_session("s1", SessionType.AGENT, user_id="ana")
         b.runs[0].content = "revisto"
-        stored = second.upsert_session(b)
-        assert [r.content for r in stored.runs] == ["revisto", "outra"]
+        _write(second, b, b.runs[0])
+        assert [content for _, _, content in _stored(first)] == ["revisto", "outra"]
     finally:
         first.close()
         second.close()

@@ -1,11 +1,15 @@
 """Runs one at a time (Agno 3's upsert_run) and the last N of them (runs_limit): Agno 3 only
 (conftest.py leaves this file out under Agno 2)."""
 
+import psycopg
 import pytest
 from agno.db.base import SessionType
 from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
 
+from pagbank_pg.errors import SessionOwnershipError
+
+from ..helpers import run
 from .backends import Backend, save
 from .sessions import agent_run, agent_session, questions, run_ids
 
@@ -13,30 +17,17 @@ AGENT = SessionType.AGENT
 
 
 def write_run(backend: Backend, run: RunOutput, run_index: int | None = None) -> None:
-    """Write one run of sessao-pix. Agno's own: upsert_run. Ours keeps runs inline, on purpose
-    (docs/agno.md): its upsert_run raises NotImplementedError, the answer on which Agno 3
-    writes the runs through upsert_session, as done here, and nothing is written by it."""
-    if not backend.ours:
-        backend.db.upsert_run(
-            run=run, session_id="sessao-pix", user_id="cliente-1", run_index=run_index
-        )
-        return
-    before = backend.db.get_session("sessao-pix", AGENT)
-    with pytest.raises(NotImplementedError):
-        backend.db.upsert_run(run=run, session_id="sessao-pix", user_id="cliente-1")
-    session = backend.db.get_session("sessao-pix", AGENT)
-    assert run_ids(session) == run_ids(before)
-    session.upsert_run(run)  # Agno's own AgentSession method: replaces a run by id, or adds it
-    backend.db.upsert_session(session)
+    """Write one run of sessao-pix, as Agno 3's Agent does: upsert_run."""
+    backend.db.upsert_run(
+        run=run, session_id="sessao-pix", user_id="cliente-1", run_index=run_index
+    )
 
 
 class TestRunsOfAgno3:
     """Runs written one at a time (Agno 3's upsert_run) and read back the last N (runs_limit).
     Agno: test_upsert_run_appends_new_run, test_upsert_run_updates_existing_run (in Agno 3.1's
     upsert_run signature), and the adapter cases of tests/integration/session/
-    test_runs_limit_thread_through.py (TestAdapterBoundsReadCorrectly). Ours has no
-    upsert_run on purpose (see write_run): the same append and update go through
-    upsert_session."""
+    test_runs_limit_thread_through.py (TestAdapterBoundsReadCorrectly)."""
 
     def test_upsert_run_appends(self, backend: Backend) -> None:
         save(backend, agent_session())
@@ -71,3 +62,25 @@ class TestRunsOfAgno3:
         save(backend, session)
         read = backend.db.get_session("sessao-pix", AGENT, runs_limit=2)
         assert run_ids(read) == ["sessao-pix-run-0", "sessao-pix-run-1"]
+
+
+def test_upsert_run_keeps_ownership_and_erasure(own_backend: Backend) -> None:
+    """A run for another user's session is refused, nothing written; an erased user's run is
+    passed over; the session's conversation holds each run's messages once, in order."""
+    save(own_backend, agent_session())
+    with pytest.raises(SessionOwnershipError):
+        own_backend.db.upsert_run(
+            run=agent_run("alheio", question="sequestro"), session_id="sessao-pix", user_id="bia"
+        )
+    write_run(own_backend, agent_run("sessao-pix-run-1", question="segunda"))
+    write_run(own_backend, agent_run("sessao-pix-run-1", question="segunda, revista"))
+    read = own_backend.db.get_session("sessao-pix", AGENT)
+    assert questions(read) == ["pergunta sessao-pix-run-0", "segunda, revista"]
+    with psycopg.connect(own_backend.dsn) as conn:
+        [(messages,)] = conn.execute("SELECT messages FROM agent_sessions").fetchall()
+        said = [m["content"] for m in messages if m["role"] == "user"]
+        assert said == ["pergunta sessao-pix-run-0", "segunda, revista"]
+    code, _, err = run("forget-user", "cliente-1", "--dsn", own_backend.dsn, "--yes")
+    assert code == 0, err
+    write_run(own_backend, agent_run("sessao-pix-run-2", question="depois"))
+    assert own_backend.db.get_session("sessao-pix", AGENT) is None

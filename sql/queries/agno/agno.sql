@@ -274,3 +274,110 @@ LIMIT :limit OFFSET :offset;
 -- Delete the given memories (of one user only, unless NULL).
 DELETE FROM user_memories
 WHERE id = ANY(:ids::uuid[]) AND (:user_id::text IS NULL OR user_id = :user_id);
+
+-- name: agno_session_runs :many primary
+-- The rows of one agent (mode 'agent') or team session, as a turn's write of runs needs them:
+-- per row its owner, its agent or team, how many messages its conversation holds, whether it
+-- holds one whole Agno session (not a route-mode split, no legacy message list, runs in a
+-- list), its runs' ids and fingerprints in order, the message references of its last run, and
+-- where its conversation first holds the message `system` and that message (NULL: nowhere, or
+-- none given).
+WITH found AS (
+    SELECT id, user_id, agent_id AS component_id, messages, metadata FROM agent_sessions
+    WHERE :mode::text = 'agent' AND session_id = :session_id
+    UNION ALL
+    SELECT id, user_id, team_id, messages, metadata FROM team_sessions
+    WHERE :mode::text = 'team' AND session_id = :session_id
+), shaped AS (
+    SELECT *, metadata #> '{agno,row,memory}' AS memory,
+        jsonb_typeof(messages) = 'array'
+        AND jsonb_typeof(metadata #> '{agno,row,memory,runs}') = 'array'
+        AND NOT coalesce(metadata->'agno' ? 'split', false)
+        AND NOT coalesce(metadata #> '{agno,row,memory}' ? 'messages', false) AS whole
+    FROM found
+)
+SELECT id, user_id, component_id, whole,
+    CASE WHEN whole THEN jsonb_array_length(messages) END AS message_count,
+    CASE WHEN whole THEN memory #> '{runs,-1,messages}' END AS last_refs,
+    coalesce((SELECT array_agg(r->>'run_id' ORDER BY i)
+              FROM jsonb_array_elements(CASE WHEN whole THEN memory->'runs' ELSE '[]' END)
+                   WITH ORDINALITY AS e(r, i)), '{}') AS run_ids,
+    coalesce((SELECT array_agg(r->>'$pagbank_fp' ORDER BY i)
+              FROM jsonb_array_elements(CASE WHEN whole THEN memory->'runs' ELSE '[]' END)
+                   WITH ORDINALITY AS e(r, i)), '{}') AS fingerprints,
+    system_at, system_message
+FROM shaped
+LEFT JOIN LATERAL (
+    SELECT i - 1 AS system_at, message AS system_message
+    FROM jsonb_array_elements(CASE WHEN whole THEN messages ELSE '[]' END)
+         WITH ORDINALITY AS m(message, i)
+    WHERE :system::jsonb IS NOT NULL AND message = :system::jsonb
+    ORDER BY i LIMIT 1
+) AS system ON true
+ORDER BY id;
+
+-- name: put_agent_runs :execrows
+-- In one whole agent row (id): the conversation cut to its first `keep` messages (NULL: all
+-- kept), then `messages` appended; the run at `position` replaced by `run` (NULL: `runs`
+-- appended); given `metadata` (the session without its runs), the row's metadata, state and
+-- name replaced, its runs and the rest of its memory kept. A replacement is made only when
+-- the stored run is `run_id` and its fingerprint differs from `fp`, and the writer's copy is
+-- none it was `served` (else it is an older state the writer read: the stored one stays).
+UPDATE agent_sessions SET
+    messages = CASE
+            WHEN :keep::int IS NULL THEN messages
+            WHEN :keep::int = 0 THEN '[]'::jsonb
+            ELSE jsonb_path_query_array(messages, '$[0 to $last]',
+                                        jsonb_build_object('last', :keep::int - 1))
+        END || :messages::jsonb,
+    metadata = jsonb_set(coalesce(:metadata::jsonb, metadata), '{agno,row,memory}',
+        jsonb_set(metadata #> '{agno,row,memory}', '{runs}', CASE
+            WHEN :position::int IS NULL THEN (metadata #> '{agno,row,memory,runs}') || :runs::jsonb
+            ELSE jsonb_set(metadata #> '{agno,row,memory,runs}', ARRAY[:position::int::text],
+                           :run::jsonb)
+        END)),
+    agent_session_state = coalesce(:state::jsonb, agent_session_state),
+    agent_name = CASE WHEN :metadata::jsonb IS NULL THEN agent_name ELSE :name::text END,
+    updated_at = now()
+WHERE id = :id
+  AND (:position::int IS NULL OR (
+      metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text, 'run_id']
+          = :run_id::text
+      AND coalesce(metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text,
+                                      '$pagbank_fp'], '') <> :fp::text
+      AND NOT :fp::text = ANY(coalesce(:served::text[], '{}'))));
+
+-- name: put_team_runs :execrows
+-- In one whole team row (id): as put_agent_runs.
+UPDATE team_sessions SET
+    messages = CASE
+            WHEN :keep::int IS NULL THEN messages
+            WHEN :keep::int = 0 THEN '[]'::jsonb
+            ELSE jsonb_path_query_array(messages, '$[0 to $last]',
+                                        jsonb_build_object('last', :keep::int - 1))
+        END || :messages::jsonb,
+    metadata = jsonb_set(coalesce(:metadata::jsonb, metadata), '{agno,row,memory}',
+        jsonb_set(metadata #> '{agno,row,memory}', '{runs}', CASE
+            WHEN :position::int IS NULL THEN (metadata #> '{agno,row,memory,runs}') || :runs::jsonb
+            ELSE jsonb_set(metadata #> '{agno,row,memory,runs}', ARRAY[:position::int::text],
+                           :run::jsonb)
+        END)),
+    team_session_state = coalesce(:state::jsonb, team_session_state),
+    team_name = CASE WHEN :metadata::jsonb IS NULL THEN team_name ELSE :name::text END,
+    updated_at = now()
+WHERE id = :id
+  AND (:position::int IS NULL OR (
+      metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text, 'run_id']
+          = :run_id::text
+      AND coalesce(metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text,
+                                      '$pagbank_fp'], '') <> :fp::text
+      AND NOT :fp::text = ANY(coalesce(:served::text[], '{}'))));
+
+-- name: agent_session_owners :many primary
+-- The owner of each stored row of the given agent session ids (NULL: written without a
+-- user): one read for a bulk write's ownership check.
+SELECT session_id, user_id FROM agent_sessions WHERE session_id = ANY(:session_ids::text[]);
+
+-- name: team_session_owners :many primary
+-- The owner of each stored row of the given team session ids, as agent_session_owners.
+SELECT session_id, user_id FROM team_sessions WHERE session_id = ANY(:session_ids::text[]);
