@@ -10,12 +10,14 @@ psycopg's generated twins do: a `with` whose whole body is another `with` (an `a
 inside a `with`, in the async module) becomes one `with` of both, a one-line `from … import`
 loses the names the sync module no longer uses and is sorted again, and the async module
 writes the calls and signatures that would fit on one line without `await` exploded, with a
-trailing comma.
+trailing comma. What is written is then passed through `ruff check --select I --fix` and
+`ruff format` (the dev extra installs ruff), which sort the imports the sync module alone needs.
 
 Usage: python tools/async_to_sync.py [--check]
 """
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,10 +129,24 @@ def convert(text: str, source: str = SOURCE.name) -> str:
     return HEADER.format(source=source) + body + "\n"
 
 
+def _ruff(text: str, target: Path) -> str:
+    """`text` with its imports sorted and formatted by ruff (the project's settings), as
+    psycopg passes its generated twins through its formatter (the dev extra installs ruff)."""
+    for command in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(target), "-"],
+            input=text, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            sys.exit(f"ruff failed on {target.name} (pip install -e '.[dev]'): {done.stderr}")
+        text = done.stdout
+    return text
+
+
 def main() -> int:
     stale = 0
     for source, target in TWINS:
-        wanted = convert(source.read_text(encoding="utf-8"), source.name)
+        wanted = _ruff(convert(source.read_text(encoding="utf-8"), source.name), target)
         if "--check" in sys.argv[1:]:
             if not target.exists() or target.read_text(encoding="utf-8") != wanted:
                 print(f"{target} is not up to date: run python tools/async_to_sync.py")

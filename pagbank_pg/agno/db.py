@@ -25,6 +25,7 @@ db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -43,7 +44,7 @@ from agno.db.schemas.memory import UserMemory
 from agno.run.agent import RunOutput
 from agno.run.team import TeamRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
-from sqlalchemy import func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from .. import mapping
 from ..config import DEFAULT_FILE
@@ -55,9 +56,6 @@ from ..transfer.kinds import KINDS
 from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
 from .merge import check_owner
 from .writes import put_runs, stored_rows, write_session
-
-import threading
-from sqlalchemy import Engine, create_engine
 
 try:  # Agno 3: the runs that make a turn's history (no member runs, none cancelled)
     from agno.db.utils import filter_context_runs
@@ -149,7 +147,8 @@ class AgnoTables(PostgresDb):  # type: ignore[misc]
         self, start_timestamp: int | None = None, end_timestamp: int | None = None
     ) -> list[dict[str, Any]]:
         own = super()._get_all_sessions_for_metrics_calculation(
-            start_timestamp, end_timestamp
+            start_timestamp,
+            end_timestamp,
         )
         return [*own, *self.plan_sessions(start_timestamp, end_timestamp)]
 
@@ -185,7 +184,6 @@ def _delegate(name: str) -> Callable[..., Any]:
             return getattr(self.agno_db, name)(*args, **kwargs)
         with self._writing_for((user, None)) as [erased]:
             return None if erased else getattr(self.agno_db, name)(*args, **kwargs)
-
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Agno's own `PostgresDb.{name}`, in the schema `agno_schema`."
@@ -300,7 +298,8 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
 
     @contextlib.contextmanager
     def _writing_for(
-        self, *owners: tuple[str | None, str | None]
+        self,
+        *owners: tuple[str | None, str | None],
     ) -> Iterator[list[bool]]:
         """Whether each write to Agno's own tables for a (user, session) is passed over (LGPD:
         an erased one), decided under the erasure guard that the plan's tables take in their
@@ -375,7 +374,10 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             ) from None
 
     def _rows_of(
-        self, kind: Kind, session_id: str, user_id: str | None
+        self,
+        kind: Kind,
+        session_id: str,
+        user_id: str | None,
     ) -> list[dict[str, Any]]:
         rows = stored_rows(self._statements(), kind, session_id)
         return [r for r in rows if r["user_id"] == user_id] if user_id is not None else rows

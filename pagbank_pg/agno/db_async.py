@@ -151,7 +151,8 @@ class AsyncAgnoTables(AsyncPostgresDb):  # type: ignore[misc]
         self, start_timestamp: int | None = None, end_timestamp: int | None = None
     ) -> list[dict[str, Any]]:
         own = await super()._get_all_sessions_for_metrics_calculation(
-            start_timestamp, end_timestamp
+            start_timestamp,
+            end_timestamp,
         )
         return [*own, *await self.plan_sessions(start_timestamp, end_timestamp)]
 
@@ -306,7 +307,8 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
 
     @contextlib.asynccontextmanager
     async def _writing_for(
-        self, *owners: tuple[str | None, str | None]
+        self,
+        *owners: tuple[str | None, str | None],
     ) -> AsyncIterator[list[bool]]:
         """Whether each write to Agno's own tables for a (user, session) is passed over (LGPD:
         an erased one), decided under the erasure guard that the plan's tables take in their
@@ -381,7 +383,10 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             ) from None
 
     async def _rows_of(
-        self, kind: Kind, session_id: str, user_id: str | None
+        self,
+        kind: Kind,
+        session_id: str,
+        user_id: str | None,
     ) -> list[dict[str, Any]]:
         rows = await stored_rows(await self._statements(), kind, session_id)
         return [r for r in rows if r["user_id"] == user_id] if user_id is not None else rows
