@@ -11,7 +11,7 @@ inside a `with`, in the async module) becomes one `with` of both, a one-line `fr
 loses the names the sync module no longer uses and is sorted again, and the async module
 writes the calls and signatures that would fit on one line without `await` exploded, with a
 trailing comma. What is written is then passed through `ruff check --select I --fix` and
-`ruff format` (the dev extra installs ruff), which sort the imports the sync module alone needs.
+`ruff format` (the testing extra installs ruff), which sort the imports the sync module alone needs.
 
 Usage: python tools/async_to_sync.py [--check]
 """
@@ -129,16 +129,21 @@ def convert(text: str, source: str = SOURCE.name) -> str:
     return HEADER.format(source=source) + body + "\n"
 
 
+def generated(source: Path, target: Path) -> str:
+    """What `target` must hold: the sync module of `source`, through ruff."""
+    return _ruff(convert(source.read_text(encoding="utf-8"), source.name), target)
+
+
 def _ruff(text: str, target: Path) -> str:
     """`text` with its imports sorted and formatted by ruff (the project's settings), as
-    psycopg passes its generated twins through its formatter (the dev extra installs ruff)."""
+    psycopg passes its generated twins through its formatter (the testing extra installs ruff)."""
     for command in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
         done = subprocess.run(
             [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(target), "-"],
             input=text, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if done.returncode != 0:
-            sys.exit(f"ruff failed on {target.name} (pip install -e '.[dev]'): {done.stderr}")
+            sys.exit(f"ruff failed on {target.name} (pip install -e '.[testing]'): {done.stderr}")
         text = done.stdout
     return text
 
@@ -146,7 +151,7 @@ def _ruff(text: str, target: Path) -> str:
 def main() -> int:
     stale = 0
     for source, target in TWINS:
-        wanted = _ruff(convert(source.read_text(encoding="utf-8"), source.name), target)
+        wanted = generated(source, target)
         if "--check" in sys.argv[1:]:
             if not target.exists() or target.read_text(encoding="utf-8") != wanted:
                 print(f"{target} is not up to date: run python tools/async_to_sync.py")

@@ -567,8 +567,12 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         whose = [(s.user_id, s.session_id) for s in workflows]
         async with self._writing_for(*whose) as erased:  # Agno's own bulk path
             kept = [s for s, gone in zip(workflows, erased, strict=True) if not gone]
-            if kept:
-                stored += await self.agno_db.upsert_sessions(
+            own: Any = self.agno_db
+            if kept and not hasattr(own, "upsert_sessions"):  # Agno's async db has no bulk
+                for s in kept:
+                    stored.append(await own.upsert_session(s, deserialize=deserialize))
+            elif kept:
+                stored += await own.upsert_sessions(
                     kept, deserialize=deserialize, preserve_updated_at=preserve_updated_at
                 )
         return [s for s in stored if s is not None]

@@ -32,7 +32,7 @@ def test_the_sync_twin_is_generated_from_the_async_one() -> None:
     tool = _generator()
     assert {target.name for _, target in tool.TWINS} >= {"database.py", "db.py", "writes.py"}
     for source, target in tool.TWINS:
-        assert target.read_text() == tool.convert(source.read_text(), source.name), (
+        assert target.read_text() == tool.generated(source, target), (
             f"{source.name} changed: run python tools/async_to_sync.py"
         )
 
@@ -98,3 +98,16 @@ async def test_async_memories_and_agnos_own_tables(adb: AsyncPagbankDb) -> None:
     await adb.upsert_schema_version("agno_sessions", "3.1.10")
     assert await adb.get_latest_schema_version("agno_sessions") == "3.1.10"
     assert await adb.delete_session("a1") is True
+
+
+async def test_an_async_bulk_upsert_stores_workflow_sessions_too(adb: AsyncPagbankDb) -> None:
+    """Agno's async db has no bulk upsert: the workflow sessions of a batch go one by one."""
+    stored = await adb.upsert_sessions(
+        [
+            WorkflowSession(session_id="w2", workflow_id="wf", user_id="ana"),
+            AgentSession(session_id="a2", agent_id="pix", user_id="ana"),
+        ]
+    )
+    assert sorted(s.session_id for s in stored) == ["a2", "w2"]
+    assert isinstance(await adb.get_session("w2"), WorkflowSession)
+    assert isinstance(await adb.get_session("a2"), AgentSession)
