@@ -42,6 +42,7 @@ MIGRATION_IDS = [
     "0007.create-deferred-indexes",
     "0008.guard-erasure",
     "0009.create-memory-search",
+    "0010.create-run-writes",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 

@@ -104,7 +104,7 @@ PLAN_CONSTRAINTS = {
     ("escalation_history", "u", ("ticket_id",)),
 }
 
-# Beyond the plan, each with its reason in its migration (0003 to 0009).
+# Beyond the plan, each with its reason in its migration (0003 to 0010).
 ADDED_COLUMNS = {
     ("erased_ids", "id_hash"): ("bytea", True, None),
     ("erased_ids", "kind"): ("character varying(10)", True, None),
@@ -151,6 +151,8 @@ ADDED_OBJECTS = {
     ("function", "personal_key_in"),
     ("function", "keep_erased_out_of_patterns"),
     ("function", "search_folded"),
+    ("function", "session_with_runs"),
+    ("function", "run_replaceable"),
     ("type", "memory_search_order"),
     ("text search configuration", "pagbank_portuguese"),
     ("extension", "unaccent"),

@@ -2280,12 +2280,11 @@ class _AgnoAgnoSessionRuns(_Query, Protocol):
 
 
 class _AgnoPutAgentRuns(_Query, Protocol):
-    """In one whole agent row (id): the conversation cut to its first `keep` messages (NULL: all
-    kept), then `messages` appended; the run at `position` replaced by `run` (NULL: `runs`
-    appended); given `metadata` (the session without its runs), the row's metadata, state and
-    name replaced, its runs and the rest of its memory kept. A replacement is made only when
-    the stored run is `run_id` and its fingerprint differs from `fp`, and the writer's copy is
-    none it was `served` (else it is an older state the writer read: the stored one stays).
+    """In one whole agent row (id): runs put as session_with_runs says (migration 0010): `runs`
+    appended, or the run at `position` replaced by `run` when run_replaceable allows it (the
+    stored run is `run_id`, and the writer's copy `fp` is newer than any it was `served`); the
+    conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
+    without its runs), `state` and `name` in place of the stored ones.
 
     :execrows, agno/agno.sql:319
     """
@@ -2296,11 +2295,11 @@ class _AgnoPutAgentRuns(_Query, Protocol):
         keep: Any,
         messages: Any,
         metadata: Any,
-        position: Any,
-        runs: Any,
-        run: Any,
         state: Any,
         name: Any,
+        position: Any,
+        run: Any,
+        runs: Any,
         id: Any,
         run_id: Any,
         fp: Any,
@@ -2312,7 +2311,7 @@ class _AgnoPutAgentRuns(_Query, Protocol):
 class _AgnoPutTeamRuns(_Query, Protocol):
     """In one whole team row (id): as put_agent_runs.
 
-    :execrows, agno/agno.sql:350
+    :execrows, agno/agno.sql:331
     """
 
     def __call__(
@@ -2321,11 +2320,11 @@ class _AgnoPutTeamRuns(_Query, Protocol):
         keep: Any,
         messages: Any,
         metadata: Any,
-        position: Any,
-        runs: Any,
-        run: Any,
         state: Any,
         name: Any,
+        position: Any,
+        run: Any,
+        runs: Any,
         id: Any,
         run_id: Any,
         fp: Any,
@@ -2338,7 +2337,7 @@ class _AgnoAgentSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given agent session ids (NULL: written without a
     user): one read for a bulk write's ownership check.
 
-    :many, agno/agno.sql:376
+    :many, agno/agno.sql:339
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2349,7 +2348,7 @@ class _AgnoAgentSessionOwners(_Query, Protocol):
 class _AgnoTeamSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given team session ids, as agent_session_owners.
 
-    :many, agno/agno.sql:381
+    :many, agno/agno.sql:344
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2855,12 +2854,11 @@ class _AgnoAsyncAgnoSessionRuns(_Query, Protocol):
 
 
 class _AgnoAsyncPutAgentRuns(_Query, Protocol):
-    """In one whole agent row (id): the conversation cut to its first `keep` messages (NULL: all
-    kept), then `messages` appended; the run at `position` replaced by `run` (NULL: `runs`
-    appended); given `metadata` (the session without its runs), the row's metadata, state and
-    name replaced, its runs and the rest of its memory kept. A replacement is made only when
-    the stored run is `run_id` and its fingerprint differs from `fp`, and the writer's copy is
-    none it was `served` (else it is an older state the writer read: the stored one stays).
+    """In one whole agent row (id): runs put as session_with_runs says (migration 0010): `runs`
+    appended, or the run at `position` replaced by `run` when run_replaceable allows it (the
+    stored run is `run_id`, and the writer's copy `fp` is newer than any it was `served`); the
+    conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
+    without its runs), `state` and `name` in place of the stored ones.
 
     :execrows, agno/agno.sql:319
     """
@@ -2871,11 +2869,11 @@ class _AgnoAsyncPutAgentRuns(_Query, Protocol):
         keep: Any,
         messages: Any,
         metadata: Any,
-        position: Any,
-        runs: Any,
-        run: Any,
         state: Any,
         name: Any,
+        position: Any,
+        run: Any,
+        runs: Any,
         id: Any,
         run_id: Any,
         fp: Any,
@@ -2887,7 +2885,7 @@ class _AgnoAsyncPutAgentRuns(_Query, Protocol):
 class _AgnoAsyncPutTeamRuns(_Query, Protocol):
     """In one whole team row (id): as put_agent_runs.
 
-    :execrows, agno/agno.sql:350
+    :execrows, agno/agno.sql:331
     """
 
     async def __call__(
@@ -2896,11 +2894,11 @@ class _AgnoAsyncPutTeamRuns(_Query, Protocol):
         keep: Any,
         messages: Any,
         metadata: Any,
-        position: Any,
-        runs: Any,
-        run: Any,
         state: Any,
         name: Any,
+        position: Any,
+        run: Any,
+        runs: Any,
         id: Any,
         run_id: Any,
         fp: Any,
@@ -2913,7 +2911,7 @@ class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given agent session ids (NULL: written without a
     user): one read for a bulk write's ownership check.
 
-    :many, agno/agno.sql:376
+    :many, agno/agno.sql:339
     """
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2924,7 +2922,7 @@ class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
 class _AgnoAsyncTeamSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given team session ids, as agent_session_owners.
 
-    :many, agno/agno.sql:381
+    :many, agno/agno.sql:344
     """
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...

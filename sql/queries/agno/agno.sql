@@ -317,61 +317,24 @@ LEFT JOIN LATERAL (
 ORDER BY id;
 
 -- name: put_agent_runs :execrows
--- In one whole agent row (id): the conversation cut to its first `keep` messages (NULL: all
--- kept), then `messages` appended; the run at `position` replaced by `run` (NULL: `runs`
--- appended); given `metadata` (the session without its runs), the row's metadata, state and
--- name replaced, its runs and the rest of its memory kept. A replacement is made only when
--- the stored run is `run_id` and its fingerprint differs from `fp`, and the writer's copy is
--- none it was `served` (else it is an older state the writer read: the stored one stays).
-UPDATE agent_sessions SET
-    messages = CASE
-            WHEN :keep::int IS NULL THEN messages
-            WHEN :keep::int = 0 THEN '[]'::jsonb
-            ELSE jsonb_path_query_array(messages, '$[0 to $last]',
-                                        jsonb_build_object('last', :keep::int - 1))
-        END || :messages::jsonb,
-    metadata = jsonb_set(coalesce(:metadata::jsonb, metadata), '{agno,row,memory}',
-        jsonb_set(metadata #> '{agno,row,memory}', '{runs}', CASE
-            WHEN :position::int IS NULL THEN (metadata #> '{agno,row,memory,runs}') || :runs::jsonb
-            ELSE jsonb_set(metadata #> '{agno,row,memory,runs}', ARRAY[:position::int::text],
-                           :run::jsonb)
-        END)),
-    agent_session_state = coalesce(:state::jsonb, agent_session_state),
-    agent_name = CASE WHEN :metadata::jsonb IS NULL THEN agent_name ELSE :name::text END,
-    updated_at = now()
-WHERE id = :id
-  AND (:position::int IS NULL OR (
-      metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text, 'run_id']
-          = :run_id::text
-      AND coalesce(metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text,
-                                      '$pagbank_fp'], '') <> :fp::text
-      AND NOT :fp::text = ANY(coalesce(:served::text[], '{}'))));
+-- In one whole agent row (id): runs put as session_with_runs says (migration 0010): `runs`
+-- appended, or the run at `position` replaced by `run` when run_replaceable allows it (the
+-- stored run is `run_id`, and the writer's copy `fp` is newer than any it was `served`); the
+-- conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
+-- without its runs), `state` and `name` in place of the stored ones.
+UPDATE agent_sessions SET (messages, metadata, agent_session_state, agent_name, updated_at) = (
+    SELECT *, now() FROM session_with_runs(messages, metadata, agent_session_state, agent_name,
+        :keep::int, :messages::jsonb, :metadata::jsonb, :state::jsonb, :name::text,
+        :position::int, :run::jsonb, :runs::jsonb))
+WHERE id = :id AND run_replaceable(metadata, :position::int, :run_id::text, :fp::text, :served::text[]);
 
 -- name: put_team_runs :execrows
 -- In one whole team row (id): as put_agent_runs.
-UPDATE team_sessions SET
-    messages = CASE
-            WHEN :keep::int IS NULL THEN messages
-            WHEN :keep::int = 0 THEN '[]'::jsonb
-            ELSE jsonb_path_query_array(messages, '$[0 to $last]',
-                                        jsonb_build_object('last', :keep::int - 1))
-        END || :messages::jsonb,
-    metadata = jsonb_set(coalesce(:metadata::jsonb, metadata), '{agno,row,memory}',
-        jsonb_set(metadata #> '{agno,row,memory}', '{runs}', CASE
-            WHEN :position::int IS NULL THEN (metadata #> '{agno,row,memory,runs}') || :runs::jsonb
-            ELSE jsonb_set(metadata #> '{agno,row,memory,runs}', ARRAY[:position::int::text],
-                           :run::jsonb)
-        END)),
-    team_session_state = coalesce(:state::jsonb, team_session_state),
-    team_name = CASE WHEN :metadata::jsonb IS NULL THEN team_name ELSE :name::text END,
-    updated_at = now()
-WHERE id = :id
-  AND (:position::int IS NULL OR (
-      metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text, 'run_id']
-          = :run_id::text
-      AND coalesce(metadata #>> ARRAY['agno', 'row', 'memory', 'runs', :position::int::text,
-                                      '$pagbank_fp'], '') <> :fp::text
-      AND NOT :fp::text = ANY(coalesce(:served::text[], '{}'))));
+UPDATE team_sessions SET (messages, metadata, team_session_state, team_name, updated_at) = (
+    SELECT *, now() FROM session_with_runs(messages, metadata, team_session_state, team_name,
+        :keep::int, :messages::jsonb, :metadata::jsonb, :state::jsonb, :name::text,
+        :position::int, :run::jsonb, :runs::jsonb))
+WHERE id = :id AND run_replaceable(metadata, :position::int, :run_id::text, :fp::text, :served::text[]);
 
 -- name: agent_session_owners :many primary
 -- The owner of each stored row of the given agent session ids (NULL: written without a
