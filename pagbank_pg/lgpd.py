@@ -8,7 +8,8 @@ write. Then, in one transaction, it takes the locks of that user and of its sess
 writers in flight of those, and only those, are waited for: no other customer waits) and
 deletes every row, in the six tables and in the schemas of Agno's own tables (`agno_schemas`,
 where Agno 2/3's PostgresDb keeps workflow sessions, metrics, evals, traces, …: every table
-of it with a user_id column, and the spans of the user's traces). What erasure cannot reach
+of it with a user_id column, the spans of the user's traces, and the transcripts of its
+sessions); its sessions in Agno's tables are recorded as erased too. What erasure cannot reach
 is outside PostgreSQL: `REACH` says so, and the CLI prints it.
 
 `export_user` streams: one table after another, one row at a time (COPY), into a file.
@@ -17,7 +18,7 @@ is outside PostgreSQL: `REACH` says so, and the CLI prints it.
 import contextlib
 import json
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -54,29 +55,57 @@ def absent_agno_schemas(db: Database, agno_schemas: Sequence[str] = (AGNO_SCHEMA
     return [s for s in agno_schemas if not lgpd.agno_schema_exists(agno_schema=s)]
 
 
-def _agno_tables(tx: Transaction, agno_schemas: Sequence[str]) -> list[tuple[str, sql.Composed]]:
-    """Each table of Agno's schemas that holds rows of a user (its qualified name as the key,
-    `schema.table`) and the condition that finds them, in the order to delete in."""
+class _AgnoRows(NamedTuple):
+    """A table of Agno's schemas that holds rows of a user."""
+
+    name: str  # qualified, `schema.table`
+    rows: sql.Composed  # `table t WHERE …`, the user's rows (parameters: `_agno_params`)
+    sessions: bool  # it names sessions (a session_id column): the user's are found there
+
+
+# How each kind of table finds a user's rows (agno_user_tables' `found_by`); {} is the schema's
+# traces table.
+_FOUND_BY = {
+    "user": "t.user_id = %(user_id)s",
+    "trace": "t.trace_id IN (SELECT x.trace_id FROM {} x WHERE x.user_id = %(user_id)s)",
+    "session": "t.agno_session_id = ANY(%(session_ids)s)",
+}
+
+
+def _agno_tables(tx: Transaction, agno_schemas: Sequence[str]) -> list[_AgnoRows]:
+    """Each table of Agno's schemas that holds rows of a user, in the order to delete in."""
     found = []
     for schema in dict.fromkeys(agno_schemas):
         for table in lgpd_queries(tx).agno_user_tables(agno_schema=schema):
-            name = sql.Identifier(schema, table["table_name"])
-            where: sql.Composable = sql.SQL("user_id = %(user_id)s")
-            if table["through"] is not None:  # spans: those of the user's traces
-                where = sql.SQL(
-                    "t.trace_id IN (SELECT x.trace_id FROM {} x WHERE x.user_id = %(user_id)s)"
-                ).format(sql.Identifier(schema, table["through"]))
-            query = sql.SQL("{} t WHERE {}").format(name, where)
-            found.append((f"{schema}.{table['table_name']}", query))
+            where = sql.SQL(_FOUND_BY[table["found_by"]]).format(
+                sql.Identifier(schema, "agno_traces")
+            )
+            rows = sql.SQL("{} t WHERE {}").format(
+                sql.Identifier(schema, table["table_name"]), where
+            )
+            found.append(_AgnoRows(f"{schema}.{table['table_name']}", rows, table["sessions"]))
     return found
 
 
-def _holds_agno_rows(tx: Transaction, user_id: str, agno_schemas: Sequence[str]) -> bool:
-    for _, rows in _agno_tables(tx, agno_schemas):
-        probe = sql.SQL("SELECT EXISTS (SELECT FROM {}) AS held").format(rows)
-        if tx.connection.execute(probe, {"user_id": user_id}).fetchone() == {"held": True}:
-            return True
-    return False
+def _agno_params(tx: Transaction, user_id: str, tables: Sequence[_AgnoRows]) -> dict[str, Any]:
+    """The parameters of the tables' conditions: the user, and its session ids, those of the
+    six tables and those Agno's tables name (workflow sessions), read before any is deleted."""
+    named = [sql.SQL("SELECT t.session_id FROM {}").format(t.rows) for t in tables if t.sessions]
+    sessions = sql.SQL(" UNION ").join(
+        [sql.SQL("SELECT s FROM sessions_of_user(%(user_id)s) s"), *named]
+    )
+    params = {"user_id": user_id}
+    found = tx.connection.execute(sql.SQL("SELECT ARRAY({}) AS ids").format(sessions), params)
+    return {**params, "session_ids": [s for s in found.fetchone()["ids"] if s is not None]}
+
+
+def _holds_agno_rows(tx: Transaction, tables: Sequence[_AgnoRows], params: Any) -> bool:
+    """Whether any of Agno's tables holds a row of the user: one probe for all of them."""
+    if not tables:
+        return False
+    some = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT FROM {}").format(t.rows) for t in tables)
+    probe = sql.SQL("SELECT EXISTS ({}) AS held").format(some)
+    return bool(tx.connection.execute(probe, params).fetchone()["held"])
 
 
 def forget_user(
@@ -95,10 +124,11 @@ def forget_user(
     drop that id's writes for good) unless `record_anyway`. ErasureIncomplete when a writer
     of the user holds its rows past `lock_timeout` seconds: run it again."""
     held = db.queries.held_about_user(user_id=user_id)
-    if held != "rows":
-        with db.transaction() as tx:
-            if _holds_agno_rows(tx, user_id, agno_schemas):
-                held = "rows"
+    with db.transaction() as tx:
+        tables = _agno_tables(tx, agno_schemas)
+        params = _agno_params(tx, user_id, tables)
+        if held != "rows" and _holds_agno_rows(tx, tables, params):
+            held = "rows"
     if held == "erased":
         return {}  # erased before, and nothing of it is left
     if held == "nothing" and not record_anyway:
@@ -108,17 +138,19 @@ def forget_user(
             "or recorded. To record the erasure anyway, so that no row of this id is ever "
             "written, pass --record-anyway"
         )
-    lgpd_queries(db).record_erasure(user_id=user_id)
+    lgpd_queries(db).record_erasure(user_id=user_id, session_ids=params["session_ids"])
     try:
         with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
             lgpd.lock_for_erasure(user_id=user_id, lock_timeout=f"{lock_timeout * 1000:.0f}ms")
-            lgpd.record_erasure(user_id=user_id)  # sessions begun meanwhile
+            tables = _agno_tables(tx, agno_schemas)
+            params = _agno_params(tx, user_id, tables)  # with sessions begun meanwhile
+            lgpd.record_erasure(user_id=user_id, session_ids=params["session_ids"])
             removed = tx.queries.forget_user(user_id=user_id)
             assert removed is not None  # one row of counts, always
-            for name, rows in _agno_tables(tx, agno_schemas):
-                delete = sql.SQL("DELETE FROM {}").format(rows)
-                removed[name] = tx.connection.execute(delete, {"user_id": user_id}).rowcount
+            for table in tables:
+                delete = sql.SQL("DELETE FROM {}").format(table.rows)
+                removed[table.name] = tx.connection.execute(delete, params).rowcount
     except (QueryError, psycopg.Error) as error:  # psycopg's: a delete in Agno's tables
         if error.sqlstate not in _GAVE_UP:
             raise
@@ -163,9 +195,13 @@ def export_user(
                     translated(query),
                 )
             )
-        for key, rows in _agno_tables(tx, agno_schemas):
-            rows_copy = sql.SQL("COPY (SELECT to_jsonb(t)::text FROM {}) TO STDOUT").format(rows)
-            lists.append((key, rows_copy, {"user_id": user_id}, contextlib.nullcontext()))
+        tables = _agno_tables(tx, agno_schemas)
+        params = _agno_params(tx, user_id, tables)
+        for table in tables:
+            rows_copy = sql.SQL("COPY (SELECT to_jsonb(t)::text FROM {}) TO STDOUT").format(
+                table.rows
+            )
+            lists.append((table.name, rows_copy, params, contextlib.nullcontext()))
         with tx.connection.cursor() as cursor:
             for key, copy_sql, params, errors in lists:
                 out.write(b",\n  %s: [" % json.dumps(key).encode())  # a schema name: any text

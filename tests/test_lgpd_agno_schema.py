@@ -3,6 +3,7 @@ them with real Agno 2/3 objects): a schema that does not exist (an app on Agno 1
 is passed over and said so, and a schema's name is an identifier, never SQL."""
 
 import json
+import re
 from pathlib import Path
 
 import psycopg
@@ -108,3 +109,41 @@ def test_a_row_held_in_agnos_tables_past_the_timeout_leaves_the_erasure_incomple
             forget_user(db, "ana", lock_timeout=0.2)
         holder.rollback()
         assert forget_user(db, "ana")["agno.agno_sessions"] == 1  # again: finished
+
+
+def test_the_transcripts_of_the_users_sessions_go_and_its_workflow_sessions_stay_erased(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    """A table of Agno's keyed by session alone (Agno 3's transcripts: `agno_session_id`, no
+    user id) loses the rows of the user's sessions, those of the six tables and those Agno's
+    tables name; and those workflow sessions are recorded as erased."""
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("CREATE SCHEMA agno")
+        conn.execute("CREATE TABLE agno.agno_sessions (session_id TEXT PRIMARY KEY, user_id TEXT)")
+        conn.execute("INSERT INTO agno.agno_sessions VALUES ('w1', 'ana'), ('w2', 'bia')")
+        conn.execute(
+            "CREATE TABLE agno.agno_transcripts (session_id TEXT, position INT, entry TEXT, "
+            "agno_session_id TEXT NOT NULL)"  # session_id: the external framework's own
+        )
+        conn.execute(
+            "INSERT INTO agno.agno_transcripts VALUES ('x1', 1, 'oi', 's1'), "
+            "('x2', 1, 'ola', 'w1'), ('s1', 1, 'not ana''s', 'w2'), ('x3', 1, 'bia', 's2')"
+        )
+        conn.execute(
+            "INSERT INTO user_sessions (session_id, user_id) VALUES ('s1', 'ana'), ('s2', 'bia')"
+        )
+    out_file = tmp_path / "a.json"
+    code, _, err = run("export-user", "ana", "--dsn", db_dsn, "--out", str(out_file))
+    assert code == 0, err
+    document = json.loads(out_file.read_text())
+    assert sorted(r["entry"] for r in document["agno.agno_transcripts"]) == ["oi", "ola"]
+    code, out, err = run("forget-user", "ana", "--dsn", db_dsn, "--yes")
+    assert code == 0, err
+    assert re.search(r"^agno\.agno_transcripts +2$", out, re.MULTILINE), out
+    with psycopg.connect(db_dsn) as conn:
+        left = conn.execute("SELECT entry FROM agno.agno_transcripts ORDER BY 1").fetchall()
+        erased = conn.execute(
+            "SELECT s, is_erased(NULL, s) FROM unnest(ARRAY['s1', 'w1', 's2', 'w2']) s"
+        ).fetchall()
+    assert left == [("bia",), ("not ana's",)]
+    assert erased == [("s1", True), ("w1", True), ("s2", False), ("w2", False)]

@@ -2983,16 +2983,18 @@ def agno_queries(on: Any) -> Any:
 
 class _LgpdRecordErasure(_Query, Protocol):
     """Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
-    no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
-    own first, then again under the erasure's locks (sessions created meanwhile). Returns how
-    many sessions were recorded.
+    no writer can bring them back (the keep_erased_out triggers, and PagbankDb's checks before
+    it writes to Agno's tables): the sessions of the six tables, and `session_ids`, the user's
+    sessions in Agno's own tables (workflow sessions; NULL: none). forget-user commits it on
+    its own first, then again under the erasure's locks (sessions created meanwhile). Returns
+    how many sessions were recorded.
 
     :one, lgpd/erasure.sql:5
     """
 
-    def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    def __call__(self, *, user_id: Any, session_ids: Any) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, user_id: Any) -> Iterator[dict[str, Any]]: ...
+    def stream(self, *, user_id: Any, session_ids: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class _LgpdLockForErasure(_Query, Protocol):
@@ -3002,7 +3004,7 @@ class _LgpdLockForErasure(_Query, Protocol):
     locks are the user's and its sessions' (erasure_guard), not the tables'. Returns how many
     sessions the user has.
 
-    :scalar, lgpd/erasure.sql:20
+    :scalar, lgpd/erasure.sql:25
     """
 
     def __call__(self, *, user_id: Any, lock_timeout: Any) -> Any: ...
@@ -3014,7 +3016,7 @@ class _LgpdIsErased(_Query, Protocol):
     """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the
     importer and the Agno storage pass over, and count.
 
-    :scalar, lgpd/erasure.sql:29
+    :scalar, lgpd/erasure.sql:34
     """
 
     def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
@@ -3028,7 +3030,7 @@ class _LgpdGuardWriter(_Query, Protocol):
     six tables' triggers do, until this transaction ends. An erasure then waits for the write
     (and erases it), or the writer, checking `is_erased` next, sees the erasure.
 
-    :exec, lgpd/erasure.sql:34
+    :exec, lgpd/erasure.sql:39
     """
 
     def __call__(self, *, user_id: Any, session_id: Any) -> None: ...
@@ -3038,7 +3040,7 @@ class _LgpdGuardWriter(_Query, Protocol):
 class _LgpdAgnoSchemaExists(_Query, Protocol):
     """Whether the schema of Agno's own tables exists (an app on Agno 1.7 has none).
 
-    :scalar, lgpd/erasure.sql:41
+    :scalar, lgpd/erasure.sql:46
     """
 
     def __call__(self, *, agno_schema: Any) -> Any: ...
@@ -3047,12 +3049,16 @@ class _LgpdAgnoSchemaExists(_Query, Protocol):
 
 
 class _LgpdAgnoUserTables(_Query, Protocol):
-    """The tables of Agno's schema that hold a user's rows: every table with a user_id column
-    (agno/db/postgres/schemas.py: sessions, runs, memories, metrics on 3.x, evals, traces,
-    knowledge, learnings, …), and the spans of the user's traces (`through`: the table and
-    column that find them). Tables that others reference come last: the order to delete in.
+    """The tables of Agno's schema that hold a user's rows, and how each finds them (`found_by`):
+    'user', every table with a user_id column (agno/db/postgres/schemas.py: sessions, runs,
+    memories, metrics on 3.x, evals, traces, knowledge, learnings, compactions, …); 'trace',
+    the spans of the user's traces (agno_traces); 'session', a table with no user_id that
+    keeps an Agno session's rows by `agno_session_id` (Agno 3's transcripts), rows of the
+    user's sessions. `sessions`: a 'user' table that also names sessions (a session_id
+    column), where the user's sessions in Agno's tables are found. Tables that others
+    reference come last: the order to delete in.
 
-    :many, lgpd/erasure.sql:45
+    :many, lgpd/erasure.sql:50
     """
 
     def __call__(self, *, agno_schema: Any) -> list[dict[str, Any]]: ...
@@ -3073,16 +3079,18 @@ class LgpdQueries(Protocol):
 
 class _LgpdAsyncRecordErasure(_Query, Protocol):
     """Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
-    no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
-    own first, then again under the erasure's locks (sessions created meanwhile). Returns how
-    many sessions were recorded.
+    no writer can bring them back (the keep_erased_out triggers, and PagbankDb's checks before
+    it writes to Agno's tables): the sessions of the six tables, and `session_ids`, the user's
+    sessions in Agno's own tables (workflow sessions; NULL: none). forget-user commits it on
+    its own first, then again under the erasure's locks (sessions created meanwhile). Returns
+    how many sessions were recorded.
 
     :one, lgpd/erasure.sql:5
     """
 
-    async def __call__(self, *, user_id: Any) -> dict[str, Any] | None: ...
+    async def __call__(self, *, user_id: Any, session_ids: Any) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
-    def stream(self, *, user_id: Any) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(self, *, user_id: Any, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class _LgpdAsyncLockForErasure(_Query, Protocol):
@@ -3092,7 +3100,7 @@ class _LgpdAsyncLockForErasure(_Query, Protocol):
     locks are the user's and its sessions' (erasure_guard), not the tables'. Returns how many
     sessions the user has.
 
-    :scalar, lgpd/erasure.sql:20
+    :scalar, lgpd/erasure.sql:25
     """
 
     async def __call__(self, *, user_id: Any, lock_timeout: Any) -> Any: ...
@@ -3104,7 +3112,7 @@ class _LgpdAsyncIsErased(_Query, Protocol):
     """Whether a row of this user or session (either may be NULL) belongs to an erasure: what the
     importer and the Agno storage pass over, and count.
 
-    :scalar, lgpd/erasure.sql:29
+    :scalar, lgpd/erasure.sql:34
     """
 
     async def __call__(self, *, user_id: Any, session_id: Any) -> Any: ...
@@ -3118,7 +3126,7 @@ class _LgpdAsyncGuardWriter(_Query, Protocol):
     six tables' triggers do, until this transaction ends. An erasure then waits for the write
     (and erases it), or the writer, checking `is_erased` next, sees the erasure.
 
-    :exec, lgpd/erasure.sql:34
+    :exec, lgpd/erasure.sql:39
     """
 
     async def __call__(self, *, user_id: Any, session_id: Any) -> None: ...
@@ -3128,7 +3136,7 @@ class _LgpdAsyncGuardWriter(_Query, Protocol):
 class _LgpdAsyncAgnoSchemaExists(_Query, Protocol):
     """Whether the schema of Agno's own tables exists (an app on Agno 1.7 has none).
 
-    :scalar, lgpd/erasure.sql:41
+    :scalar, lgpd/erasure.sql:46
     """
 
     async def __call__(self, *, agno_schema: Any) -> Any: ...
@@ -3137,12 +3145,16 @@ class _LgpdAsyncAgnoSchemaExists(_Query, Protocol):
 
 
 class _LgpdAsyncAgnoUserTables(_Query, Protocol):
-    """The tables of Agno's schema that hold a user's rows: every table with a user_id column
-    (agno/db/postgres/schemas.py: sessions, runs, memories, metrics on 3.x, evals, traces,
-    knowledge, learnings, …), and the spans of the user's traces (`through`: the table and
-    column that find them). Tables that others reference come last: the order to delete in.
+    """The tables of Agno's schema that hold a user's rows, and how each finds them (`found_by`):
+    'user', every table with a user_id column (agno/db/postgres/schemas.py: sessions, runs,
+    memories, metrics on 3.x, evals, traces, knowledge, learnings, compactions, …); 'trace',
+    the spans of the user's traces (agno_traces); 'session', a table with no user_id that
+    keeps an Agno session's rows by `agno_session_id` (Agno 3's transcripts), rows of the
+    user's sessions. `sessions`: a 'user' table that also names sessions (a session_id
+    column), where the user's sessions in Agno's tables are found. Tables that others
+    reference come last: the order to delete in.
 
-    :many, lgpd/erasure.sql:45
+    :many, lgpd/erasure.sql:50
     """
 
     async def __call__(self, *, agno_schema: Any) -> list[dict[str, Any]]: ...

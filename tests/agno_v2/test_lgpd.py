@@ -162,6 +162,23 @@ def test_an_erased_users_writes_to_agnos_tables_are_passed_over(
         assert pdb.erased_skipped == turn + 6
 
 
+def test_an_erased_users_workflow_session_stays_out_written_without_a_user(
+    pdb: PagbankDb, db_dsn: str
+) -> None:
+    """forget-user records the user's workflow sessions as erased: a write of one that names
+    no user (Agno's workflows may not) is passed over too."""
+    _write_for(pdb, "ana")
+    assert run("forget-user", "ana", "--dsn", db_dsn, "--yes")[0] == 0
+    unnamed = WorkflowSession(session_id="w-ana", workflow_id="wf", user_id=None)
+    assert pdb.upsert_session(unnamed) is None
+    other = WorkflowSession(session_id="w-new", workflow_id="wf", user_id=None)
+    assert pdb.upsert_session(other) is not None
+    with psycopg.connect(db_dsn) as conn:
+        stored = conn.execute("SELECT session_id FROM agno.agno_sessions ORDER BY 1").fetchall()
+    assert stored == [("w-new",)]
+    assert pdb.erased_skipped == 1
+
+
 def test_an_erasure_waits_for_a_write_to_agnos_tables_in_flight_and_erases_it(
     pdb: PagbankDb, db_dsn: str
 ) -> None:

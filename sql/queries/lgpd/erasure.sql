@@ -4,14 +4,19 @@
 
 -- name: record_erasure :one
 -- Record the user and every session of it (as keyed hashes, erased_ids) so that from now on
--- no writer can bring them back (the keep_erased_out triggers). forget-user commits it on its
--- own first, then again under the erasure's locks (sessions created meanwhile). Returns how
--- many sessions were recorded.
+-- no writer can bring them back (the keep_erased_out triggers, and PagbankDb's checks before
+-- it writes to Agno's tables): the sessions of the six tables, and `session_ids`, the user's
+-- sessions in Agno's own tables (workflow sessions; NULL: none). forget-user commits it on
+-- its own first, then again under the erasure's locks (sessions created meanwhile). Returns
+-- how many sessions were recorded.
 WITH recorded AS (
     INSERT INTO erased_ids (id_hash, kind)
     SELECT erased_id_hash('user', :user_id), 'user'
     UNION ALL
-    SELECT erased_id_hash('session', s), 'session' FROM sessions_of_user(:user_id) s
+    SELECT erased_id_hash('session', s), 'session'
+    FROM (SELECT sessions_of_user(:user_id)
+          UNION SELECT unnest(:session_ids::text[])) AS sessions (s)
+    WHERE s IS NOT NULL
     ON CONFLICT (id_hash) DO UPDATE SET erased_at = now()
     RETURNING kind
 )
@@ -43,17 +48,30 @@ SELECT erasure_guard(:user_id, :session_id);
 SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = :agno_schema);  -- the name as given
 
 -- name: agno_user_tables :many primary
--- The tables of Agno's schema that hold a user's rows: every table with a user_id column
--- (agno/db/postgres/schemas.py: sessions, runs, memories, metrics on 3.x, evals, traces,
--- knowledge, learnings, …), and the spans of the user's traces (`through`: the table and
--- column that find them). Tables that others reference come last: the order to delete in.
+-- The tables of Agno's schema that hold a user's rows, and how each finds them (`found_by`):
+-- 'user', every table with a user_id column (agno/db/postgres/schemas.py: sessions, runs,
+-- memories, metrics on 3.x, evals, traces, knowledge, learnings, compactions, …); 'trace',
+-- the spans of the user's traces (agno_traces); 'session', a table with no user_id that
+-- keeps an Agno session's rows by `agno_session_id` (Agno 3's transcripts), rows of the
+-- user's sessions. `sessions`: a 'user' table that also names sessions (a session_id
+-- column), where the user's sessions in Agno's tables are found. Tables that others
+-- reference come last: the order to delete in.
 SELECT c.relname AS table_name,
-       CASE WHEN c.relname = 'agno_spans' THEN 'agno_traces' END AS through
+       CASE WHEN col.user_id THEN 'user'
+            WHEN c.relname = 'agno_spans' THEN 'trace'
+            ELSE 'session' END AS found_by,
+       col.user_id AND col.session_id AS sessions
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (
+    SELECT coalesce(bool_or(a.attname = 'user_id'), false) AS user_id,
+           coalesce(bool_or(a.attname = 'session_id'), false) AS session_id,
+           coalesce(bool_or(a.attname = 'agno_session_id'), false) AS agno_session_id
+    FROM pg_attribute a
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS col
 WHERE n.nspname = :agno_schema AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND (EXISTS (SELECT FROM pg_attribute a
-               WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped)
+  AND (col.user_id
+       OR col.agno_session_id
        OR (c.relname = 'agno_spans'
            AND EXISTS (SELECT FROM pg_class t
                        WHERE t.relnamespace = n.oid AND t.relname = 'agno_traces')))
