@@ -8,8 +8,6 @@ can be had the suite errors out: it never skips.
 
 import os
 import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -25,10 +23,13 @@ from .helpers import (
     MODES_AT_START,
     QUERIES,
     TEST_DSN_ENV,
+    claim_test_server,
     create_database,
     drop_database,
     folder_modes,
     fresh_database,
+    server_home_for_tests,
+    stop_abandoned_test_servers,
 )
 
 
@@ -51,13 +52,16 @@ def server_dsn() -> Iterator[str]:
     if dsn:
         yield dsn
         return
+    # A run killed before its teardown left its server running: stop it now.
+    stop_abandoned_test_servers()
     # Started through the package, as every user's server is: in a folder of its own, which
     # the package creates (so that, run as root, the server's user may enter it).
-    home = Path(tempfile.gettempdir()) / f"pagbank-pg-test-{uuid.uuid4().hex[:12]}"
+    home = server_home_for_tests()
     try:
         embedded.ensure_running(home)
     except ConfigurationError as error:
         raise RuntimeError(f"no test server: set {TEST_DSN_ENV} ({error})") from error
+    claim_test_server(home)
     state = embedded.status(home)
     assert state is not None
     try:

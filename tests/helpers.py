@@ -2,10 +2,12 @@
 server, the CLI, the test queries, the schema read back from the catalogue, and Agno agents
 and teams on an offline model."""
 
+import contextlib
 import inspect
 import io
 import json
 import os
+import shutil
 import socket
 import stat
 import sys
@@ -29,8 +31,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pagbank_pg import Queries, load_queries
 from pagbank_pg.cli import main
+from pagbank_pg.errors import EmbeddedServerError
+from pagbank_pg.schema import embedded
 
 TEST_DSN_ENV = "PAGBANK_PG_TEST_DSN"
+TEST_SERVER_PREFIX = "pagbank-pg-test-"  # in the temporary folder, one per test run
 REPO = Path(__file__).resolve().parent.parent
 MIGRATION_IDS = [
     "0001.create-tables",
@@ -45,6 +50,36 @@ MIGRATION_IDS = [
     "0010.create-run-writes",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
+
+
+def server_home_for_tests() -> Path:
+    """A new folder for a test run's embedded server (the package creates it)."""
+    return Path(tempfile.gettempdir()) / f"{TEST_SERVER_PREFIX}{uuid.uuid4().hex[:12]}"
+
+
+def claim_test_server(home: Path, owner: int | None = None) -> None:
+    """Record the process (this one) that owns the test server in `home`."""
+    (home / "owner").write_text(str(owner or os.getpid()))
+
+
+def stop_abandoned_test_servers() -> list[Path]:
+    """Stop and remove the test servers whose test run is gone (killed before its teardown
+    ran: their owner process no longer exists); their homes. A home with no owner yet is
+    starting, and one owned by a live process is in use: both are kept."""
+    stopped = []
+    for home in Path(tempfile.gettempdir()).glob(f"{TEST_SERVER_PREFIX}*"):
+        try:
+            os.kill(int((home / "owner").read_text()), 0)
+        except ProcessLookupError:
+            if home.stat().st_uid != os.geteuid():
+                continue  # another user's: not ours to stop
+            with contextlib.suppress(EmbeddedServerError):  # left for its user to stop
+                embedded.stop(home)
+                shutil.rmtree(home, ignore_errors=True)
+                stopped.append(home)
+        except (OSError, ValueError):
+            continue  # no owner recorded, or another user's process
+    return stopped
 
 
 def folder_modes(*extra: Path) -> dict[Path, int]:

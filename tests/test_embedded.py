@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,14 @@ from pagbank_pg import config
 from pagbank_pg.errors import EmbeddedServerError
 from pagbank_pg.schema import embedded
 
-from .helpers import MODES_AT_START, REPO, folder_modes
+from .helpers import (
+    MODES_AT_START,
+    REPO,
+    claim_test_server,
+    folder_modes,
+    server_home_for_tests,
+    stop_abandoned_test_servers,
+)
 
 AS_ROOT = os.geteuid() == 0
 
@@ -35,7 +41,7 @@ def _mode(path: Path) -> int:
 @pytest.fixture
 def server_home() -> Iterator[Path]:
     """A folder, not yet made, for a server of the test's own; stopped and removed after."""
-    home = Path(tempfile.gettempdir()) / f"pagbank-pg-test-{uuid.uuid4().hex[:12]}"
+    home = server_home_for_tests()
     yield home
     if home.exists():
         embedded.stop(home)
@@ -48,6 +54,22 @@ def test_the_test_server_changed_no_folder_s_permissions(server_dsn: str) -> Non
     now = folder_modes()
     assert MODES_AT_START
     assert {path: now.get(path) for path in MODES_AT_START} == MODES_AT_START
+
+
+def test_a_killed_test_runs_server_is_stopped_by_the_next_run(server_home: Path) -> None:
+    embedded.ensure_running(server_home)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    claim_test_server(server_home, owner=os.getpid())
+    assert server_home not in stop_abandoned_test_servers()  # its run is alive: kept
+    assert embedded.status(server_home) is not None
+    claim_test_server(server_home, owner=int(ended.stdout))  # its run is gone
+    assert server_home in stop_abandoned_test_servers()
+    assert not server_home.exists()
+    assert not any(
+        str(server_home) in " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["cmdline"])
+    )  # no postgres of that home is left
 
 
 def _closed_copy_of_the_wheel(closed: Path) -> Path:
