@@ -148,34 +148,35 @@ _LOADERS = (
 
 
 def import_section(benchmarks: list[dict[str, Any]]) -> list[str]:
-    by_file: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    by_file: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for b in benchmarks:
         name = b["name"].partition("[")[0]
         if name in dict(_LOADERS) or name == "test_ratios":
-            by_file[b["extra_info"].get("file", "simple")][name] = b["extra_info"]
+            info = b["extra_info"]
+            by_file[info.get("server", "PostgreSQL 18"), info.get("file", "simple")][name] = info
     if not by_file:
         return []
     lines = ["## Import", "",
              "Each file loaded by each loader into a new database of the same server, one after "
              "the other; CPU seconds are the loader's processes and the server's.", "",
-             "| file | loader | sessions | seconds | rows/s | peak resident MB | CPU s (loader / server) |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for file, found in sorted(by_file.items()):
+             "| server | file | loader | sessions | seconds | rows/s | peak resident MB | CPU s (loader / server) |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (server, file), found in sorted(by_file.items()):
         for name, label in _LOADERS:
             if name in found:
                 i = found[name]
                 cpu = f"{i['cpu_s']} / {i['server_cpu_s']}" if "cpu_s" in i else "-"
                 lines.append(
-                    f"| {file} | {label} | {i['rows']:,} | {i['seconds']} | {i['rows_per_s']:,} | {i['peak_rss_mb']} | {cpu} |"
+                    f"| {server} | {file} | {label} | {i['rows']:,} | {i['seconds']} | {i['rows_per_s']:,} | {i['peak_rss_mb']} | {cpu} |"
                 )
-    for file, found in sorted(by_file.items()):
+    for (server, file), found in sorted(by_file.items()):
         ratios = found.get("test_ratios")
         if ratios:
-            lines += ["", f"{file}: import-sqlite is {ratios['x_pgloader']}x pgloader and {ratios['x_duckdb']}x "
-                      f"DuckDB (their time over its), and takes {ratios['x_floor']}x the floor."]  # fmt: skip
+            lines += ["", f"{server}, {file}: import-sqlite is {ratios['x_pgloader']}x pgloader and "
+                      f"{ratios['x_duckdb']}x DuckDB (their time over its), and takes {ratios['x_floor']}x the floor."]  # fmt: skip
             for loader, short in (ratios.get("incomplete") or {}).items():
                 lines += [
-                    f"{file}: {loader} left sessions out ({short}): its time covers less work."
+                    f"{server}, {file}: {loader} left sessions out ({short}): its time covers less work."
                 ]
     return [*lines, ""]
 
