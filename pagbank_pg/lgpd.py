@@ -89,7 +89,10 @@ def _agno_tables(tx: Transaction, agno_schemas: Sequence[str]) -> list[_AgnoRows
 
 def _agno_params(tx: Transaction, user_id: str, tables: Sequence[_AgnoRows]) -> dict[str, Any]:
     """The parameters of the tables' conditions: the user, and its session ids, those of the
-    six tables and those Agno's tables name (workflow sessions), read before any is deleted."""
+    six tables and those Agno's tables name (workflow sessions), read before any is deleted.
+    With no table of Agno's, the user alone."""
+    if not tables:
+        return {"user_id": user_id}
     named = [sql.SQL("SELECT t.session_id FROM {}").format(t.rows) for t in tables if t.sessions]
     sessions = sql.SQL(" UNION ").join(
         [sql.SQL("SELECT s FROM sessions_of_user(%(user_id)s) s"), *named]
@@ -138,14 +141,14 @@ def forget_user(
             "or recorded. To record the erasure anyway, so that no row of this id is ever "
             "written, pass --record-anyway"
         )
-    lgpd_queries(db).record_erasure(user_id=user_id, session_ids=params["session_ids"])
+    lgpd_queries(db).record_erasure(user_id=user_id, session_ids=params.get("session_ids"))
     try:
         with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
             lgpd.lock_for_erasure(user_id=user_id, lock_timeout=f"{lock_timeout * 1000:.0f}ms")
             tables = _agno_tables(tx, agno_schemas)
             params = _agno_params(tx, user_id, tables)  # with sessions begun meanwhile
-            lgpd.record_erasure(user_id=user_id, session_ids=params["session_ids"])
+            lgpd.record_erasure(user_id=user_id, session_ids=params.get("session_ids"))
             removed = tx.queries.forget_user(user_id=user_id)
             assert removed is not None  # one row of counts, always
             for table in tables:
