@@ -2417,15 +2417,15 @@ class _AgnoCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:500
+    :scalar, agno/agno.sql:502
     """
 
     def __call__(
-        self, *, session_id: Any, user_id: Any, run_id: Any, expected_status: Any, reason: Any
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
     ) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(
-        self, *, session_id: Any, user_id: Any, run_id: Any, expected_status: Any, reason: Any
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
     ) -> Iterator[dict[str, Any]]: ...
 
 
@@ -2435,7 +2435,7 @@ class _AgnoReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:556
+    :scalar, agno/agno.sql:541
     """
 
     def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
@@ -3083,15 +3083,15 @@ class _AgnoAsyncCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:500
+    :scalar, agno/agno.sql:502
     """
 
     async def __call__(
-        self, *, session_id: Any, user_id: Any, run_id: Any, expected_status: Any, reason: Any
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
     ) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(
-        self, *, session_id: Any, user_id: Any, run_id: Any, expected_status: Any, reason: Any
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
     ) -> AsyncIterator[dict[str, Any]]: ...
 
 
@@ -3101,7 +3101,7 @@ class _AgnoAsyncReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:556
+    :scalar, agno/agno.sql:541
     """
 
     async def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...

@@ -25,10 +25,15 @@ def _ids(runs: list[object]) -> list[str]:
 
 
 def _pending(backend: Backend) -> None:
-    """sessao-pix of cliente-1: a completed run, then a pending one."""
-    session = agent_session(runs=2)
-    session.runs[1].status = RunStatus.pending
-    save(backend, session)
+    """sessao-pix of cliente-1: a completed run, then a pending one written as Agno 3 writes a
+    turn's run (upsert_run)."""
+    save(backend, agent_session())
+    backend.db.upsert_run(
+        run=agent_run("sessao-pix-run-1", status=RunStatus.pending),
+        session_id="sessao-pix",
+        user_id="cliente-1",
+        run_index=1,
+    )
 
 
 def test_get_run(backend: Backend) -> None:
@@ -112,6 +117,18 @@ def test_delete_run(backend: Backend) -> None:
     assert _ids(backend.db.get_runs(session_id="sessao-ana")) == ["sessao-ana-run-0"]
 
 
+def test_deleting_a_session_deletes_its_runs(backend: Backend) -> None:
+    """Agno: test_deleting_session_removes_its_runs,
+    test_deleting_session_leaves_other_sessions_runs_intact (test_runs_fk_cascade.py)."""
+    save(backend, agent_session("s1", runs=3))
+    save(backend, agent_session("s2", runs=2))
+    assert backend.db.get_runs(session_id="s1", deserialize=False)[1] == 3
+    backend.db.delete_session("s1")
+    assert backend.db.get_runs(session_id="s1", deserialize=False) == ([], 0)
+    assert backend.db.get_runs(session_id="s2", deserialize=False)[1] == 2
+    assert backend.db.get_run("s1-run-0") is None
+
+
 def test_delete_run_leaves_no_message_of_it(own_backend: Backend) -> None:
     """Ours: the row's conversation keeps only the messages its other runs refer to (a deleted
     run's words leave the `messages` column), and reads back whole."""
@@ -159,12 +176,15 @@ def test_cancel_pending_run(backend: Backend) -> None:
 
 def test_a_cancelled_run_is_not_set_back_by_a_stale_copy(own_backend: Backend) -> None:
     """Ours: a writer that read the run while pending and writes its copy back unchanged does
-    not set the cancelled run back (as for any run another writer changed)."""
+    not set the cancelled run back (as for any run another writer changed), and a read after
+    the cancel is not served the run object built before it."""
     _pending(own_backend)
     stale = own_backend.db.get_session("sessao-pix", AGENT).runs[1]
     assert own_backend.db.cancel_pending_run(
         "sessao-pix-run-1", session_id="sessao-pix", reason="fila perdida", user_id="cliente-1"
     )
+    again = own_backend.db.get_session("sessao-pix", AGENT)  # not the run object read before
+    assert again.runs[1].status == RunStatus.cancelled
     own_backend.db.upsert_run(run=stale, session_id="sessao-pix", user_id="cliente-1")
     assert own_backend.db.get_run("sessao-pix-run-1").status == RunStatus.cancelled
 

@@ -506,52 +506,35 @@ LIMIT :limit OFFSET :offset;
 -- its content when it has none; the rest of the run is kept, and its fingerprint dropped (a
 -- writer's unchanged copy of the run it was served still cannot set the run back). Returns
 -- how many runs were cancelled.
-WITH target AS (
-    SELECT 'agent' AS kind, s.id, p.path FROM agent_sessions AS s,
-        LATERAL (SELECT ARRAY['agno', 'row', 'memory', 'runs', (e.i - 1)::text] AS path, e.run
-                 FROM jsonb_array_elements(
-                     CASE WHEN jsonb_typeof(s.metadata #> '{agno,row,memory,runs}') = 'array'
-                          THEN s.metadata #> '{agno,row,memory,runs}' ELSE '[]' END)
-                     WITH ORDINALITY AS e(run, i)
-                 UNION ALL
-                 SELECT ARRAY['agno', 'runs', (e.i - 1)::text], e.run
-                 FROM jsonb_array_elements(
-                     CASE WHEN jsonb_typeof(s.metadata #> '{agno,runs}') = 'array'
-                          THEN s.metadata #> '{agno,runs}' ELSE '[]' END)
-                     WITH ORDINALITY AS e(run, i)) AS p
-    WHERE s.session_id = :session_id
-      AND (s.user_id = :user_id OR s.user_id IS NULL)
-      AND p.run->>'run_id' = :run_id AND p.run->>'status' = :expected_status
-      AND p.run->'$pagbank_v2' = 'true'
+WITH lists AS (  -- each list of runs of the session's rows, and where it is in `metadata`
+    SELECT 'agent' AS kind, id, user_id, '{agno,row,memory,runs}'::text[] AS at,
+        metadata #> '{agno,row,memory,runs}' AS runs
+    FROM agent_sessions WHERE session_id = :session_id
     UNION ALL
-    SELECT 'team', s.id, ARRAY['agno', 'row', 'memory', 'runs', (e.i - 1)::text]
-    FROM team_sessions AS s,
-        jsonb_array_elements(
-            CASE WHEN jsonb_typeof(s.metadata #> '{agno,row,memory,runs}') = 'array'
-                 THEN s.metadata #> '{agno,row,memory,runs}' ELSE '[]' END)
+    SELECT 'agent', id, user_id, '{agno,runs}', metadata #> '{agno,runs}'
+    FROM agent_sessions WHERE session_id = :session_id
+    UNION ALL
+    SELECT 'team', id, user_id, '{agno,row,memory,runs}', metadata #> '{agno,row,memory,runs}'
+    FROM team_sessions WHERE session_id = :session_id
+), target AS (
+    SELECT l.kind, l.id, l.at || (e.i - 1)::text AS path,
+        (e.run - '$pagbank_fp') || jsonb_build_object('status', 'CANCELLED')
+        || CASE WHEN coalesce(e.run->>'content', '') = ''
+                THEN jsonb_build_object('content', :reason::text) ELSE '{}' END AS run
+    FROM lists AS l,
+        jsonb_array_elements(CASE WHEN jsonb_typeof(l.runs) = 'array' THEN l.runs ELSE '[]' END)
             WITH ORDINALITY AS e(run, i)
-    WHERE s.session_id = :session_id
-      AND (s.user_id = :user_id OR s.user_id IS NULL)
+    WHERE (l.user_id = :user_id OR l.user_id IS NULL)
       AND e.run->>'run_id' = :run_id AND e.run->>'status' = :expected_status
       AND e.run->'$pagbank_v2' = 'true'
 ), cancelled_agent AS (
-    UPDATE agent_sessions AS s
-    SET metadata = jsonb_set(s.metadata, t.path, (s.metadata #> t.path) - '$pagbank_fp'
-            || jsonb_build_object('status', 'CANCELLED')
-            || CASE WHEN coalesce(s.metadata #>> (t.path || 'content'::text), '') = ''
-                    THEN jsonb_build_object('content', :reason::text) ELSE '{}' END),
+    UPDATE agent_sessions AS s SET metadata = jsonb_set(s.metadata, t.path, t.run),
         updated_at = now()
-    FROM target AS t WHERE t.kind = 'agent' AND s.id = t.id
-    RETURNING s.id
+    FROM target AS t WHERE t.kind = 'agent' AND s.id = t.id RETURNING s.id
 ), cancelled_team AS (
-    UPDATE team_sessions AS s
-    SET metadata = jsonb_set(s.metadata, t.path, (s.metadata #> t.path) - '$pagbank_fp'
-            || jsonb_build_object('status', 'CANCELLED')
-            || CASE WHEN coalesce(s.metadata #>> (t.path || 'content'::text), '') = ''
-                    THEN jsonb_build_object('content', :reason::text) ELSE '{}' END),
+    UPDATE team_sessions AS s SET metadata = jsonb_set(s.metadata, t.path, t.run),
         updated_at = now()
-    FROM target AS t WHERE t.kind = 'team' AND s.id = t.id
-    RETURNING s.id
+    FROM target AS t WHERE t.kind = 'team' AND s.id = t.id RETURNING s.id
 )
 SELECT (SELECT count(*) FROM cancelled_agent) + (SELECT count(*) FROM cancelled_team);
 
