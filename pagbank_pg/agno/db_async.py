@@ -19,6 +19,10 @@ db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py
   in Python. A row that cannot take one run so (a route-mode split, a conversation the app
   appended to) is written whole, merged, as on Agno 2, where `upsert_session` carries every
   run.
+* Agno 3's runs API (`get_run`, `get_runs`, `delete_run(s)`, `cancel_pending_run`,
+  `reassign_session_owner`) reads and changes the runs inside the agent and team rows in SQL
+  (`agno_run_page`, `cancel_agno_run`, `reassign_agno_session`); a deleted run's session is
+  rewritten whole under its lock (`writes.rewrite_session`). A workflow's runs are Agno's.
 """
 
 import asyncio  # async only

@@ -149,6 +149,24 @@ def test_delete_run_leaves_no_message_of_it(own_backend: Backend) -> None:
     ]
 
 
+def test_runs_of_an_odd_shape(own_backend: Backend) -> None:
+    """Ours: a row edited by hand (a run that is not an object, one without a run_id, a
+    created_at that is no number) lists what can be listed, and nothing fails."""
+    save(own_backend, agent_session(runs=2))
+    with psycopg.connect(own_backend.dsn) as conn:
+        conn.execute(
+            """UPDATE agent_sessions SET metadata = jsonb_set(
+                   jsonb_set(metadata, '{agno,row,memory,runs,0,created_at}', '"ontem"'),
+                   '{agno,row,memory,runs}',
+                   (jsonb_set(metadata, '{agno,row,memory,runs,0,created_at}', '"ontem"')
+                    #> '{agno,row,memory,runs}') || '["texto", {"content": "sem id"}]')"""
+        )
+    rows, total = own_backend.db.get_runs(session_id="sessao-pix", deserialize=False)
+    assert [r["run_id"] for r in rows] == ["sessao-pix-run-0", "sessao-pix-run-1"]
+    assert total == 2 and isinstance(rows[0]["created_at"], int)
+    assert own_backend.db.get_run("sessao-pix-run-1").run_id == "sessao-pix-run-1"
+
+
 def test_cancel_pending_run(backend: Backend) -> None:
     """Only a run whose stored status is the one expected is cancelled (the reason becomes its
     content, the rest stays); for its owner, not another user; once."""
@@ -244,6 +262,12 @@ def test_workflow_runs_are_agnos(backend: Backend) -> None:
     rows, total = backend.db.get_runs(user_id="cliente-1", deserialize=False)
     assert total == 2
     assert sorted(r["run_id"] for r in rows) == ["fluxo-1", "sessao-pix-run-0"]
+    by_id = backend.db.get_runs(user_id="cliente-1", sort_by="run_id", sort_order="asc")
+    assert _ids(by_id) == ["fluxo-1", "sessao-pix-run-0"]
+    last, total = backend.db.get_runs(
+        user_id="cliente-1", sort_by="run_id", limit=1, page=2, deserialize=False
+    )
+    assert ([r["run_id"] for r in last], total) == (["fluxo-1"], 2)  # newest first: desc
     assert _ids(backend.db.get_runs(workflow_id="onboarding")) == ["fluxo-1"]
     assert _ids(backend.db.get_runs(agent_id="pix")) == ["sessao-pix-run-0"]
     assert backend.db.delete_run("fluxo-1") is True
