@@ -20,10 +20,15 @@ db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py
   in Python. A row that cannot take one run so (a route-mode split, a conversation the app
   appended to) is written whole, merged, as on Agno 2, where `upsert_session` carries every
   run.
+* Agno 3's runs API (`get_run`, `get_runs`, `delete_run(s)`, `cancel_pending_run`,
+  `reassign_session_owner`) reads and changes the runs inside the agent and team rows in SQL
+  (`agno_run_page`, `cancel_agno_run`, `reassign_agno_session`); a deleted run's session is
+  rewritten whole under its lock (`writes.rewrite_session`). A workflow's runs are Agno's.
 """
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -43,6 +48,7 @@ from agno.db.postgres import PostgresDb
 from agno.db.schemas.memory import UserMemory
 from agno.run.agent import RunOutput
 from agno.run.team import TeamRunOutput
+from agno.run.workflow import WorkflowRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
 from sqlalchemy import Engine, create_engine, func, select
 
@@ -55,7 +61,7 @@ from ..query.types import AgnoQueries, agno_queries, lgpd_queries, schema_querie
 from ..transfer.kinds import KINDS
 from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
 from .merge import check_owner
-from .writes import put_runs, stored_rows, write_session
+from .writes import put_runs, rewrite_session, stored_rows, write_session
 
 try:  # Agno 3: the runs that make a turn's history (no member runs, none cancelled)
     from agno.db.utils import filter_context_runs
@@ -72,6 +78,10 @@ PLAN_TABLES = ("agent_sessions", "team_sessions", "user_memories")
 RUNS_APART = hasattr(BaseDb, "upsert_run")
 _CLASSES: dict[str, Any] = {"agent": AgentSession, "team": TeamSession}
 _SORTS = ("created_at", "updated_at", "session_id")
+_RUN_CLASSES: dict[str, Any] = {
+    "agent": RunOutput, "team": TeamRunOutput, "workflow": WorkflowRunOutput,
+}  # fmt: skip
+_LIVE = ("PENDING", "RUNNING")  # the statuses a run can be cancelled from (Agno's rule)
 
 
 def _kind(session_type: Any) -> Kind | None:
@@ -568,6 +578,203 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                 )
         return [s for s in stored if s is not None]
 
+    # --- runs -----------------------------------------------------------------------------------
+
+    def _run_rows(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Agno's runs-table rows of the runs `agno_run_page` found: each run's `run_data` is
+        the run as its session reads back (`get_session`'s expansion)."""
+        sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        kinds: tuple[Kind, ...] = ("agent", "team")
+        for kind in kinds:
+            ids = list({f["session_id"] for f in found if f["kind"] == kind})
+            for sid, session in (self._load(kind, ids, None, False, True)).items():
+                sessions[(kind, sid)] = session
+        rows = []
+        for f in found:
+            session = sessions.get((f["kind"], f["session_id"]), {})
+            run = next((r for r in session.get("runs") or [] if _run_id(r) == f["run_id"]), None)
+            if run is not None:
+                fields = {k: v for k, v in f.items() if k not in ("kind", "total")}
+                rows.append({**fields, "run_data": run})
+        return rows
+
+    def _found_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """Where the runs of these ids are, in the plan's tables (each session holding one)."""
+        return (self._statements()).agno_run_page(
+            run_ids=run_ids, mode=None, session_id=None, user_id=None, agent_id=None,
+            team_id=None, workflow_id=None, status=None, sort_by=None, sort_asc=True,
+            limit=None, offset=0,
+        )  # fmt: skip
+
+    def get_run(self, run_id: str, deserialize: bool | None = True) -> Any:
+        """The run (a RunOutput or TeamRunOutput; `deserialize` False: Agno's runs-table row,
+        the run in `run_data`) found in the agent and team rows by its id, else a workflow's
+        run in Agno's own table; None when there is none."""
+        rows = self._run_rows(self._found_runs([run_id]))
+        if rows:
+            return _run_object(rows[0]) if deserialize else rows[0]
+        if not RUNS_APART:
+            return None
+        return self.agno_db.get_run(run_id, deserialize=deserialize)
+
+    def get_runs(
+        self,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        team_id: str | None = None,
+        workflow_id: str | None = None,
+        status: Any = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        deserialize: bool | None = True,
+    ) -> Any:
+        """The runs of the agent and team rows (of `user_id`'s sessions only, when given) and,
+        unless an agent or team filter leaves them out, the workflow runs of Agno's own table:
+        filtered, sorted (by a column of Agno's runs table, newest first unless `sort_order`
+        is "asc"; none: by position in the session, as Agno's own) and paginated in SQL
+        (`page` from 1, with `limit`). With `deserialize` False: (Agno's runs-table rows, how
+        many match)."""
+        if page is not None and (limit is None or page < 1):
+            raise InvalidRecord(
+                f"get_runs: page {page} needs a limit and starts at 1 (as Agno's own);"
+                " nothing was read"
+            )
+        offset = (page - 1) * limit if limit is not None and page is not None else 0
+        filters = {
+            "run_ids": None, "mode": None, "session_id": session_id, "user_id": user_id,
+            "agent_id": agent_id, "team_id": team_id, "workflow_id": workflow_id,
+            "status": getattr(status, "value", status), "sort_by": sort_by,
+            "sort_asc": sort_order == "asc",
+        }  # fmt: skip
+        theirs: list[dict[str, Any]] = []
+        if RUNS_APART and (workflow_id is not None or (agent_id is None and team_id is None)):
+            theirs, _ = self.agno_db.get_runs(
+                session_id=session_id, user_id=user_id, agent_id=agent_id, team_id=team_id,
+                workflow_id=workflow_id, status=status, deserialize=False,
+            )  # fmt: skip
+        page_of = (self._statements()).agno_run_page
+        if theirs:  # both places: every match's keys, sorted and paginated here
+            keys = [*page_of(**filters, limit=None, offset=0), *theirs]
+            desc = _run_desc(sort_by, sort_order)
+            keys.sort(key=lambda r: _run_sort_key(r, sort_by), reverse=desc)
+            total = len(keys)
+            chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
+        else:
+            chosen = page_of(**filters, limit=limit, offset=offset)
+            total = chosen[0]["total"] if chosen else 0
+            if not chosen and offset:
+                everything = page_of(**filters, limit=1, offset=0)
+                total = everything[0]["total"] if everything else 0
+        ours = self._run_rows([r for r in chosen if "kind" in r])
+        by_id = {(r["session_id"], r["run_id"]): r for r in ours}
+        rows = [r if "kind" not in r else by_id.get((r["session_id"], r["run_id"])) for r in chosen]
+        kept = [r for r in rows if r is not None]
+        if not deserialize:
+            return kept, int(total)
+        return [_run_object(r) for r in kept]
+
+    def _delete_runs(self, run_ids: list[str]) -> bool:
+        """Take the runs of these ids out of their sessions' rows: each session rewritten whole
+        under its lock (`rewrite_session`), so its conversation keeps only the messages its
+        other runs refer to. Whether any was taken out."""
+        ids = set(run_ids)
+        places = {(f["kind"], f["session_id"]) for f in self._found_runs(run_ids)}
+
+        def without(values: dict[str, Any]) -> dict[str, Any] | None:
+            memory = values.get("memory")
+            if not isinstance(memory, dict) or not isinstance(memory.get("runs"), list):
+                return None
+            runs = memory["runs"]
+            kept = [run for run in runs if _stored_run_id(run) not in ids]
+            if len(kept) == len(runs):
+                return None
+            return {**values, "memory": {**memory, "runs": kept}}
+
+        deleted = False
+        db = self._database()
+        for kind, session_id in sorted(places):
+            rows_of = functools.partial(self._rows, kind=kind)
+            deleted |= rewrite_session(db, kind, session_id, without, rows_of)
+        return deleted
+
+    def delete_run(self, run_id: str) -> bool:
+        """Take the run out of its session (agent and team rows; see `_delete_runs`), or a
+        workflow's run out of Agno's own table. Whether a run was deleted."""
+        ours = self._delete_runs([run_id])
+        theirs = bool(self.agno_db.delete_run(run_id)) if RUNS_APART else False
+        return ours or theirs
+
+    def delete_runs(self, run_ids: list[str]) -> None:
+        """`delete_run` of each, each session rewritten once."""
+        self._delete_runs(list(run_ids))
+        if RUNS_APART:
+            self.agno_db.delete_runs(run_ids)
+
+    def cancel_pending_run(
+        self,
+        run_id: str,
+        *,
+        session_id: str,
+        reason: str,
+        user_id: str | None = None,
+        expected_status: str = "PENDING",
+    ) -> bool:
+        """Cancel the run when its stored status is still `expected_status` (PENDING or
+        RUNNING), in one statement under the session's locks: its status becomes CANCELLED,
+        `reason` its content when it has none, the rest of it is kept. Only a run of
+        `user_id`'s session, or of a session without a user (as Agno's own). A workflow's run:
+        Agno's own. Whether the run changed."""
+        if expected_status not in _LIVE:
+            raise InvalidRecord(
+                f"run {run_id!r} of session {session_id!r}: only a PENDING or RUNNING run can be"
+                f" cancelled, not {expected_status!r}; nothing was changed"
+            )
+        db = self._database()
+        with db.transaction() as tx:
+            agno = agno_queries(tx)
+            agno.lock_agno_session(mode="agent", session_id=session_id)
+            agno.lock_agno_session(mode="team", session_id=session_id)
+            changed = agno.cancel_agno_run(
+                run_id=run_id, session_id=session_id, reason=reason, user_id=user_id,
+                expected_status=expected_status,
+            )  # fmt: skip
+        if changed or not RUNS_APART:
+            return bool(changed)
+        theirs = self.agno_db.cancel_pending_run(
+            run_id, session_id=session_id, reason=reason, user_id=user_id,
+            expected_status=expected_status,
+        )  # fmt: skip
+        return bool(theirs)
+
+    def reassign_session_owner(
+        self, session_id: str, *, previous_user_id: str, user_id: str | None
+    ) -> bool:
+        """Give the session to `user_id`, only while its owner is still `previous_user_id`
+        and none of its runs is pending, running or paused, in one statement on the agent and
+        team rows (under the session's locks), else on Agno's own table (a workflow session).
+        Never to an erased user. Whether the session changed hands."""
+        db = self._database()
+        with db.transaction() as tx:
+            agno = agno_queries(tx)
+            agno.lock_agno_session(mode="agent", session_id=session_id)
+            agno.lock_agno_session(mode="team", session_id=session_id)
+            changed = agno.reassign_agno_session(
+                session_id=session_id, previous_user_id=previous_user_id, user_id=user_id
+            )
+        if changed or not RUNS_APART:
+            return bool(changed)
+        with self._writing_for((user_id, session_id)) as [erased]:
+            if erased:
+                return False
+            return bool(
+                self.agno_db.reassign_session_owner(
+                    session_id, previous_user_id=previous_user_id, user_id=user_id
+                )
+            )
+
     def _page(self, kind: Kind, filters: dict[str, Any], limit: int | None, offset: int,
                     sort_by: str | None, asc: bool) -> list[dict[str, Any]]:  # fmt: skip
         agno = self._statements()
@@ -839,6 +1046,44 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
 
     def clear_memories(self) -> None:
         (self._statements()).delete_all_memories()
+
+
+def _run_object(row: dict[str, Any]) -> Any:
+    """The run object of Agno's runs-table row."""
+    return _RUN_CLASSES[row["run_type"]].from_dict(row["run_data"])
+
+
+def _stored_run_id(run: Any) -> Any:
+    """The id of a stored run (an Agno 1.7 run of the legacy format: its response's)."""
+    if not isinstance(run, dict):
+        return None
+    response = run.get("response")
+    if "run_id" not in run and isinstance(response, dict):
+        return response.get("run_id")
+    return run.get("run_id")
+
+
+_NUMBERS = ("created_at", "updated_at", "run_index")
+_TEXTS = (
+    "run_id", "session_id", "user_id", "status", "agent_id", "team_id", "workflow_id",
+    "run_type", "parent_run_id",
+)  # fmt: skip
+
+
+def _run_sort_key(row: dict[str, Any], sort_by: str | None) -> tuple[Any, ...]:
+    """The order of `agno_run_page` (run_index, then created_at; or `sort_by` first), for runs
+    of both places."""
+    value = row.get(sort_by) if sort_by in _NUMBERS or sort_by in _TEXTS else None
+    if sort_by == "updated_at" and "kind" not in row:  # Agno's own: updated_at, else created_at
+        value = row.get("updated_at") or row.get("created_at")
+    return (
+        value is None, value if value is not None else 0,
+        row.get("run_index") or 0, row.get("created_at") or 0,
+    )  # fmt: skip
+
+
+def _run_desc(sort_by: str | None, sort_order: str | None) -> bool:
+    return (sort_by in _NUMBERS or sort_by in _TEXTS) and sort_order != "asc"
 
 
 def _session_data(data: Any) -> Any:

@@ -55,17 +55,47 @@ def write_session(
                 mapping.session_from_rows(stored, kind)[0], values, served, merge_data
             )
         elif stored:
-            delete = (
-                agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
-            )
-            delete(session_id=session_id)
-        save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
-        for row in rows_of(values):
-            save(**{p: row[p] for p in save.params})
+            _delete_rows(agno, kind, session_id)
+        _save_rows(agno, kind, rows_of(values))
         written = stored_rows(agno, kind, session_id)
         if written and then is not None:
             then(written)
     return written or None  # none: the erasure's trigger kept them out
+
+
+def _delete_rows(agno: AgnoQueries, kind: Kind, session_id: str) -> None:
+    delete = agno.delete_team_session_rows if kind == "team" else agno.delete_agent_session_rows
+    delete(session_id=session_id)
+
+
+def _save_rows(agno: AgnoQueries, kind: Kind, rows: list[dict[str, Any]]) -> None:
+    save = agno.save_team_session_row if kind == "team" else agno.save_agent_session_row
+    for row in rows:
+        save(**{p: row[p] for p in save.params})
+
+
+def rewrite_session(
+    db: Database,
+    kind: Kind,
+    session_id: str,
+    edit: Callable[[dict[str, Any]], dict[str, Any] | None],
+    rows_of: Callable[[dict[str, Any]], list[dict[str, Any]]],
+) -> bool:
+    """Rewrite one stored session whole, as `edit` changes it: under the session's lock, its
+    values are read back (Agno 1.7's, `session_from_rows`: runs with their messages), given to
+    `edit` (None: nothing to change), and stored in place of its rows by `rows_of`, which
+    compacts the conversation again (a message no run refers to any longer leaves it).
+    Whether the session was rewritten."""
+    with db.transaction() as tx:
+        agno = agno_queries(tx)
+        agno.lock_agno_session(mode=kind, session_id=session_id)
+        stored = stored_rows(agno, kind, session_id)
+        values = edit(mapping.session_from_rows(stored, kind)[0]) if stored else None
+        if values is None:
+            return False
+        _delete_rows(agno, kind, session_id)
+        _save_rows(agno, kind, rows_of(values))
+    return True
 
 
 def put_runs(

@@ -2356,6 +2356,94 @@ class _AgnoTeamSessionOwners(_Query, Protocol):
     def stream(self, *, session_ids: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _AgnoAgnoRunPage(_Query, Protocol):
+    """One page of the runs stored in agent and team rows (`mode` 'agent' or 'team': that table
+    only; NULL: both), as Agno's runs table lists them: one row per run, with the run's id, its
+    run_type ('agent' or 'team', as Agno's get_run_type names a run dict; else the table's), its
+    agent, team, workflow, parent run and status, its position in its session (run_index, from
+    0; a route-mode run kept in another agent's row counts at the place its session shows it),
+    and its created_at (epoch; the row's when the run has none; updated_at: the same, runs
+    carry no time of change). An Agno 1.7 run of the legacy format is read from its `response`.
+    Filters (NULL: any): run ids, session id, the row's owner (user_id), the run's agent, team,
+    workflow and status. Sorted by sort_by (a column of this result; NULL or another name:
+    run_index, then created_at, as Agno's own), newest first unless sort_asc (sort_by NULL:
+    ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
+    run_id are not listed.
+
+    :many, agno/agno.sql:385
+    """
+
+    def __call__(
+        self,
+        *,
+        mode: Any,
+        session_id: Any,
+        user_id: Any,
+        run_ids: Any,
+        agent_id: Any,
+        team_id: Any,
+        workflow_id: Any,
+        status: Any,
+        sort_asc: Any,
+        sort_by: Any,
+        limit: Any,
+        offset: Any,
+    ) -> list[dict[str, Any]]: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self,
+        *,
+        mode: Any,
+        session_id: Any,
+        user_id: Any,
+        run_ids: Any,
+        agent_id: Any,
+        team_id: Any,
+        workflow_id: Any,
+        status: Any,
+        sort_asc: Any,
+        sort_by: Any,
+        limit: Any,
+        offset: Any,
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoCancelAgnoRun(_Query, Protocol):
+    """Cancel one run of a session, in its agent or team row, in one statement (the caller holds
+    the session's locks): only a run Agno 2/3 wrote whose stored status is `expected_status`,
+    in a row of `user_id` or of no user (as Agno's own). Its status becomes CANCELLED, `reason`
+    its content when it has none; the rest of the run is kept, and its fingerprint dropped (a
+    writer's unchanged copy of the run it was served still cannot set the run back). Returns
+    how many runs were cancelled.
+
+    :scalar, agno/agno.sql:502
+    """
+
+    def __call__(
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
+    ) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoReassignAgnoSession(_Query, Protocol):
+    """Give the agent and team rows of a session to `user_id` (NULL: no user), only where their
+    owner is still `previous_user_id`, the session is idle (none of its runs that Agno 2/3
+    wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
+    (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
+
+    :scalar, agno/agno.sql:541
+    """
+
+    def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_id: Any, user_id: Any, previous_user_id: Any
+    ) -> Iterator[dict[str, Any]]: ...
+
+
 class AgnoQueries(Protocol):
     """The named queries, called through agno_queries(on)."""
 
@@ -2392,6 +2480,9 @@ class AgnoQueries(Protocol):
     put_team_runs: _AgnoPutTeamRuns
     agent_session_owners: _AgnoAgentSessionOwners
     team_session_owners: _AgnoTeamSessionOwners
+    agno_run_page: _AgnoAgnoRunPage
+    cancel_agno_run: _AgnoCancelAgnoRun
+    reassign_agno_session: _AgnoReassignAgnoSession
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
@@ -2930,6 +3021,94 @@ class _AgnoAsyncTeamSessionOwners(_Query, Protocol):
     def stream(self, *, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AgnoAsyncAgnoRunPage(_Query, Protocol):
+    """One page of the runs stored in agent and team rows (`mode` 'agent' or 'team': that table
+    only; NULL: both), as Agno's runs table lists them: one row per run, with the run's id, its
+    run_type ('agent' or 'team', as Agno's get_run_type names a run dict; else the table's), its
+    agent, team, workflow, parent run and status, its position in its session (run_index, from
+    0; a route-mode run kept in another agent's row counts at the place its session shows it),
+    and its created_at (epoch; the row's when the run has none; updated_at: the same, runs
+    carry no time of change). An Agno 1.7 run of the legacy format is read from its `response`.
+    Filters (NULL: any): run ids, session id, the row's owner (user_id), the run's agent, team,
+    workflow and status. Sorted by sort_by (a column of this result; NULL or another name:
+    run_index, then created_at, as Agno's own), newest first unless sort_asc (sort_by NULL:
+    ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
+    run_id are not listed.
+
+    :many, agno/agno.sql:385
+    """
+
+    async def __call__(
+        self,
+        *,
+        mode: Any,
+        session_id: Any,
+        user_id: Any,
+        run_ids: Any,
+        agent_id: Any,
+        team_id: Any,
+        workflow_id: Any,
+        status: Any,
+        sort_asc: Any,
+        sort_by: Any,
+        limit: Any,
+        offset: Any,
+    ) -> list[dict[str, Any]]: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self,
+        *,
+        mode: Any,
+        session_id: Any,
+        user_id: Any,
+        run_ids: Any,
+        agent_id: Any,
+        team_id: Any,
+        workflow_id: Any,
+        status: Any,
+        sort_asc: Any,
+        sort_by: Any,
+        limit: Any,
+        offset: Any,
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncCancelAgnoRun(_Query, Protocol):
+    """Cancel one run of a session, in its agent or team row, in one statement (the caller holds
+    the session's locks): only a run Agno 2/3 wrote whose stored status is `expected_status`,
+    in a row of `user_id` or of no user (as Agno's own). Its status becomes CANCELLED, `reason`
+    its content when it has none; the rest of the run is kept, and its fingerprint dropped (a
+    writer's unchanged copy of the run it was served still cannot set the run back). Returns
+    how many runs were cancelled.
+
+    :scalar, agno/agno.sql:502
+    """
+
+    async def __call__(
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
+    ) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_id: Any, reason: Any, user_id: Any, run_id: Any, expected_status: Any
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncReassignAgnoSession(_Query, Protocol):
+    """Give the agent and team rows of a session to `user_id` (NULL: no user), only where their
+    owner is still `previous_user_id`, the session is idle (none of its runs that Agno 2/3
+    wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
+    (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
+
+    :scalar, agno/agno.sql:541
+    """
+
+    async def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, session_id: Any, user_id: Any, previous_user_id: Any
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncAgnoQueries(Protocol):
     """The named queries, awaited through agno_queries(on)."""
 
@@ -2966,6 +3145,9 @@ class AsyncAgnoQueries(Protocol):
     put_team_runs: _AgnoAsyncPutTeamRuns
     agent_session_owners: _AgnoAsyncAgentSessionOwners
     team_session_owners: _AgnoAsyncTeamSessionOwners
+    agno_run_page: _AgnoAsyncAgnoRunPage
+    cancel_agno_run: _AgnoAsyncCancelAgnoRun
+    reassign_agno_session: _AgnoAsyncReassignAgnoSession
 
 
 @overload

@@ -344,3 +344,189 @@ SELECT session_id, user_id FROM agent_sessions WHERE session_id = ANY(:session_i
 -- name: team_session_owners :many primary
 -- The owner of each stored row of the given team session ids, as agent_session_owners.
 SELECT session_id, user_id FROM team_sessions WHERE session_id = ANY(:session_ids::text[]);
+
+-- name: agno_run_page :many primary
+-- One page of the runs stored in agent and team rows (`mode` 'agent' or 'team': that table
+-- only; NULL: both), as Agno's runs table lists them: one row per run, with the run's id, its
+-- run_type ('agent' or 'team', as Agno's get_run_type names a run dict; else the table's), its
+-- agent, team, workflow, parent run and status, its position in its session (run_index, from
+-- 0; a route-mode run kept in another agent's row counts at the place its session shows it),
+-- and its created_at (epoch; the row's when the run has none; updated_at: the same, runs
+-- carry no time of change). An Agno 1.7 run of the legacy format is read from its `response`.
+-- Filters (NULL: any): run ids, session id, the row's owner (user_id), the run's agent, team,
+-- workflow and status. Sorted by sort_by (a column of this result; NULL or another name:
+-- run_index, then created_at, as Agno's own), newest first unless sort_asc (sort_by NULL:
+-- ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
+-- run_id are not listed.
+WITH found AS (
+    SELECT 'agent' AS kind, id, session_id, user_id, agent_id AS component_id, metadata,
+        created_at
+    FROM agent_sessions
+    WHERE coalesce(:mode::text, 'agent') = 'agent'
+      AND (:session_id::text IS NULL OR session_id = :session_id)
+      AND (:user_id::text IS NULL OR user_id = :user_id)
+    UNION ALL
+    SELECT 'team', id, session_id, user_id, team_id, metadata, created_at FROM team_sessions
+    WHERE coalesce(:mode::text, 'team') = 'team'
+      AND (:session_id::text IS NULL OR session_id = :session_id)
+      AND (:user_id::text IS NULL OR user_id = :user_id)
+), matched AS (  -- the sessions holding one of the runs asked for (NULL: every session)
+    SELECT DISTINCT kind, session_id FROM found
+    WHERE :run_ids::text[] IS NULL
+       OR jsonb_path_exists(metadata,
+              'lax $.agno.row.memory.runs[*]
+                   ? (@.run_id == $ids[*] || @.response.run_id == $ids[*])',
+              jsonb_build_object('ids', to_jsonb(:run_ids::text[])))
+       OR jsonb_path_exists(metadata,
+              'lax $.agno.runs[*] ? (@.run_id == $ids[*] || @.response.run_id == $ids[*])',
+              jsonb_build_object('ids', to_jsonb(:run_ids::text[])))
+), holding AS (  -- every row of those sessions (a route-mode run is placed by its primary row)
+    SELECT found.* FROM found JOIN matched USING (kind, session_id)
+), slots AS (  -- each row's own list of runs (a route-mode placeholder names the agent's row)
+    SELECT h.kind, h.session_id, h.user_id, h.component_id, h.created_at AS row_created,
+        e.run, e.i - 1 AS run_index, e.run->>'$pagbank_split' AS split_to,
+        row_number() OVER (PARTITION BY h.id, e.run->>'$pagbank_split' ORDER BY e.i) AS split_n
+    FROM holding AS h,
+        jsonb_array_elements(CASE WHEN jsonb_typeof(h.metadata #> '{agno,row,memory,runs}')
+                                       = 'array'
+                                  THEN h.metadata #> '{agno,row,memory,runs}' ELSE '[]' END)
+            WITH ORDINALITY AS e(run, i)
+), kept AS (  -- the runs of a route-mode session's other agents, in their rows, in order
+    SELECT h.session_id, h.component_id, e.run, e.i AS n, h.created_at AS row_created
+    FROM holding AS h,
+        jsonb_array_elements(CASE WHEN jsonb_typeof(h.metadata #> '{agno,runs}') = 'array'
+                                  THEN h.metadata #> '{agno,runs}' ELSE '[]' END)
+            WITH ORDINALITY AS e(run, i)
+    WHERE h.kind = 'agent'
+), placed AS (
+    SELECT s.kind, s.session_id, s.user_id, s.run_index,
+        coalesce(k.component_id, s.component_id) AS component_id,
+        coalesce(k.row_created, s.row_created) AS row_created,
+        coalesce(k.run, s.run) AS stored
+    FROM slots AS s
+    LEFT JOIN kept AS k ON s.split_to IS NOT NULL AND k.session_id = s.session_id
+        AND k.component_id = s.split_to AND k.n = s.split_n
+    WHERE jsonb_typeof(s.run) = 'object' AND (s.split_to IS NULL OR k.run IS NOT NULL)
+), shaped AS (
+    SELECT kind, session_id, user_id, run_index, component_id, row_created,
+        stored ? '$pagbank_v2' AS v2,
+        CASE WHEN NOT stored ? 'run_id' AND jsonb_typeof(stored->'response') = 'object'
+             THEN stored->'response' ELSE stored END AS r
+    FROM placed
+    WHERE jsonb_typeof(stored) = 'object'
+), runs AS (
+    SELECT kind, session_id, user_id, run_index, r->>'run_id' AS run_id,
+        CASE WHEN coalesce(r->>'agent_id', r->>'agent_name', '') <> '' THEN 'agent'
+             WHEN coalesce(r->>'team_id', r->>'team_name', '') <> '' THEN 'team'
+             ELSE kind END AS run_type,
+        coalesce(nullif(r->>'agent_id', ''),
+                 CASE WHEN kind = 'agent' THEN nullif(component_id, '') END) AS agent_id,
+        CASE WHEN NOT v2 AND r->>'agent_id' IS NOT NULL THEN NULL  -- Agno's v1-to-v2 rule
+             ELSE coalesce(nullif(r->>'team_id', ''),
+                           CASE WHEN kind = 'team' AND coalesce(r->>'agent_id', '') = ''
+                                THEN nullif(component_id, '') END) END AS team_id,
+        r->>'workflow_id' AS workflow_id, r->>'parent_run_id' AS parent_run_id,
+        r->>'status' AS status,
+        coalesce(CASE WHEN jsonb_typeof(r->'created_at') = 'number'
+                      THEN floor((r->>'created_at')::numeric)::bigint END,
+                 extract(epoch FROM row_created)::bigint) AS created_at
+    FROM shaped
+    WHERE r->>'run_id' IS NOT NULL
+)
+SELECT kind, session_id, user_id, run_id, run_type, agent_id, team_id, workflow_id,
+    parent_run_id, status, run_index, created_at, created_at AS updated_at,
+    count(*) OVER () AS total
+FROM runs
+WHERE (:run_ids::text[] IS NULL OR run_id = ANY(:run_ids::text[]))
+  AND (:agent_id::text IS NULL OR agent_id = :agent_id)
+  AND (:team_id::text IS NULL OR team_id = :team_id)
+  AND (:workflow_id::text IS NULL OR workflow_id = :workflow_id)
+  AND (:status::text IS NULL OR status = :status)
+ORDER BY
+    CASE WHEN :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'created_at' THEN created_at WHEN 'updated_at' THEN created_at
+        WHEN 'run_index' THEN run_index END END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'created_at' THEN created_at WHEN 'updated_at' THEN created_at
+        WHEN 'run_index' THEN run_index END END DESC,
+    CASE WHEN :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'run_id' THEN run_id WHEN 'session_id' THEN session_id WHEN 'user_id' THEN user_id
+        WHEN 'status' THEN status WHEN 'agent_id' THEN agent_id WHEN 'team_id' THEN team_id
+        WHEN 'workflow_id' THEN workflow_id WHEN 'run_type' THEN run_type
+        WHEN 'parent_run_id' THEN parent_run_id END END ASC,
+    CASE WHEN NOT :sort_asc::boolean THEN CASE :sort_by::text
+        WHEN 'run_id' THEN run_id WHEN 'session_id' THEN session_id WHEN 'user_id' THEN user_id
+        WHEN 'status' THEN status WHEN 'agent_id' THEN agent_id WHEN 'team_id' THEN team_id
+        WHEN 'workflow_id' THEN workflow_id WHEN 'run_type' THEN run_type
+        WHEN 'parent_run_id' THEN parent_run_id END END DESC,
+    run_index, created_at, session_id, kind
+LIMIT :limit OFFSET :offset;
+
+-- name: cancel_agno_run :scalar
+-- Cancel one run of a session, in its agent or team row, in one statement (the caller holds
+-- the session's locks): only a run Agno 2/3 wrote whose stored status is `expected_status`,
+-- in a row of `user_id` or of no user (as Agno's own). Its status becomes CANCELLED, `reason`
+-- its content when it has none; the rest of the run is kept, and its fingerprint dropped (a
+-- writer's unchanged copy of the run it was served still cannot set the run back). Returns
+-- how many runs were cancelled.
+WITH lists AS (  -- each list of runs of the session's rows, and where it is in `metadata`
+    SELECT 'agent' AS kind, id, user_id, '{agno,row,memory,runs}'::text[] AS at,
+        metadata #> '{agno,row,memory,runs}' AS runs
+    FROM agent_sessions WHERE session_id = :session_id
+    UNION ALL
+    SELECT 'agent', id, user_id, '{agno,runs}', metadata #> '{agno,runs}'
+    FROM agent_sessions WHERE session_id = :session_id
+    UNION ALL
+    SELECT 'team', id, user_id, '{agno,row,memory,runs}', metadata #> '{agno,row,memory,runs}'
+    FROM team_sessions WHERE session_id = :session_id
+), target AS (
+    SELECT l.kind, l.id, l.at || (e.i - 1)::text AS path,
+        (e.run - '$pagbank_fp') || jsonb_build_object('status', 'CANCELLED')
+        || CASE WHEN coalesce(e.run->>'content', '') = ''
+                THEN jsonb_build_object('content', :reason::text) ELSE '{}' END AS run
+    FROM lists AS l,
+        jsonb_array_elements(CASE WHEN jsonb_typeof(l.runs) = 'array' THEN l.runs ELSE '[]' END)
+            WITH ORDINALITY AS e(run, i)
+    WHERE (l.user_id = :user_id OR l.user_id IS NULL)
+      AND e.run->>'run_id' = :run_id AND e.run->>'status' = :expected_status
+      AND e.run->'$pagbank_v2' = 'true'
+), cancelled_agent AS (
+    UPDATE agent_sessions AS s SET metadata = jsonb_set(s.metadata, t.path, t.run),
+        updated_at = now()
+    FROM target AS t WHERE t.kind = 'agent' AND s.id = t.id RETURNING s.id
+), cancelled_team AS (
+    UPDATE team_sessions AS s SET metadata = jsonb_set(s.metadata, t.path, t.run),
+        updated_at = now()
+    FROM target AS t WHERE t.kind = 'team' AND s.id = t.id RETURNING s.id
+)
+SELECT (SELECT count(*) FROM cancelled_agent) + (SELECT count(*) FROM cancelled_team);
+
+-- name: reassign_agno_session :scalar
+-- Give the agent and team rows of a session to `user_id` (NULL: no user), only where their
+-- owner is still `previous_user_id`, the session is idle (none of its runs that Agno 2/3
+-- wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
+-- (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
+WITH active AS (
+    SELECT EXISTS (
+        SELECT FROM (SELECT metadata FROM agent_sessions WHERE session_id = :session_id
+                     UNION ALL
+                     SELECT metadata FROM team_sessions WHERE session_id = :session_id) AS s
+        WHERE jsonb_path_exists(s.metadata, 'lax $.agno.row.memory.runs[*]
+                  ? (@."$pagbank_v2" == true
+                     && (@.status == "PENDING" || @.status == "RUNNING" || @.status == "PAUSED"))')
+           OR jsonb_path_exists(s.metadata, 'lax $.agno.runs[*]
+                  ? (@."$pagbank_v2" == true
+                     && (@.status == "PENDING" || @.status == "RUNNING" || @.status == "PAUSED"))')
+    ) AS busy
+), agent_rows AS (
+    UPDATE agent_sessions SET user_id = :user_id, updated_at = now()
+    WHERE session_id = :session_id AND user_id = :previous_user_id
+      AND NOT (SELECT busy FROM active) AND NOT is_erased(:user_id, :session_id)
+    RETURNING 1
+), team_rows AS (
+    UPDATE team_sessions SET user_id = :user_id, updated_at = now()
+    WHERE session_id = :session_id AND user_id = :previous_user_id
+      AND NOT (SELECT busy FROM active) AND NOT is_erased(:user_id, :session_id)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM agent_rows) + (SELECT count(*) FROM team_rows);
