@@ -2370,7 +2370,7 @@ class _AgnoAgnoRunPage(_Query, Protocol):
     ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
     run_id are not listed.
 
-    :many, agno/agno.sql:385
+    :many, agno/agno.sql:348
     """
 
     def __call__(
@@ -2416,7 +2416,7 @@ class _AgnoCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:502
+    :scalar, agno/agno.sql:465
     """
 
     def __call__(
@@ -2434,7 +2434,7 @@ class _AgnoReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:541
+    :scalar, agno/agno.sql:504
     """
 
     def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
@@ -3035,7 +3035,7 @@ class _AgnoAsyncAgnoRunPage(_Query, Protocol):
     ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
     run_id are not listed.
 
-    :many, agno/agno.sql:385
+    :many, agno/agno.sql:348
     """
 
     async def __call__(
@@ -3081,7 +3081,7 @@ class _AgnoAsyncCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:502
+    :scalar, agno/agno.sql:465
     """
 
     async def __call__(
@@ -3099,7 +3099,7 @@ class _AgnoAsyncReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:541
+    :scalar, agno/agno.sql:504
     """
 
     async def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
