@@ -28,7 +28,7 @@ import inspect  # async only
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -44,6 +44,7 @@ from agno.db.schemas.memory import UserMemory
 from agno.run.agent import RunOutput
 from agno.run.team import TeamRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
+from psycopg import sql
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # async only
 
@@ -51,7 +52,7 @@ from .. import mapping
 from ..config import DEFAULT_FILE
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
-from ..query import AsyncDatabase
+from ..query import AsyncDatabase, AsyncTransaction
 from ..query.types import AsyncAgnoQueries, agno_queries, lgpd_queries, schema_queries
 from ..transfer.kinds import KINDS
 from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
@@ -309,22 +310,62 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
     async def _writing_for(
         self,
         *owners: tuple[str | None, str | None],
+        sessions: bool = False,
     ) -> AsyncIterator[list[bool]]:
         """Whether each write to Agno's own tables for a (user, session) is passed over (LGPD:
         an erased one), decided under the erasure guard that the plan's tables take in their
         triggers, and held until the caller's writes are done: an erasure waits for them and
-        erases them too, or the writes see the erasure."""
+        erases them too, or the writes see the erasure.
+
+        `sessions`: the writes are of workflow sessions (Agno's own table). Each session's
+        lock is held too (one writer at a time, as for the plan's sessions), and a session
+        that another user owns raises `SessionOwnershipError` (`check_owner`)."""
         db = await self._database()
         async with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
+            ids = sorted({session_id for _, session_id in owners if session_id is not None})
+            for session_id in ids if sessions else []:  # in one order: no deadlock
+                await agno_queries(tx).lock_agno_session(mode="workflow", session_id=session_id)
             erased = []
             for user_id, session_id in owners:
                 await lgpd.guard_writer(user_id=user_id, session_id=session_id)
                 erased.append(bool(await lgpd.is_erased(user_id=user_id, session_id=session_id)))
+            if sessions:  # an erased user's write is passed over, not checked
+                kept = [o for o, gone in zip(owners, erased, strict=True) if not gone]
+                self._check_workflow_owners(await self._workflow_owners(tx, ids), kept)
             if any(erased):
                 self.erased_skipped += sum(erased)
                 logger.info("a write of an erased user passed over")
             yield erased
+
+    async def _workflow_owners(
+        self, tx: AsyncTransaction, session_ids: list[str]
+    ) -> dict[str, list[str | None]]:
+        """The stored owner of each of the workflow session ids found in Agno's own table."""
+        table = self.agno_db.session_table_name
+        found = await agno_queries(tx).agno_table_found(
+            agno_schema=self.agno_schema, table_name=table
+        )
+        if not found or not session_ids:
+            return {}
+        owners = sql.SQL("SELECT session_id, user_id FROM {} WHERE session_id = ANY(%s)").format(
+            sql.Identifier(self.agno_schema, table)
+        )
+        cursor = await tx.connection.execute(owners, [session_ids])
+        rows = await cursor.fetchall()
+        return {row["session_id"]: [row["user_id"]] for row in rows}
+
+    def _check_workflow_owners(
+        self,
+        stored: dict[str, list[str | None]],
+        owners: Iterable[tuple[str | None, str | None]],
+    ) -> None:
+        """`SessionOwnershipError` unless each (user, session) may write its workflow session,
+        whose stored owners are `stored` (`_workflow_owners`)."""
+        table = f"{self.agno_schema}.{self.agno_db.session_table_name}"
+        for user_id, session_id in owners:
+            if session_id is not None:
+                check_owner(stored.get(session_id, []), user_id, session_id, table)
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -423,7 +464,8 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         `SessionOwnershipError`."""
         kind = _kind_of(session)
         if kind is None:
-            async with self._writing_for((session.user_id, session.session_id)) as [erased]:
+            whose = (session.user_id, session.session_id)
+            async with self._writing_for(whose, sessions=True) as [erased]:
                 if erased:
                     return None
                 return await self.agno_db.upsert_session(session, deserialize=deserialize)
@@ -503,11 +545,12 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         `SessionOwnershipError`. A workflow's run goes to Agno's own table."""
         kind = _run_kind(run)
         if kind is None:
-            if await self._erased(user_id, session_id):
-                return None
-            return await self.agno_db.upsert_run(  # type: ignore[no-any-return]
-                run=run, session_id=session_id, user_id=user_id, run_index=run_index
-            )
+            async with self._writing_for((user_id, session_id), sessions=True) as [erased]:
+                if erased:
+                    return None
+                return await self.agno_db.upsert_run(  # type: ignore[no-any-return]
+                    run=run, session_id=session_id, user_id=user_id, run_index=run_index
+                )
         given = run if isinstance(run, dict) else run.to_dict()
         if given.get("run_id") is None:
             raise InvalidRecord(
@@ -561,11 +604,16 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
                 check_owner(
                     owners.get(s.session_id, []), s.user_id, s.session_id, f"{kind}_sessions"
                 )
+        workflows = [s for s in sessions if _kind_of(s) is None]
+        whose = tuple((s.user_id, s.session_id) for s in workflows)
+        if workflows:  # checked again below, under the sessions' locks
+            db = await self._database()
+            async with db.transaction() as tx:
+                ids = sorted({s.session_id for s in workflows})
+                self._check_workflow_owners(await self._workflow_owners(tx, ids), whose)
         ours = [s for s in sessions if _kind_of(s) is not None]
         stored = [await self.upsert_session(s, deserialize=deserialize) for s in ours]
-        workflows = [s for s in sessions if _kind_of(s) is None]
-        whose = [(s.user_id, s.session_id) for s in workflows]
-        async with self._writing_for(*whose) as erased:  # Agno's own bulk path
+        async with self._writing_for(*whose, sessions=True) as erased:  # Agno's own bulk path
             kept = [s for s, gone in zip(workflows, erased, strict=True) if not gone]
             own: Any = self.agno_db
             if kept and not hasattr(own, "upsert_sessions"):  # Agno's async db has no bulk

@@ -2357,6 +2357,19 @@ class _AgnoTeamSessionOwners(_Query, Protocol):
     def stream(self, *, session_ids: Any) -> Iterator[dict[str, Any]]: ...
 
 
+class _AgnoAgnoTableFound(_Query, Protocol):
+    """Whether Agno's own table `table_name` is in the schema `agno_schema` (Agno makes its tables
+    on first use): what is read there (a workflow session's owner) is read only then. The names
+    as given, quoted here.
+
+    :scalar, agno/agno.sql:385
+    """
+
+    def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, agno_schema: Any, table_name: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class AgnoQueries(Protocol):
     """The named queries, called through agno_queries(on)."""
 
@@ -2393,6 +2406,7 @@ class AgnoQueries(Protocol):
     put_team_runs: _AgnoPutTeamRuns
     agent_session_owners: _AgnoAgentSessionOwners
     team_session_owners: _AgnoTeamSessionOwners
+    agno_table_found: _AgnoAgnoTableFound
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
@@ -2932,6 +2946,19 @@ class _AgnoAsyncTeamSessionOwners(_Query, Protocol):
     def stream(self, *, session_ids: Any) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AgnoAsyncAgnoTableFound(_Query, Protocol):
+    """Whether Agno's own table `table_name` is in the schema `agno_schema` (Agno makes its tables
+    on first use): what is read there (a workflow session's owner) is read only then. The names
+    as given, quoted here.
+
+    :scalar, agno/agno.sql:385
+    """
+
+    async def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, agno_schema: Any, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncAgnoQueries(Protocol):
     """The named queries, awaited through agno_queries(on)."""
 
@@ -2968,6 +2995,7 @@ class AsyncAgnoQueries(Protocol):
     put_team_runs: _AgnoAsyncPutTeamRuns
     agent_session_owners: _AgnoAsyncAgentSessionOwners
     team_session_owners: _AgnoAsyncTeamSessionOwners
+    agno_table_found: _AgnoAsyncAgnoTableFound
 
 
 @overload

@@ -381,3 +381,9 @@ SELECT session_id, user_id FROM agent_sessions WHERE session_id = ANY(:session_i
 -- name: team_session_owners :many primary
 -- The owner of each stored row of the given team session ids, as agent_session_owners.
 SELECT session_id, user_id FROM team_sessions WHERE session_id = ANY(:session_ids::text[]);
+
+-- name: agno_table_found :scalar primary
+-- Whether Agno's own table `table_name` is in the schema `agno_schema` (Agno makes its tables
+-- on first use): what is read there (a workflow session's owner) is read only then. The names
+-- as given, quoted here.
+SELECT to_regclass(format('%I.%I', :agno_schema::text, :table_name::text)) IS NOT NULL;

@@ -1,0 +1,83 @@
+"""Workflow sessions live in Agno's own table (schema `agno`), yet belong to the user who
+created them, as the plan's sessions do: a write for another user to a stored workflow session
+id raises `SessionOwnershipError` and changes nothing (Agno's own returns None and drops the
+write: agno #7957, #7986); a session stored without a user takes the first user's write."""
+
+from typing import Any
+
+import psycopg
+import pytest
+from agno.db.base import SessionType
+from agno.session import AgentSession, WorkflowSession
+
+from pagbank_pg.errors import SessionOwnershipError
+
+from .backends import Backend
+from .sessions import workflow_session
+
+REFUSED = "session 'sessao-fluxo' of agno.agno_sessions belongs to another user; nothing was"
+
+
+def stored(dsn: str) -> list[tuple[Any, ...]]:
+    """The workflow sessions as Agno's table holds them, and the runs of Agno 3's (if any)."""
+    with psycopg.connect(dsn) as conn:
+        sessions = conn.execute(
+            "SELECT session_id, user_id, session_data, updated_at FROM agno.agno_sessions "
+            "ORDER BY session_id"
+        ).fetchall()
+        [(runs_table,)] = conn.execute("SELECT to_regclass('agno.agno_runs')").fetchall()
+        runs = (
+            conn.execute("SELECT run_id, user_id FROM agno.agno_runs ORDER BY run_id").fetchall()
+            if runs_table is not None
+            else []
+        )
+    return [*sessions, *runs]
+
+
+def test_a_write_for_another_user_raises(own_backend: Backend) -> None:
+    db = own_backend.db
+    db.upsert_session(workflow_session(user_id="ana"))
+    before = stored(own_backend.dsn)
+    for intruder in ("bia", None):  # another user, or none: the session has an owner
+        theirs = workflow_session(user_id=intruder)  # type: ignore[arg-type]
+        theirs.session_data = {"session_name": "sequestro"}
+        with pytest.raises(SessionOwnershipError, match=REFUSED):
+            db.upsert_session(theirs)
+        with pytest.raises(SessionOwnershipError, match=REFUSED):
+            db.upsert_sessions([theirs])
+    assert stored(own_backend.dsn) == before
+    # The owner's write is stored.
+    own = workflow_session(user_id="ana")
+    own.session_data = {"session_name": "Onboarding, etapa 2"}
+    assert db.upsert_session(own).session_data == {"session_name": "Onboarding, etapa 2"}
+    read = db.get_session("sessao-fluxo", SessionType.WORKFLOW, user_id="ana")
+    assert read.session_data == {"session_name": "Onboarding, etapa 2"}
+
+
+def test_a_batch_with_another_users_workflow_session_writes_nothing(
+    own_backend: Backend,
+) -> None:
+    db = own_backend.db
+    db.upsert_session(workflow_session(user_id="ana"))
+    before = stored(own_backend.dsn)
+    batch = [
+        AgentSession(session_id="sessao-nova", agent_id="pix", user_id="bia"),
+        workflow_session("sessao-fluxo-2", user_id="bia"),
+        workflow_session(user_id="bia"),
+    ]
+    with pytest.raises(SessionOwnershipError, match=REFUSED):
+        db.upsert_sessions(batch)
+    assert stored(own_backend.dsn) == before
+    assert db.get_session("sessao-nova", SessionType.AGENT) is None
+
+
+def test_a_session_without_a_user_takes_the_first_users_write(own_backend: Backend) -> None:
+    """As for the plan's tables (`check_owner`): no owner yet, so anyone's write is taken,
+    and the session is then that user's."""
+    db = own_backend.db
+    db.upsert_session(WorkflowSession(session_id="sessao-fluxo", workflow_id="onboarding"))
+    db.upsert_session(workflow_session(user_id="ana"))
+    assert db.get_session("sessao-fluxo", SessionType.WORKFLOW).user_id == "ana"
+    with pytest.raises(SessionOwnershipError, match=REFUSED):
+        db.upsert_session(workflow_session(user_id="bia"))
+    assert db.get_session("sessao-fluxo", SessionType.WORKFLOW).user_id == "ana"
