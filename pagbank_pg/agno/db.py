@@ -314,9 +314,9 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         db = self._database()
         with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
-            ids = sorted({session_id for _, session_id in owners if session_id is not None})
-            for session_id in ids if sessions else []:  # in one order: no deadlock
-                agno_queries(tx).lock_agno_session(mode="workflow", session_id=session_id)
+            ids = sorted({session for _, session in owners if session is not None})
+            for each in ids if sessions else []:  # in one order: no deadlock
+                agno_queries(tx).lock_agno_session(mode="workflow", session_id=each)
             erased = []
             for user_id, session_id in owners:
                 lgpd.guard_writer(user_id=user_id, session_id=session_id)

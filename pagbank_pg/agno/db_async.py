@@ -323,9 +323,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         db = await self._database()
         async with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
-            ids = sorted({session_id for _, session_id in owners if session_id is not None})
-            for session_id in ids if sessions else []:  # in one order: no deadlock
-                await agno_queries(tx).lock_agno_session(mode="workflow", session_id=session_id)
+            ids = sorted({session for _, session in owners if session is not None})
+            for each in ids if sessions else []:  # in one order: no deadlock
+                await agno_queries(tx).lock_agno_session(mode="workflow", session_id=each)
             erased = []
             for user_id, session_id in owners:
                 await lgpd.guard_writer(user_id=user_id, session_id=session_id)
