@@ -390,7 +390,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             data["runs"] = []
         # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
         # to_dict gives back what its from_dict took), fingerprinted when it was written.
-        # Taken first: from_dict consumes it.
+        # Taken first: from_dict consumes it. A run stored without a fingerprint (Agno 1.7's,
+        # or the messages the app appended) may come back filled in by Agno (message ids,
+        # defaults): that copy is served too (below).
         given = [r for r in data["runs"] if isinstance(r, dict) and r.get("run_id") is not None]
         self.served.remember(
             f"{kind}:{data['session_id']}",
@@ -408,10 +410,19 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             session = AgentSession.from_dict({**data, "runs": []})
             if session is not None:
                 session.runs = runs
-            return session
-        session = _CLASSES[kind].from_dict(data)
-        if session is not None and not include_runs:
-            session.runs = None
+        else:
+            session = _CLASSES[kind].from_dict(data)
+            if session is not None and not include_runs:
+                session.runs = None
+        if session is not None:  # runs stored without a fingerprint: Agno's copy, as served
+            self.served.remember(
+                f"{kind}:{data['session_id']}",
+                (
+                    served_fingerprint(run.to_dict(), None)
+                    for run in session.runs or []
+                    if not isinstance(fps.get(run.run_id), str)
+                ),
+            )
         return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from pagbank_pg import Database
 
 from ..helpers import run
 from .backends import Backend, save
-from .offline import specialist, turn
+from .offline import ScriptedModel, specialist, turn
 from .sessions import agent_run, agent_session, questions
 
 AGENT = SessionType.AGENT
@@ -170,6 +170,38 @@ def test_a_conversation_the_app_appended_to(own_backend: Backend, tmp_path: Path
     assert [len(run) for _, run in stored] == [2, 2, 2, 2]
     assert [said for _, run in stored for said in run] == conversation
     assert len({run_id for run_id, _ in stored}) == 4
+    assert exported_story(own_backend, tmp_path / "out", "sessao-pix") == stored
+
+
+def test_the_app_appends_while_a_turn_runs(own_backend: Backend, tmp_path: Path) -> None:
+    """The app appends to the conversation before a turn (the turn reads those messages as a
+    run of their own) and again while the turn runs (before it writes): each appended message
+    is kept once, in the order written."""
+    model = ScriptedModel()
+    bot = specialist(own_backend.native, "pix", model=model)
+    turn(own_backend, bot, "meu pix falhou", "sessao-pix")
+    first = [{"role": "assistant", "content": "Atendente: vou verificar"}]
+    second = [{"role": "assistant", "content": "Atendente: estornado"}]
+    with Database.open(own_backend.dsn, max_size=1) as app:
+
+        def append(messages: list[dict[str, str]]) -> None:
+            app.queries.append_agent_messages(
+                session_id="sessao-pix", agent_id="pix", messages=messages
+            )
+
+        append(first)
+        model.meanwhile = lambda: append(second)
+        time.sleep(1)  # the turn begins after the first note (runs are ordered by creation)
+        turn(own_backend, bot, "obrigado", "sessao-pix")
+    turn(own_backend, bot, "tchau", "sessao-pix")
+    [(_, conversation)] = plan_rows(own_backend.dsn, "sessao-pix")
+    notes = [c for r, c in conversation if c and c.startswith("Atendente")]
+    assert notes == ["Atendente: vou verificar", "Atendente: estornado"]
+    said_by_user = [c for r, c in conversation if r == "user"]
+    assert said_by_user == ["meu pix falhou", "obrigado", "tchau"]
+    stored = stored_story(own_backend, "sessao-pix")
+    assert [s for _, run in stored for s in run] == conversation
+    assert len({run_id for run_id, _ in stored}) == len(stored)
     assert exported_story(own_backend, tmp_path / "out", "sessao-pix") == stored
 
 
