@@ -334,8 +334,9 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     ) -> dict[str, list[str | None]]:
         """The stored owner of each of the workflow session ids found in Agno's own table."""
         table = self.agno_db.session_table_name
-        found = agno_queries(tx).agno_table_found(agno_schema=self.agno_schema, table_name=table)
-        if not found or not session_ids:
+        if not session_ids or not agno_queries(tx).agno_table_found(
+            agno_schema=self.agno_schema, table_name=table
+        ):
             return {}
         owners = sql.SQL("SELECT session_id, user_id FROM {} WHERE session_id = ANY(%s)").format(
             sql.Identifier(self.agno_schema, table)
@@ -350,11 +351,14 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         owners: Iterable[tuple[str | None, str | None]],
     ) -> None:
         """`SessionOwnershipError` unless each (user, session) may write its workflow session,
-        whose stored owners are `stored` (`_workflow_owners`)."""
+        whose stored owners are `stored` (`_workflow_owners`); in a batch, a session the batch
+        writes before is that writer's."""
         table = f"{self.agno_schema}.{self.agno_db.session_table_name}"
+        owned = {session_id: list(users) for session_id, users in stored.items()}
         for user_id, session_id in owners:
             if session_id is not None:
-                check_owner(stored.get(session_id, []), user_id, session_id, table)
+                check_owner(owned.get(session_id, []), user_id, session_id, table)
+                owned.setdefault(session_id, []).append(user_id)
 
     # --- sessions -----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ created them, as the plan's sessions do: a write for another user to a stored wo
 id raises `SessionOwnershipError` and changes nothing (Agno's own returns None and drops the
 write: agno #7957, #7986); a session stored without a user takes the first user's write."""
 
+import re
 import threading
 from typing import Any
 
@@ -72,6 +73,12 @@ def test_a_batch_with_another_users_workflow_session_writes_nothing(
     ]
     with pytest.raises(SessionOwnershipError, match=REFUSED):
         db.upsert_sessions(batch)
+    # One new session id twice in a batch, for two users: the second is another user's.
+    twice = [workflow_session("sessao-fluxo-2", user_id=user) for user in ("bia", "caio")]
+    with pytest.raises(
+        SessionOwnershipError, match=re.escape("'sessao-fluxo-2' of agno.agno_sessions")
+    ):
+        db.upsert_sessions([batch[0], *twice])
     assert stored(own_backend.dsn) == before
     assert db.get_session("sessao-nova", SessionType.AGENT) is None
 
