@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -50,13 +50,14 @@ from agno.run.agent import RunOutput
 from agno.run.team import TeamRunOutput
 from agno.run.workflow import WorkflowRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
+from psycopg import sql
 from sqlalchemy import Engine, create_engine, func, select
 
 from .. import mapping
 from ..config import DEFAULT_FILE
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
-from ..query import Database
+from ..query import Database, Transaction
 from ..query.types import AgnoQueries, agno_queries, lgpd_queries, schema_queries
 from ..transfer.kinds import KINDS
 from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
@@ -310,22 +311,64 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     def _writing_for(
         self,
         *owners: tuple[str | None, str | None],
+        sessions: bool = False,
     ) -> Iterator[list[bool]]:
         """Whether each write to Agno's own tables for a (user, session) is passed over (LGPD:
         an erased one), decided under the erasure guard that the plan's tables take in their
         triggers, and held until the caller's writes are done: an erasure waits for them and
-        erases them too, or the writes see the erasure."""
+        erases them too, or the writes see the erasure.
+
+        `sessions`: the writes are of workflow sessions (Agno's own table). Each session's
+        lock is held too (one writer at a time, as for the plan's sessions), and a session
+        that another user owns raises `SessionOwnershipError` (`check_owner`)."""
         db = self._database()
         with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
+            ids = sorted({session for _, session in owners if session is not None})
+            for each in ids if sessions else []:  # in one order: no deadlock
+                agno_queries(tx).lock_agno_session(mode="workflow", session_id=each)
             erased = []
             for user_id, session_id in owners:
                 lgpd.guard_writer(user_id=user_id, session_id=session_id)
                 erased.append(bool(lgpd.is_erased(user_id=user_id, session_id=session_id)))
+            if sessions:  # an erased user's write is passed over, not checked
+                kept = [o for o, gone in zip(owners, erased, strict=True) if not gone]
+                self._check_workflow_owners(self._workflow_owners(tx, ids), kept)
             if any(erased):
                 self.erased_skipped += sum(erased)
                 logger.info("a write of an erased user passed over")
             yield erased
+
+    def _workflow_owners(
+        self, tx: Transaction, session_ids: list[str]
+    ) -> dict[str, list[str | None]]:
+        """The stored owner of each of the workflow session ids found in Agno's own table."""
+        table = self.agno_db.session_table_name
+        if not session_ids or not agno_queries(tx).agno_table_found(
+            agno_schema=self.agno_schema, table_name=table
+        ):
+            return {}
+        owners = sql.SQL("SELECT session_id, user_id FROM {} WHERE session_id = ANY(%s)").format(
+            sql.Identifier(self.agno_schema, table)
+        )
+        cursor = tx.connection.execute(owners, [session_ids])
+        rows = cursor.fetchall()
+        return {row["session_id"]: [row["user_id"]] for row in rows}
+
+    def _check_workflow_owners(
+        self,
+        stored: dict[str, list[str | None]],
+        owners: Iterable[tuple[str | None, str | None]],
+    ) -> None:
+        """`SessionOwnershipError` unless each (user, session) may write its workflow session,
+        whose stored owners are `stored` (`_workflow_owners`); in a batch, a session the batch
+        writes before is that writer's."""
+        table = f"{self.agno_schema}.{self.agno_db.session_table_name}"
+        owned = {session_id: list(users) for session_id, users in stored.items()}
+        for user_id, session_id in owners:
+            if session_id is not None:
+                check_owner(owned.get(session_id, []), user_id, session_id, table)
+                owned.setdefault(session_id, []).append(user_id)
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -350,7 +393,9 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             data["runs"] = []
         # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
         # to_dict gives back what its from_dict took), fingerprinted when it was written.
-        # Taken first: from_dict consumes it.
+        # Taken first: from_dict consumes it. A run stored without a fingerprint (Agno 1.7's,
+        # or the messages the app appended) may come back filled in by Agno (message ids,
+        # defaults): that copy is served too (below).
         given = [r for r in data["runs"] if isinstance(r, dict) and r.get("run_id") is not None]
         self.served.remember(
             f"{kind}:{data['session_id']}",
@@ -368,10 +413,19 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             session = AgentSession.from_dict({**data, "runs": []})
             if session is not None:
                 session.runs = runs
-            return session
-        session = _CLASSES[kind].from_dict(data)
-        if session is not None and not include_runs:
-            session.runs = None
+        else:
+            session = _CLASSES[kind].from_dict(data)
+            if session is not None and not include_runs:
+                session.runs = None
+        if session is not None:  # runs stored without a fingerprint: Agno's copy, as served
+            self.served.remember(
+                f"{kind}:{data['session_id']}",
+                (
+                    served_fingerprint(run.to_dict(), None)
+                    for run in session.runs or []
+                    if not isinstance(fps.get(run.run_id), str)
+                ),
+            )
         return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
@@ -424,7 +478,8 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         `SessionOwnershipError`."""
         kind = _kind_of(session)
         if kind is None:
-            with self._writing_for((session.user_id, session.session_id)) as [erased]:
+            whose = (session.user_id, session.session_id)
+            with self._writing_for(whose, sessions=True) as [erased]:
                 if erased:
                     return None
                 return self.agno_db.upsert_session(session, deserialize=deserialize)
@@ -504,11 +559,12 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         `SessionOwnershipError`. A workflow's run goes to Agno's own table."""
         kind = _run_kind(run)
         if kind is None:
-            if self._erased(user_id, session_id):
-                return None
-            return self.agno_db.upsert_run(  # type: ignore[no-any-return]
-                run=run, session_id=session_id, user_id=user_id, run_index=run_index
-            )
+            with self._writing_for((user_id, session_id), sessions=True) as [erased]:
+                if erased:
+                    return None
+                return self.agno_db.upsert_run(  # type: ignore[no-any-return]
+                    run=run, session_id=session_id, user_id=user_id, run_index=run_index
+                )
         given = run if isinstance(run, dict) else run.to_dict()
         if given.get("run_id") is None:
             raise InvalidRecord(
@@ -562,11 +618,16 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
                 check_owner(
                     owners.get(s.session_id, []), s.user_id, s.session_id, f"{kind}_sessions"
                 )
+        workflows = [s for s in sessions if _kind_of(s) is None]
+        whose = tuple((s.user_id, s.session_id) for s in workflows)
+        if workflows:  # checked again below, under the sessions' locks
+            db = self._database()
+            with db.transaction() as tx:
+                ids = sorted({s.session_id for s in workflows})
+                self._check_workflow_owners(self._workflow_owners(tx, ids), whose)
         ours = [s for s in sessions if _kind_of(s) is not None]
         stored = [self.upsert_session(s, deserialize=deserialize) for s in ours]
-        workflows = [s for s in sessions if _kind_of(s) is None]
-        whose = [(s.user_id, s.session_id) for s in workflows]
-        with self._writing_for(*whose) as erased:  # Agno's own bulk path
+        with self._writing_for(*whose, sessions=True) as erased:  # Agno's own bulk path
             kept = [s for s, gone in zip(workflows, erased, strict=True) if not gone]
             own: Any = self.agno_db
             if kept and not hasattr(own, "upsert_sessions"):  # Agno's async db has no bulk

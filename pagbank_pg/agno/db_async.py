@@ -33,7 +33,7 @@ import inspect  # async only
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -50,6 +50,7 @@ from agno.run.agent import RunOutput
 from agno.run.team import TeamRunOutput
 from agno.run.workflow import WorkflowRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
+from psycopg import sql
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # async only
 
@@ -57,7 +58,7 @@ from .. import mapping
 from ..config import DEFAULT_FILE
 from ..conninfo import resolve_dsn
 from ..errors import InvalidRecord, RejectedRow
-from ..query import AsyncDatabase
+from ..query import AsyncDatabase, AsyncTransaction
 from ..query.types import AsyncAgnoQueries, agno_queries, lgpd_queries, schema_queries
 from ..transfer.kinds import KINDS
 from .common import Kind, RunObjects, Served, marked_run, served_fingerprint
@@ -319,22 +320,64 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
     async def _writing_for(
         self,
         *owners: tuple[str | None, str | None],
+        sessions: bool = False,
     ) -> AsyncIterator[list[bool]]:
         """Whether each write to Agno's own tables for a (user, session) is passed over (LGPD:
         an erased one), decided under the erasure guard that the plan's tables take in their
         triggers, and held until the caller's writes are done: an erasure waits for them and
-        erases them too, or the writes see the erasure."""
+        erases them too, or the writes see the erasure.
+
+        `sessions`: the writes are of workflow sessions (Agno's own table). Each session's
+        lock is held too (one writer at a time, as for the plan's sessions), and a session
+        that another user owns raises `SessionOwnershipError` (`check_owner`)."""
         db = await self._database()
         async with db.transaction() as tx:
             lgpd = lgpd_queries(tx)
+            ids = sorted({session for _, session in owners if session is not None})
+            for each in ids if sessions else []:  # in one order: no deadlock
+                await agno_queries(tx).lock_agno_session(mode="workflow", session_id=each)
             erased = []
             for user_id, session_id in owners:
                 await lgpd.guard_writer(user_id=user_id, session_id=session_id)
                 erased.append(bool(await lgpd.is_erased(user_id=user_id, session_id=session_id)))
+            if sessions:  # an erased user's write is passed over, not checked
+                kept = [o for o, gone in zip(owners, erased, strict=True) if not gone]
+                self._check_workflow_owners(await self._workflow_owners(tx, ids), kept)
             if any(erased):
                 self.erased_skipped += sum(erased)
                 logger.info("a write of an erased user passed over")
             yield erased
+
+    async def _workflow_owners(
+        self, tx: AsyncTransaction, session_ids: list[str]
+    ) -> dict[str, list[str | None]]:
+        """The stored owner of each of the workflow session ids found in Agno's own table."""
+        table = self.agno_db.session_table_name
+        if not session_ids or not await agno_queries(tx).agno_table_found(
+            agno_schema=self.agno_schema, table_name=table
+        ):
+            return {}
+        owners = sql.SQL("SELECT session_id, user_id FROM {} WHERE session_id = ANY(%s)").format(
+            sql.Identifier(self.agno_schema, table)
+        )
+        cursor = await tx.connection.execute(owners, [session_ids])
+        rows = await cursor.fetchall()
+        return {row["session_id"]: [row["user_id"]] for row in rows}
+
+    def _check_workflow_owners(
+        self,
+        stored: dict[str, list[str | None]],
+        owners: Iterable[tuple[str | None, str | None]],
+    ) -> None:
+        """`SessionOwnershipError` unless each (user, session) may write its workflow session,
+        whose stored owners are `stored` (`_workflow_owners`); in a batch, a session the batch
+        writes before is that writer's."""
+        table = f"{self.agno_schema}.{self.agno_db.session_table_name}"
+        owned = {session_id: list(users) for session_id, users in stored.items()}
+        for user_id, session_id in owners:
+            if session_id is not None:
+                check_owner(owned.get(session_id, []), user_id, session_id, table)
+                owned.setdefault(session_id, []).append(user_id)
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -359,7 +402,9 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             data["runs"] = []
         # What Agno writes back of a run it leaves unchanged: the run as given here (Agno's
         # to_dict gives back what its from_dict took), fingerprinted when it was written.
-        # Taken first: from_dict consumes it.
+        # Taken first: from_dict consumes it. A run stored without a fingerprint (Agno 1.7's,
+        # or the messages the app appended) may come back filled in by Agno (message ids,
+        # defaults): that copy is served too (below).
         given = [r for r in data["runs"] if isinstance(r, dict) and r.get("run_id") is not None]
         self.served.remember(
             f"{kind}:{data['session_id']}",
@@ -377,10 +422,19 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
             session = AgentSession.from_dict({**data, "runs": []})
             if session is not None:
                 session.runs = runs
-            return session
-        session = _CLASSES[kind].from_dict(data)
-        if session is not None and not include_runs:
-            session.runs = None
+        else:
+            session = _CLASSES[kind].from_dict(data)
+            if session is not None and not include_runs:
+                session.runs = None
+        if session is not None:  # runs stored without a fingerprint: Agno's copy, as served
+            self.served.remember(
+                f"{kind}:{data['session_id']}",
+                (
+                    served_fingerprint(run.to_dict(), None)
+                    for run in session.runs or []
+                    if not isinstance(fps.get(run.run_id), str)
+                ),
+            )
         return session
 
     def _rows(self, values: dict[str, Any], kind: Kind) -> list[dict[str, Any]]:
@@ -433,7 +487,8 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         `SessionOwnershipError`."""
         kind = _kind_of(session)
         if kind is None:
-            async with self._writing_for((session.user_id, session.session_id)) as [erased]:
+            whose = (session.user_id, session.session_id)
+            async with self._writing_for(whose, sessions=True) as [erased]:
                 if erased:
                     return None
                 return await self.agno_db.upsert_session(session, deserialize=deserialize)
@@ -513,11 +568,12 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
         `SessionOwnershipError`. A workflow's run goes to Agno's own table."""
         kind = _run_kind(run)
         if kind is None:
-            if await self._erased(user_id, session_id):
-                return None
-            return await self.agno_db.upsert_run(  # type: ignore[no-any-return]
-                run=run, session_id=session_id, user_id=user_id, run_index=run_index
-            )
+            async with self._writing_for((user_id, session_id), sessions=True) as [erased]:
+                if erased:
+                    return None
+                return await self.agno_db.upsert_run(  # type: ignore[no-any-return]
+                    run=run, session_id=session_id, user_id=user_id, run_index=run_index
+                )
         given = run if isinstance(run, dict) else run.to_dict()
         if given.get("run_id") is None:
             raise InvalidRecord(
@@ -571,11 +627,16 @@ class AsyncPagbankDb(_Delegated, AsyncBaseDb):  # type: ignore[misc]
                 check_owner(
                     owners.get(s.session_id, []), s.user_id, s.session_id, f"{kind}_sessions"
                 )
+        workflows = [s for s in sessions if _kind_of(s) is None]
+        whose = tuple((s.user_id, s.session_id) for s in workflows)
+        if workflows:  # checked again below, under the sessions' locks
+            db = await self._database()
+            async with db.transaction() as tx:
+                ids = sorted({s.session_id for s in workflows})
+                self._check_workflow_owners(await self._workflow_owners(tx, ids), whose)
         ours = [s for s in sessions if _kind_of(s) is not None]
         stored = [await self.upsert_session(s, deserialize=deserialize) for s in ours]
-        workflows = [s for s in sessions if _kind_of(s) is None]
-        whose = [(s.user_id, s.session_id) for s in workflows]
-        async with self._writing_for(*whose) as erased:  # Agno's own bulk path
+        async with self._writing_for(*whose, sessions=True) as erased:  # Agno's own bulk path
             kept = [s for s, gone in zip(workflows, erased, strict=True) if not gone]
             own: Any = self.agno_db
             if kept and not hasattr(own, "upsert_sessions"):  # Agno's async db has no bulk

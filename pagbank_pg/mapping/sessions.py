@@ -122,10 +122,14 @@ def _route_groups(memory: Any, row_key: Any) -> dict[Any, list[int]]:
 
 
 def later_run(row: Mapping[str, Any], key: str, messages: list[Any]) -> dict[str, Any]:
-    """A run holding messages the app appended after the import (they are in no source run)."""
+    """A run holding messages the app appended after the import (they are in no source run),
+    the last `messages` of the row. Its id is the row's and where they begin: read again after
+    the app appended more, it is the same run, grown (a writer's older copy of it is merged as
+    one, not added as another)."""
     created = row["updated_at"] or row["created_at"]
+    start = len(row["messages"]) - len(messages)
     return {
-        "run_id": str(uuid.uuid5(IDS, f"{row['id']}\x1f{len(row['messages'])}")),
+        "run_id": str(uuid.uuid5(IDS, f"{row['id']}\x1f{start}")),
         key: row[key],
         "session_id": row["session_id"],
         "messages": messages,

@@ -2444,6 +2444,19 @@ class _AgnoReassignAgnoSession(_Query, Protocol):
     ) -> Iterator[dict[str, Any]]: ...
 
 
+class _AgnoAgnoTableFound(_Query, Protocol):
+    """Whether Agno's own table `table_name` is in the schema `agno_schema` (Agno makes its tables
+    on first use): what is read there (a workflow session's owner) is read only then. The names
+    as given, quoted here.
+
+    :scalar, agno/agno.sql:534
+    """
+
+    def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, agno_schema: Any, table_name: Any) -> Iterator[dict[str, Any]]: ...
+
+
 class AgnoQueries(Protocol):
     """The named queries, called through agno_queries(on)."""
 
@@ -2483,6 +2496,7 @@ class AgnoQueries(Protocol):
     agno_run_page: _AgnoAgnoRunPage
     cancel_agno_run: _AgnoCancelAgnoRun
     reassign_agno_session: _AgnoReassignAgnoSession
+    agno_table_found: _AgnoAgnoTableFound
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
@@ -3109,6 +3123,19 @@ class _AgnoAsyncReassignAgnoSession(_Query, Protocol):
     ) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class _AgnoAsyncAgnoTableFound(_Query, Protocol):
+    """Whether Agno's own table `table_name` is in the schema `agno_schema` (Agno makes its tables
+    on first use): what is read there (a workflow session's owner) is read only then. The names
+    as given, quoted here.
+
+    :scalar, agno/agno.sql:534
+    """
+
+    async def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, agno_schema: Any, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
 class AsyncAgnoQueries(Protocol):
     """The named queries, awaited through agno_queries(on)."""
 
@@ -3148,6 +3175,7 @@ class AsyncAgnoQueries(Protocol):
     agno_run_page: _AgnoAsyncAgnoRunPage
     cancel_agno_run: _AgnoAsyncCancelAgnoRun
     reassign_agno_session: _AgnoAsyncReassignAgnoSession
+    agno_table_found: _AgnoAsyncAgnoTableFound
 
 
 @overload

@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +29,12 @@ class ScriptedModel(Model):
     provider: str = "Scripted"
     delay: float = 0.0  # seconds per call: lets racing turns all read before any writes
     inputs: list[list[str]] = field(default_factory=list)  # the user texts of each call
+    meanwhile: Callable[[], Any] | None = None  # called once, in the next call (another writer)
 
     def answer(self, messages: list[Message], tools: list[Any] | None) -> ModelResponse:
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
         users = [m.get_content_string() for m in messages if m.role == "user"]
         self.inputs.append(users)
         last = users[-1] if users else ""

@@ -6,12 +6,14 @@ import pytest
 from agno.db.base import SessionType
 from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
+from agno.run.workflow import WorkflowRunOutput
 
 from pagbank_pg.errors import SessionOwnershipError
 
 from ..helpers import run
 from .backends import Backend, save
-from .sessions import agent_run, agent_session, questions, run_ids
+from .sessions import agent_run, agent_session, questions, run_ids, workflow_session
+from .test_workflow_owner import REFUSED, stored
 
 AGENT = SessionType.AGENT
 
@@ -84,3 +86,21 @@ def test_upsert_run_keeps_ownership_and_erasure(own_backend: Backend) -> None:
     assert code == 0, err
     write_run(own_backend, agent_run("sessao-pix-run-2", question="depois"))
     assert own_backend.db.get_session("sessao-pix", AGENT) is None
+
+
+def test_a_workflow_run_for_another_user_raises(own_backend: Backend) -> None:
+    """As for a workflow session (test_workflow_owner.py): Agno's own would store the run."""
+    db = own_backend.db
+    db.upsert_session(workflow_session(user_id="ana"))
+
+    def workflow_run(run_id: str, user_id: str) -> WorkflowRunOutput:
+        return WorkflowRunOutput(
+            run_id=run_id, workflow_id="onboarding", session_id="sessao-fluxo", user_id=user_id
+        )
+
+    db.upsert_run(workflow_run("run-ana", "ana"), session_id="sessao-fluxo", user_id="ana")
+    before = stored(own_backend.dsn)
+    with pytest.raises(SessionOwnershipError, match=REFUSED):
+        db.upsert_run(workflow_run("run-bia", "bia"), session_id="sessao-fluxo", user_id="bia")
+    assert stored(own_backend.dsn) == before
+    assert [r[:2] for r in before if r[0] == "run-ana"] == [("run-ana", "ana")]

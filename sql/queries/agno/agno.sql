@@ -530,3 +530,9 @@ WITH active AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM agent_rows) + (SELECT count(*) FROM team_rows);
+
+-- name: agno_table_found :scalar primary
+-- Whether Agno's own table `table_name` is in the schema `agno_schema` (Agno makes its tables
+-- on first use): what is read there (a workflow session's owner) is read only then. The names
+-- as given, quoted here.
+SELECT to_regclass(format('%I.%I', :agno_schema::text, :table_name::text)) IS NOT NULL;
