@@ -6,11 +6,12 @@ import pytest
 from agno.db.base import SessionType
 from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
+from psycopg.conninfo import make_conninfo
 
 from pagbank_pg.errors import SessionOwnershipError
 
 from ..helpers import run
-from .backends import Backend, save
+from .backends import OURS, Backend, close_backend, open_backend, save
 from .sessions import agent_run, agent_session, questions, run_ids
 
 AGENT = SessionType.AGENT
@@ -84,3 +85,33 @@ def test_upsert_run_keeps_ownership_and_erasure(own_backend: Backend) -> None:
     assert code == 0, err
     write_run(own_backend, agent_run("sessao-pix-run-2", question="depois"))
     assert own_backend.db.get_session("sessao-pix", AGENT) is None
+
+
+@pytest.mark.parametrize("kind", OURS)
+def test_a_run_given_back_unchanged_waits_for_no_lock_and_keeps_the_checks(
+    kind: str, db_dsn: str
+) -> None:
+    """Agno 3 writes a turn's run twice: in upsert_session, then upsert_run. The second call
+    hands back the very copy the storage wrote, so it writes nothing and does not wait for the
+    session's lock (held meanwhile by another writer; lock_timeout makes a wait an error), yet
+    another user's call still raises SessionOwnershipError and an erased user's is passed
+    over."""
+    backend = open_backend(kind, make_conninfo(db_dsn, options="-c lock_timeout=3s"))
+    try:
+        session = agent_session()
+        backend.db.upsert_session(session)
+        with psycopg.connect(db_dsn) as writer:
+            writer.execute("SELECT pg_advisory_xact_lock(1634625391, hashtext('agent:sessao-pix'))")
+            write_run(backend, session.runs[0])
+            with pytest.raises(SessionOwnershipError):
+                backend.db.upsert_run(run=session.runs[0], session_id="sessao-pix", user_id="bia")
+        read = backend.db.get_session("sessao-pix", AGENT)
+        assert run_ids(read) == ["sessao-pix-run-0"]
+        assert questions(read) == ["pergunta sessao-pix-run-0"]
+        code, _, err = run("forget-user", "cliente-1", "--dsn", db_dsn, "--yes")
+        assert code == 0, err
+        skipped = backend.native.erased_skipped
+        write_run(backend, session.runs[0])
+        assert backend.native.erased_skipped == skipped + 1
+    finally:
+        close_backend(backend)
