@@ -48,6 +48,7 @@ MIGRATION_IDS = [
     "0008.guard-erasure",
     "0009.create-memory-search",
     "0010.create-run-writes",
+    "0011.compress-sessions-lz4",
 ]
 APPLIED_LINES = [f"applied {mid}" for mid in MIGRATION_IDS]
 

@@ -17,6 +17,10 @@ from pagbank_pg.schema import migrations
 
 from .helpers import MIGRATION_IDS, QUERIES, fresh_database
 
+# The migrations before 0009, and 0009 with the ones after it.
+BEFORE_0009 = MIGRATION_IDS[: MIGRATION_IDS.index("0009.create-memory-search")]
+FROM_0009 = MIGRATION_IDS[len(BEFORE_0009) :]
+
 MEMORIES = [
     "o cliente pediu aumento do limite",
     "O limite do meu cartão é baixo",
@@ -297,11 +301,6 @@ def test_the_indexes_give_the_answers_a_sequential_scan_gives(
 # --- a login that may not create the extensions ---------------------------------------------
 
 
-# 0009 and the migrations after it (rolled back together, as the tests below need 0009 undone)
-BEFORE_0009 = "0008.guard-erasure"
-FROM_0009 = MIGRATION_IDS[MIGRATION_IDS.index(BEFORE_0009) + 1 :]
-
-
 @pytest.fixture
 def limited_login(empty_dsn: str) -> Iterator[str]:
     """A login that may create tables in the public schema but not extensions (no CREATE on
@@ -327,9 +326,7 @@ def test_without_the_extensions_the_migration_says_what_to_run(
     message = str(raised.value)
     assert "0009.create-memory-search cannot create the extension unaccent" in message
     assert "permission denied" in message and "CREATE EXTENSION unaccent;" in message
-    assert [s.id for s in migrations.status(limited_login) if s.applied_at] == MIGRATION_IDS[
-        : MIGRATION_IDS.index(BEFORE_0009) + 1
-    ]
+    assert [s.id for s in migrations.status(limited_login) if s.applied_at] == BEFORE_0009
     with psycopg.connect(empty_dsn, autocommit=True) as admin:  # what the message asks for
         admin.execute("CREATE EXTENSION unaccent")
         admin.execute("CREATE EXTENSION pg_trgm")
@@ -343,7 +340,7 @@ def test_without_the_extensions_the_migration_says_what_to_run(
             "Tem créditos"
         ]
     # the rollback drops what the migration made, and keeps the extensions it did not create
-    assert migrations.rollback(limited_login, to=BEFORE_0009) == FROM_0009[::-1]
+    assert migrations.rollback(limited_login, to=BEFORE_0009[-1]) == FROM_0009[::-1]
     with psycopg.connect(empty_dsn) as admin:
         kept = admin.execute("SELECT extname FROM pg_extension ORDER BY 1").fetchall()
         config = admin.execute("SELECT to_regclass('idx_user_memories_memory_trgm')").fetchone()
@@ -351,7 +348,7 @@ def test_without_the_extensions_the_migration_says_what_to_run(
 
 
 def test_the_rollback_drops_the_extensions_it_created(db_dsn: str) -> None:
-    assert migrations.rollback(db_dsn, to=BEFORE_0009) == FROM_0009[::-1]
+    assert migrations.rollback(db_dsn, to=BEFORE_0009[-1]) == FROM_0009[::-1]
     with psycopg.connect(db_dsn) as conn:
         left = conn.execute(
             "SELECT extname FROM pg_extension UNION ALL "
@@ -364,7 +361,7 @@ def test_the_rollback_keeps_an_extension_other_objects_use(db_dsn: str) -> None:
     with psycopg.connect(db_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE notes (body TEXT)")
         conn.execute("CREATE INDEX notes_trgm ON notes USING GIN (body gin_trgm_ops)")
-    assert migrations.rollback(db_dsn, to=BEFORE_0009) == FROM_0009[::-1]
+    assert migrations.rollback(db_dsn, to=BEFORE_0009[-1]) == FROM_0009[::-1]
     with psycopg.connect(db_dsn) as conn:
         left = conn.execute("SELECT extname FROM pg_extension ORDER BY 1").fetchall()
         assert left == [("pg_trgm",), ("plpgsql",)]

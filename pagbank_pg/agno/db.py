@@ -573,6 +573,20 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         marked, fp = marked_run(given)
         key = f"{kind}:{session_id}"
         served = self.served.of(key)
+        if served is not None and bytes.fromhex(fp) in served:
+            # The very copy this storage was served or wrote (Agno 3 writes a turn's run in
+            # upsert_session, then again here): what is stored is that run or a newer state
+            # of it, never set back, so nothing is written; the checks alone are made.
+            check = (self._statements()).agno_session_check(
+                mode=kind, session_id=session_id, user_id=user_id
+            )
+            assert check is not None
+            if check["erased"]:
+                self.erased_skipped += 1  # LGPD: the user asked to be forgotten
+                logger.info("run of an erased user passed over")
+                return None
+            check_owner(check["owners"], user_id, session_id, f"{kind}_sessions")
+            return None
         db = self._database()
         outcome = put_runs(
             db, kind, session_id, user_id, [marked], replace=True,

@@ -2267,9 +2267,10 @@ class _AgnoAgnoSessionRuns(_Query, Protocol):
     """The rows of one agent (mode 'agent') or team session, as a turn's write of runs needs them:
     per row its owner, its agent or team, how many messages its conversation holds, whether it
     holds one whole Agno session (not a route-mode split, no legacy message list, runs in a
-    list), its runs' ids and fingerprints in order, the message references of its last run, and
-    where its conversation first holds the message `system` and that message (NULL: nowhere, or
-    none given).
+    list), its runs' ids in order, the message references of its last run, and where its
+    conversation first holds the message `system` and that message (NULL: nowhere, or none
+    given). The row's `metadata->'agno'` is read once (MATERIALIZED): each use of a column
+    stored out of line (TOAST) would fetch and decompress the whole value again.
 
     :many, agno/agno.sql:278
     """
@@ -2286,7 +2287,7 @@ class _AgnoPutAgentRuns(_Query, Protocol):
     conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
     without its runs), `state` and `name` in place of the stored ones.
 
-    :execrows, agno/agno.sql:319
+    :execrows, agno/agno.sql:318
     """
 
     def __call__(
@@ -2311,7 +2312,7 @@ class _AgnoPutAgentRuns(_Query, Protocol):
 class _AgnoPutTeamRuns(_Query, Protocol):
     """In one whole team row (id): as put_agent_runs.
 
-    :execrows, agno/agno.sql:331
+    :execrows, agno/agno.sql:330
     """
 
     def __call__(
@@ -2337,7 +2338,7 @@ class _AgnoAgentSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given agent session ids (NULL: written without a
     user): one read for a bulk write's ownership check.
 
-    :many, agno/agno.sql:339
+    :many, agno/agno.sql:338
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2348,7 +2349,7 @@ class _AgnoAgentSessionOwners(_Query, Protocol):
 class _AgnoTeamSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given team session ids, as agent_session_owners.
 
-    :many, agno/agno.sql:344
+    :many, agno/agno.sql:343
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2370,7 +2371,7 @@ class _AgnoAgnoRunPage(_Query, Protocol):
     ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
     run_id are not listed.
 
-    :many, agno/agno.sql:348
+    :many, agno/agno.sql:347
     """
 
     def __call__(
@@ -2416,7 +2417,7 @@ class _AgnoCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:465
+    :scalar, agno/agno.sql:464
     """
 
     def __call__(
@@ -2434,7 +2435,7 @@ class _AgnoReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:504
+    :scalar, agno/agno.sql:503
     """
 
     def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
@@ -2449,12 +2450,26 @@ class _AgnoAgnoTableFound(_Query, Protocol):
     on first use): what is read there (a workflow session's owner) is read only then. The names
     as given, quoted here.
 
-    :scalar, agno/agno.sql:534
+    :scalar, agno/agno.sql:533
     """
 
     def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, agno_schema: Any, table_name: Any) -> Iterator[dict[str, Any]]: ...
+
+
+class _AgnoAgnoSessionCheck(_Query, Protocol):
+    """Whether a write of this user to one agent (mode 'agent') or team session is passed over
+    (`erased`: the user or the session belongs to an erasure), and the owners of the session's
+    stored rows (`owners`: one per row, NULL for a row written without a user; none: no row):
+    the checks of a write that has nothing to store, without the session's lock.
+
+    :one, agno/agno.sql:539
+    """
+
+    def __call__(self, *, user_id: Any, session_id: Any, mode: Any) -> dict[str, Any] | None: ...
+    def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(self, *, user_id: Any, session_id: Any, mode: Any) -> Iterator[dict[str, Any]]: ...
 
 
 class AgnoQueries(Protocol):
@@ -2497,6 +2512,7 @@ class AgnoQueries(Protocol):
     cancel_agno_run: _AgnoCancelAgnoRun
     reassign_agno_session: _AgnoReassignAgnoSession
     agno_table_found: _AgnoAgnoTableFound
+    agno_session_check: _AgnoAgnoSessionCheck
 
 
 class _AgnoAsyncSaveAgentSessionRow(_Query, Protocol):
@@ -2942,9 +2958,10 @@ class _AgnoAsyncAgnoSessionRuns(_Query, Protocol):
     """The rows of one agent (mode 'agent') or team session, as a turn's write of runs needs them:
     per row its owner, its agent or team, how many messages its conversation holds, whether it
     holds one whole Agno session (not a route-mode split, no legacy message list, runs in a
-    list), its runs' ids and fingerprints in order, the message references of its last run, and
-    where its conversation first holds the message `system` and that message (NULL: nowhere, or
-    none given).
+    list), its runs' ids in order, the message references of its last run, and where its
+    conversation first holds the message `system` and that message (NULL: nowhere, or none
+    given). The row's `metadata->'agno'` is read once (MATERIALIZED): each use of a column
+    stored out of line (TOAST) would fetch and decompress the whole value again.
 
     :many, agno/agno.sql:278
     """
@@ -2965,7 +2982,7 @@ class _AgnoAsyncPutAgentRuns(_Query, Protocol):
     conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
     without its runs), `state` and `name` in place of the stored ones.
 
-    :execrows, agno/agno.sql:319
+    :execrows, agno/agno.sql:318
     """
 
     async def __call__(
@@ -2990,7 +3007,7 @@ class _AgnoAsyncPutAgentRuns(_Query, Protocol):
 class _AgnoAsyncPutTeamRuns(_Query, Protocol):
     """In one whole team row (id): as put_agent_runs.
 
-    :execrows, agno/agno.sql:331
+    :execrows, agno/agno.sql:330
     """
 
     async def __call__(
@@ -3016,7 +3033,7 @@ class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given agent session ids (NULL: written without a
     user): one read for a bulk write's ownership check.
 
-    :many, agno/agno.sql:339
+    :many, agno/agno.sql:338
     """
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -3027,7 +3044,7 @@ class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
 class _AgnoAsyncTeamSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given team session ids, as agent_session_owners.
 
-    :many, agno/agno.sql:344
+    :many, agno/agno.sql:343
     """
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -3049,7 +3066,7 @@ class _AgnoAsyncAgnoRunPage(_Query, Protocol):
     ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
     run_id are not listed.
 
-    :many, agno/agno.sql:348
+    :many, agno/agno.sql:347
     """
 
     async def __call__(
@@ -3095,7 +3112,7 @@ class _AgnoAsyncCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:465
+    :scalar, agno/agno.sql:464
     """
 
     async def __call__(
@@ -3113,7 +3130,7 @@ class _AgnoAsyncReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:504
+    :scalar, agno/agno.sql:503
     """
 
     async def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
@@ -3128,12 +3145,30 @@ class _AgnoAsyncAgnoTableFound(_Query, Protocol):
     on first use): what is read there (a workflow session's owner) is read only then. The names
     as given, quoted here.
 
-    :scalar, agno/agno.sql:534
+    :scalar, agno/agno.sql:533
     """
 
     async def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(self, *, agno_schema: Any, table_name: Any) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class _AgnoAsyncAgnoSessionCheck(_Query, Protocol):
+    """Whether a write of this user to one agent (mode 'agent') or team session is passed over
+    (`erased`: the user or the session belongs to an erasure), and the owners of the session's
+    stored rows (`owners`: one per row, NULL for a row written without a user; none: no row):
+    the checks of a write that has nothing to store, without the session's lock.
+
+    :one, agno/agno.sql:539
+    """
+
+    async def __call__(
+        self, *, user_id: Any, session_id: Any, mode: Any
+    ) -> dict[str, Any] | None: ...
+    async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
+    def stream(
+        self, *, user_id: Any, session_id: Any, mode: Any
+    ) -> AsyncIterator[dict[str, Any]]: ...
 
 
 class AsyncAgnoQueries(Protocol):
@@ -3176,6 +3211,7 @@ class AsyncAgnoQueries(Protocol):
     cancel_agno_run: _AgnoAsyncCancelAgnoRun
     reassign_agno_session: _AgnoAsyncReassignAgnoSession
     agno_table_found: _AgnoAsyncAgnoTableFound
+    agno_session_check: _AgnoAsyncAgnoSessionCheck
 
 
 @overload

@@ -1,13 +1,18 @@
 """Sessions and runs as Agno 2/3 build them, for the conformance tests."""
 
+import json
+import sqlite3
 import time
 from typing import Any
 
+import psycopg
 from agno.models.message import Message
 from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
 from agno.run.team import TeamRunOutput
 from agno.session import AgentSession, TeamSession, WorkflowSession
+
+from ..helpers import REPO
 
 NOW = int(time.time())
 
@@ -123,3 +128,58 @@ def questions(session: Any) -> list[str]:
         for m in run.messages or []
         if m.role == "user" and not m.from_history
     ]
+
+
+SAMPLES = REPO / "tests" / "data" / "agno-1.7"
+
+
+def written_by_agno_1_7(table: str) -> dict[str, dict[str, Any]]:
+    """session_id -> {user_id, runs: [(run_id, [user texts])], said: [(role, content)] of the
+    user and assistant messages} of a table of the samples."""
+    conn = sqlite3.connect(SAMPLES / "pagbank.db")
+    found = {}
+    for session_id, user_id, memory in conn.execute(
+        f"SELECT session_id, user_id, memory FROM {table}"
+    ):
+        runs = json.loads(memory).get("runs") or []
+        found[session_id] = {
+            "user_id": user_id,
+            "said": [
+                (m["role"], m.get("content"))
+                for run in runs
+                for m in run.get("messages") or []
+                if m["role"] in ("user", "assistant") and not m.get("from_history")
+            ],
+            "runs": [
+                (
+                    run["run_id"],
+                    [
+                        m["content"]
+                        for m in run.get("messages") or []
+                        if m["role"] == "user" and not m.get("from_history")
+                    ],
+                )
+                for run in runs
+            ],
+        }
+    conn.close()
+    return found
+
+
+REFUSED = "session 'sessao-fluxo' of agno.agno_sessions belongs to another user; nothing was"
+
+
+def stored(dsn: str) -> list[tuple[Any, ...]]:
+    """The workflow sessions as Agno's table holds them, and the runs of Agno 3's (if any)."""
+    with psycopg.connect(dsn) as conn:
+        sessions = conn.execute(
+            "SELECT session_id, user_id, session_data, updated_at FROM agno.agno_sessions "
+            "ORDER BY session_id"
+        ).fetchall()
+        [(runs_table,)] = conn.execute("SELECT to_regclass('agno.agno_runs')").fetchall()
+        runs = (
+            conn.execute("SELECT run_id, user_id FROM agno.agno_runs ORDER BY run_id").fetchall()
+            if runs_table is not None
+            else []
+        )
+    return [*sessions, *runs]

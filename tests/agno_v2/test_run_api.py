@@ -14,8 +14,15 @@ from agno.run.workflow import WorkflowRunOutput
 
 from ..helpers import run
 from .backends import Backend, save
-from .sessions import NOW, agent_run, agent_session, questions, run_ids, team_session
-from .test_upgrade import imported, written_by_agno_1_7  # noqa: F401  (a fixture)
+from .sessions import (
+    NOW,
+    agent_run,
+    agent_session,
+    questions,
+    run_ids,
+    team_session,
+    written_by_agno_1_7,
+)
 
 AGENT = SessionType.AGENT
 
@@ -274,7 +281,7 @@ def test_workflow_runs_are_agnos(backend: Backend) -> None:
     assert backend.db.get_run("fluxo-1") is None
 
 
-def test_runs_agno_1_7_wrote(imported: Backend) -> None:  # noqa: F811
+def test_runs_agno_1_7_wrote(imported: Backend) -> None:
     """Ours: the runs of sessions Agno 1.7 wrote (imported; route-mode specialists' runs kept
     in their own rows) are listed in their sessions' order and found by id. A route-mode
     session id names a team session and its specialists' agent sessions: its runs are both

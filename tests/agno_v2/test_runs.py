@@ -7,13 +7,21 @@ from agno.db.base import SessionType
 from agno.run.agent import RunOutput
 from agno.run.base import RunStatus
 from agno.run.workflow import WorkflowRunOutput
+from psycopg.conninfo import make_conninfo
 
 from pagbank_pg.errors import SessionOwnershipError
 
 from ..helpers import run
-from .backends import Backend, save
-from .sessions import agent_run, agent_session, questions, run_ids, workflow_session
-from .test_workflow_owner import REFUSED, stored
+from .backends import OURS, Backend, close_backend, open_backend, save
+from .sessions import (
+    REFUSED,
+    agent_run,
+    agent_session,
+    questions,
+    run_ids,
+    stored,
+    workflow_session,
+)
 
 AGENT = SessionType.AGENT
 
@@ -104,3 +112,33 @@ def test_a_workflow_run_for_another_user_raises(own_backend: Backend) -> None:
         db.upsert_run(workflow_run("run-bia", "bia"), session_id="sessao-fluxo", user_id="bia")
     assert stored(own_backend.dsn) == before
     assert [r[:2] for r in before if r[0] == "run-ana"] == [("run-ana", "ana")]
+
+
+@pytest.mark.parametrize("kind", OURS)
+def test_a_run_given_back_unchanged_waits_for_no_lock_and_keeps_the_checks(
+    kind: str, db_dsn: str
+) -> None:
+    """Agno 3 writes a turn's run twice: in upsert_session, then upsert_run. The second call
+    hands back the very copy the storage wrote, so it writes nothing and does not wait for the
+    session's lock (held meanwhile by another writer; lock_timeout makes a wait an error), yet
+    another user's call still raises SessionOwnershipError and an erased user's is passed
+    over."""
+    backend = open_backend(kind, make_conninfo(db_dsn, options="-c lock_timeout=3s"))
+    try:
+        session = agent_session()
+        backend.db.upsert_session(session)
+        with psycopg.connect(db_dsn) as writer:
+            writer.execute("SELECT pg_advisory_xact_lock(1634625391, hashtext('agent:sessao-pix'))")
+            write_run(backend, session.runs[0])
+            with pytest.raises(SessionOwnershipError):
+                backend.db.upsert_run(run=session.runs[0], session_id="sessao-pix", user_id="bia")
+        read = backend.db.get_session("sessao-pix", AGENT)
+        assert run_ids(read) == ["sessao-pix-run-0"]
+        assert questions(read) == ["pergunta sessao-pix-run-0"]
+        code, _, err = run("forget-user", "cliente-1", "--dsn", db_dsn, "--yes")
+        assert code == 0, err
+        skipped = backend.native.erased_skipped
+        write_run(backend, session.runs[0])
+        assert backend.native.erased_skipped == skipped + 1
+    finally:
+        close_backend(backend)

@@ -5,71 +5,16 @@ messages; an agent and a team continuing them are shown the history in the model
 What is expected is read from the SQLite files themselves."""
 
 import ast
-import json
-import shutil
 import sqlite3
-from pathlib import Path
-from typing import Any
 
 import pytest
 from agno.db.base import SessionType
 from agno.session import AgentSession, TeamSession
 from agno.team import Team
 
-from ..helpers import REPO, run
 from .backends import Backend
 from .offline import ScriptedModel, specialist, turn
-from .sessions import questions
-
-SAMPLES = REPO / "tests" / "data" / "agno-1.7"
-
-
-def written_by_agno_1_7(table: str) -> dict[str, dict[str, Any]]:
-    """session_id -> {user_id, runs: [(run_id, [user texts])], said: [(role, content)] of the
-    user and assistant messages} of a table of the samples."""
-    conn = sqlite3.connect(SAMPLES / "pagbank.db")
-    found = {}
-    for session_id, user_id, memory in conn.execute(
-        f"SELECT session_id, user_id, memory FROM {table}"
-    ):
-        runs = json.loads(memory).get("runs") or []
-        found[session_id] = {
-            "user_id": user_id,
-            "said": [
-                (m["role"], m.get("content"))
-                for run in runs
-                for m in run.get("messages") or []
-                if m["role"] in ("user", "assistant") and not m.get("from_history")
-            ],
-            "runs": [
-                (
-                    run["run_id"],
-                    [
-                        m["content"]
-                        for m in run.get("messages") or []
-                        if m["role"] == "user" and not m.get("from_history")
-                    ],
-                )
-                for run in runs
-            ],
-        }
-    conn.close()
-    return found
-
-
-@pytest.fixture
-def imported(own_backend: Backend, tmp_path: Path) -> Backend:
-    shutil.copytree(SAMPLES, tmp_path / "data")
-    code, _, err = run(
-        "import-sqlite",
-        str(tmp_path / "data"),
-        "--dsn",
-        own_backend.dsn,
-        "--reject-file",
-        str(tmp_path / "rejects"),
-    )
-    assert code == 0, err
-    return own_backend
+from .sessions import SAMPLES, questions, written_by_agno_1_7
 
 
 @pytest.mark.parametrize(

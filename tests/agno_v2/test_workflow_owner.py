@@ -19,25 +19,7 @@ from pagbank_pg.query.types import agno_queries
 
 from ..helpers import wait_for, waiting_on
 from .backends import Backend
-from .sessions import workflow_session
-
-REFUSED = "session 'sessao-fluxo' of agno.agno_sessions belongs to another user; nothing was"
-
-
-def stored(dsn: str) -> list[tuple[Any, ...]]:
-    """The workflow sessions as Agno's table holds them, and the runs of Agno 3's (if any)."""
-    with psycopg.connect(dsn) as conn:
-        sessions = conn.execute(
-            "SELECT session_id, user_id, session_data, updated_at FROM agno.agno_sessions "
-            "ORDER BY session_id"
-        ).fetchall()
-        [(runs_table,)] = conn.execute("SELECT to_regclass('agno.agno_runs')").fetchall()
-        runs = (
-            conn.execute("SELECT run_id, user_id FROM agno.agno_runs ORDER BY run_id").fetchall()
-            if runs_table is not None
-            else []
-        )
-    return [*sessions, *runs]
+from .sessions import REFUSED, stored, workflow_session
 
 
 def test_a_write_for_another_user_raises(own_backend: Backend) -> None:

@@ -279,21 +279,23 @@ WHERE id = ANY(:ids::uuid[]) AND (:user_id::text IS NULL OR user_id = :user_id);
 -- The rows of one agent (mode 'agent') or team session, as a turn's write of runs needs them:
 -- per row its owner, its agent or team, how many messages its conversation holds, whether it
 -- holds one whole Agno session (not a route-mode split, no legacy message list, runs in a
--- list), its runs' ids and fingerprints in order, the message references of its last run, and
--- where its conversation first holds the message `system` and that message (NULL: nowhere, or
--- none given).
-WITH found AS (
-    SELECT id, user_id, agent_id AS component_id, messages, metadata FROM agent_sessions
+-- list), its runs' ids in order, the message references of its last run, and where its
+-- conversation first holds the message `system` and that message (NULL: nowhere, or none
+-- given). The row's `metadata->'agno'` is read once (MATERIALIZED): each use of a column
+-- stored out of line (TOAST) would fetch and decompress the whole value again.
+WITH found AS MATERIALIZED (
+    SELECT id, user_id, agent_id AS component_id, messages, metadata->'agno' AS agno
+    FROM agent_sessions
     WHERE :mode::text = 'agent' AND session_id = :session_id
     UNION ALL
-    SELECT id, user_id, team_id, messages, metadata FROM team_sessions
+    SELECT id, user_id, team_id, messages, metadata->'agno' FROM team_sessions
     WHERE :mode::text = 'team' AND session_id = :session_id
-), shaped AS (
-    SELECT *, metadata #> '{agno,row,memory}' AS memory,
+), shaped AS MATERIALIZED (
+    SELECT id, user_id, component_id, messages, agno #> '{row,memory}' AS memory,
         jsonb_typeof(messages) = 'array'
-        AND jsonb_typeof(metadata #> '{agno,row,memory,runs}') = 'array'
-        AND NOT coalesce(metadata->'agno' ? 'split', false)
-        AND NOT coalesce(metadata #> '{agno,row,memory}' ? 'messages', false) AS whole
+        AND jsonb_typeof(agno #> '{row,memory,runs}') = 'array'
+        AND NOT coalesce(agno ? 'split', false)
+        AND NOT coalesce(agno #> '{row,memory}' ? 'messages', false) AS whole
     FROM found
 )
 SELECT id, user_id, component_id, whole,
@@ -302,9 +304,6 @@ SELECT id, user_id, component_id, whole,
     coalesce((SELECT array_agg(r->>'run_id' ORDER BY i)
               FROM jsonb_array_elements(CASE WHEN whole THEN memory->'runs' ELSE '[]' END)
                    WITH ORDINALITY AS e(r, i)), '{}') AS run_ids,
-    coalesce((SELECT array_agg(r->>'$pagbank_fp' ORDER BY i)
-              FROM jsonb_array_elements(CASE WHEN whole THEN memory->'runs' ELSE '[]' END)
-                   WITH ORDINALITY AS e(r, i)), '{}') AS fingerprints,
     system_at, system_message
 FROM shaped
 LEFT JOIN LATERAL (
@@ -536,3 +535,14 @@ SELECT (SELECT count(*) FROM agent_rows) + (SELECT count(*) FROM team_rows);
 -- on first use): what is read there (a workflow session's owner) is read only then. The names
 -- as given, quoted here.
 SELECT to_regclass(format('%I.%I', :agno_schema::text, :table_name::text)) IS NOT NULL;
+
+-- name: agno_session_check :one primary
+-- Whether a write of this user to one agent (mode 'agent') or team session is passed over
+-- (`erased`: the user or the session belongs to an erasure), and the owners of the session's
+-- stored rows (`owners`: one per row, NULL for a row written without a user; none: no row):
+-- the checks of a write that has nothing to store, without the session's lock.
+SELECT is_erased(:user_id, :session_id) AS erased,
+    CASE WHEN :mode::text = 'team'
+        THEN ARRAY(SELECT user_id FROM team_sessions WHERE session_id = :session_id)
+        ELSE ARRAY(SELECT user_id FROM agent_sessions WHERE session_id = :session_id)
+    END AS owners;
