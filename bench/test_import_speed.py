@@ -169,17 +169,16 @@ def pgloader_url(dsn: str) -> str:
     return f"postgresql://{params.get('user', 'postgres')}{password}@{where}/{params['dbname']}"
 
 
-@pytest.fixture(scope="module")
-def server(bench_server: str) -> str:
+def server(dsn: str) -> str:
     """The server's name and major version, as the report labels its rows: "PostgreSQL 15"."""
-    with psycopg.connect(bench_server) as conn:
+    with psycopg.connect(dsn) as conn:
         return f"PostgreSQL {conn.info.server_version // 10000}"
 
 
-def record(benchmark: Any, server: str, shape: str, name: str, rows: int, run: Timing) -> None:
+def record(benchmark: Any, dsn: str, shape: str, name: str, rows: int, run: Timing) -> None:
     RESULTS.setdefault(shape, {})[name] = run.seconds
     benchmark.extra_info.update(
-        server=server, file=shape, rows=rows, seconds=round(run.seconds, 2),
+        server=server(dsn), file=shape, rows=rows, seconds=round(run.seconds, 2),
         rows_per_s=round(rows / run.seconds), peak_rss_mb=run.peak_kb // 1024,
         cpu_s=round(run.cpu, 2), server_cpu_s=round(run.server_cpu, 2),
     )  # fmt: skip
@@ -198,13 +197,7 @@ def import_command(agno_file: Path, dsn: str, rejects: Path) -> list[str]:
 
 @pytest.mark.benchmark(group="import")
 def test_import_sqlite(
-    benchmark: Any,
-    bench_server: str,
-    server: str,
-    agno_file: Path,
-    shape: str,
-    sessions: int,
-    tmp_path: Path,
+    benchmark: Any, bench_server: str, agno_file: Path, shape: str, sessions: int, tmp_path: Path
 ) -> None:
     for dsn in fresh_database(bench_server, migrate=True):
         lz4(dsn)
@@ -212,7 +205,7 @@ def test_import_sqlite(
         run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
         check_sessions(dsn, agno_file)
         assert not (tmp_path / "rejects.jsonl").exists()  # none rejected
-        record(benchmark, server, shape, "import-sqlite", sessions, run)
+        record(benchmark, bench_server, shape, "import-sqlite", sessions, run)
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +249,6 @@ def psql() -> str:
 def test_copy_floor(
     benchmark: Any,
     bench_server: str,
-    server: str,
     encoded_rows: dict[str, tuple[Path, int]],
     shape: str,
     sessions: int,
@@ -270,18 +262,12 @@ def test_copy_floor(
         run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
         for table, (_, rows) in encoded_rows.items():
             assert count(dsn, f"SELECT count(*) FROM {table}") == rows
-        record(benchmark, server, shape, "floor", sessions, run)
+        record(benchmark, bench_server, shape, "floor", sessions, run)
 
 
 @pytest.mark.benchmark(group="import")
 def test_pgloader(
-    benchmark: Any,
-    bench_server: str,
-    server: str,
-    agno_file: Path,
-    shape: str,
-    sessions: int,
-    tmp_path: Path,
+    benchmark: Any, bench_server: str, agno_file: Path, shape: str, sessions: int, tmp_path: Path
 ) -> None:
     if shutil.which("pgloader") is None:
         pytest.fail("pgloader is not installed: apt-get install pgloader (.ci/run does)")
@@ -304,7 +290,7 @@ def test_pgloader(
         }
         benchmark.extra_info["sessions_left_out"] = short
         INCOMPLETE.setdefault(shape, {})["pgloader"] = short
-        record(benchmark, server, shape, "pgloader", sessions, run)
+        record(benchmark, bench_server, shape, "pgloader", sessions, run)
 
 
 DUCKDB = """
@@ -347,13 +333,7 @@ def raw_table(agno_file: Path, table: str) -> str:
 
 @pytest.mark.benchmark(group="import")
 def test_duckdb(
-    benchmark: Any,
-    bench_server: str,
-    server: str,
-    agno_file: Path,
-    shape: str,
-    sessions: int,
-    tmp_path: Path,
+    benchmark: Any, bench_server: str, agno_file: Path, shape: str, sessions: int, tmp_path: Path
 ) -> None:
     script = tmp_path / "duckdb_load.py"
     script.write_text(DUCKDB)
@@ -366,11 +346,11 @@ def test_duckdb(
         args = [sys.executable, str(script), str(agno_file), dsn, *tables]
         run = benchmark.pedantic(timed, args=(args, dsn), rounds=1)
         check_sessions(dsn, agno_file)
-        record(benchmark, server, shape, "duckdb", sessions, run)
+        record(benchmark, bench_server, shape, "duckdb", sessions, run)
 
 
 @pytest.mark.benchmark(group="import ratios")
-def test_ratios(benchmark: Any, server: str, shape: str) -> None:
+def test_ratios(benchmark: Any, bench_server: str, shape: str) -> None:
     """The goal's ratios on one file, from the four runs above (they must all have run)."""
     results = RESULTS.get(shape, {})
     missing = {"import-sqlite", "floor", "pgloader", "duckdb"} - results.keys()
@@ -382,6 +362,7 @@ def test_ratios(benchmark: Any, server: str, shape: str) -> None:
         "x_floor": round(ours / results["floor"], 2),
     }
     incomplete = {name: short for name, short in INCOMPLETE.get(shape, {}).items() if short}
-    benchmark.extra_info.update(server=server, file=shape, **ratios, incomplete=incomplete)
+    label = server(bench_server)
+    benchmark.extra_info.update(server=label, file=shape, **ratios, incomplete=incomplete)
     benchmark.pedantic(lambda: None, rounds=1)
     print(f"\n{shape}: import-sqlite {ours:.2f} s: {ratios}; loads left incomplete: {incomplete}")

@@ -14,15 +14,8 @@ from agno.run.workflow import WorkflowRunOutput
 
 from ..helpers import run
 from .backends import Backend, save
-from .sessions import (
-    NOW,
-    agent_run,
-    agent_session,
-    questions,
-    run_ids,
-    team_session,
-    written_by_agno_1_7,
-)
+from .sessions import NOW, agent_run, agent_session, questions, run_ids, team_session
+from .sessions import written_by_agno_1_7 as sample_sessions
 
 AGENT = SessionType.AGENT
 
@@ -291,7 +284,7 @@ def test_runs_agno_1_7_wrote(imported: Backend) -> None:
             "SELECT count(*) FROM agent_sessions WHERE metadata->'agno' ? 'split_of'"
         ).fetchall()
     assert split > 0
-    agents, teams = written_by_agno_1_7("agent_sessions"), written_by_agno_1_7("team_sessions")
+    agents, teams = sample_sessions("agent_sessions"), sample_sessions("team_sessions")
     for session_id in {*agents, *teams}:
         source = agents.get(session_id) or teams[session_id]
         rows, total = imported.db.get_runs(
