@@ -10,26 +10,41 @@ import cProfile
 import pstats
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pagbank_pg import mapping
 from pagbank_pg.transfer import batches, source
+from pagbank_pg.transfer.kinds import KINDS
+
+
+def encoded(path: Path) -> Iterator[tuple[source.SourceTable, str, int, list[bytes]]]:
+    """Each batch of the file's tables as the import's workers encode it: the source table,
+    the target table, the bytes read and the COPY text of its target rows (JSON as sent)."""
+    for table in source.discover([path]).tables:
+        conn = source.connect(path)
+        try:
+            for batch in source.read_rows(conn, table, 500):
+                read = sum(len(v) for row in batch.rows for v in row if isinstance(v, bytes))
+                mapped = batches.map_batch(table, "UTC", mapping.DEFAULT_UNITS, batch.rows)
+                lines = [m.lines for m in mapped if m.lines is not None]
+                yield table, KINDS[table.kind].target.table, read, lines
+        finally:
+            conn.close()
 
 
 def run(path: Path) -> None:
-    tables = source.discover([path]).tables
-    for table in tables:
-        conn = source.connect(path)
-        read = made = 0
+    totals: dict[str, list[float]] = {}
+    started = time.process_time()
+    for table, _, read, lines in encoded(path):
+        total = totals.setdefault(table.name, [0, 0, 0])
+        total[0] += read
+        total[1] += sum(map(len, lines))
+        total[2] += time.process_time() - started
         started = time.process_time()
-        for batch in source.read_rows(conn, table, 500):
-            read += sum(len(v) for row in batch.rows for v in row if isinstance(v, bytes))
-            mapped = batches.map_batch(table, "UTC", mapping.DEFAULT_UNITS, batch.rows)
-            made += sum(len(m.lines or b"") for m in mapped)
-        seconds = time.process_time() - started
-        conn.close()
+    for name, (read, made, seconds) in totals.items():
         print(
-            f"{table.name}: {read / 1e6:.1f} MB read, {made / 1e6:.1f} MB of COPY text, "
+            f"{name}: {read / 1e6:.1f} MB read, {made / 1e6:.1f} MB of COPY text, "
             f"{seconds:.2f} CPU s: {seconds / (read / 1e6) * 1000:.1f} ms per MB read, "
             f"{seconds / (made / 1e6) * 1000:.1f} ms per MB sent"
         )

@@ -142,6 +142,7 @@ def memory_section(benchmarks: list[dict[str, Any]]) -> list[str]:
 _LOADERS = (
     ("test_import_sqlite", "pagbank-pg import-sqlite (maps every row)"),
     ("test_copy_floor", "floor: psql \\copy of import-sqlite's own rows"),
+    ("test_copy_as_sent", "as sent: psql \\copy of those rows as import-sqlite encodes them"),
     ("test_pgloader", "pgloader 3.6 (raw copy, JSON cast to jsonb)"),
     ("test_duckdb", "DuckDB 1.5.5 (raw copy into jsonb columns)"),
 )
@@ -173,7 +174,8 @@ def import_section(benchmarks: list[dict[str, Any]]) -> list[str]:
         ratios = found.get("test_ratios")
         if ratios:
             lines += ["", f"{server}, {file}: import-sqlite is {ratios['x_pgloader']}x pgloader and "
-                      f"{ratios['x_duckdb']}x DuckDB (their time over its), and takes {ratios['x_floor']}x the floor."]  # fmt: skip
+                      f"{ratios['x_duckdb']}x DuckDB (their time over its), and takes {ratios['x_floor']}x the floor "
+                      f"and {ratios.get('x_as_sent', '-')}x the floor as sent (which takes {ratios.get('as_sent_x_floor', '-')}x the floor)."]  # fmt: skip
             for loader, short in (ratios.get("incomplete") or {}).items():
                 lines += [
                     f"{server}, {file}: {loader} left sessions out ({short}): its time covers less work."

@@ -20,10 +20,13 @@ Every loader writes into a database whose TOAST compression is lz4 where the ser
   JSON cast to jsonb) and DuckDB 1.5.5 (its sqlite and postgres extensions, from PyPI,
   installed from their files; into a table of Agno's columns, the JSON ones jsonb) copy the
   rows as they are;
-- the floor: `psql \\copy` of import-sqlite's own encoded rows into the migrated schema, the
-  fastest the server takes them.
-The last test prints the ratios: x pgloader and x DuckDB (their time over the import's), and
-x floor (the import's time over the floor's)."""
+- the floor: `psql \\copy` of import-sqlite's own rows into the migrated schema, as the server
+  writes them out (`COPY ... TO`): the fastest the server takes them;
+- "as sent": `psql \\copy` of the same rows as import-sqlite's workers encode them, the JSON in
+  Agno's key order (jsonb's own output has its keys sorted, which the server parses faster):
+  the fastest the server takes what the import sends.
+The last test prints the ratios: x pgloader and x DuckDB (their time over the import's), x
+floor and x as sent (the import's time over theirs), and as sent over the floor."""
 
 import shutil
 import sqlite3
@@ -46,6 +49,7 @@ from tests.agno_files import sized_agent_sessions
 
 from .agno_shapes import realistic_sessions
 from .conftest import fresh_database
+from .profile_import import encoded
 
 KINDS = {"agent_sessions": "agent", "team_sessions": "team"}  # Agno's tables, by target kind
 RESULTS: dict[str, dict[str, float]] = {}  # seconds of each loader in this run, by file
@@ -245,6 +249,38 @@ def psql() -> str:
     return found
 
 
+@pytest.fixture(scope="module")
+def sent_rows(
+    agno_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, int]]:
+    """The COPY text import-sqlite's workers send for the file (its JSON in Agno's key order,
+    where the server's own output above has jsonb's), and how many rows, by table."""
+    folder = tmp_path_factory.mktemp("sent")
+    made: dict[str, tuple[Path, int]] = {}
+    for _, table, _, lines in encoded(agno_file):
+        rows_file, rows = made.get(table, (folder / f"{table}.copy", 0))
+        with rows_file.open("ab") as out:
+            for text in lines:
+                out.write(text)
+        made[table] = (rows_file, rows + sum(text.count(b"\n") for text in lines))
+    return made
+
+
+def copy_in(bench_server: str, rows: dict[str, tuple[Path, int]]) -> Timing:
+    """One `psql \\copy` per table of `rows` into a new migrated database: its Timing, once
+    every table holds the rows it was given."""
+    for dsn in fresh_database(bench_server, migrate=True):
+        lz4(dsn)
+        args = [psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+        for table, (rows_file, _) in rows.items():
+            columns = ", ".join(KIND_SPECS[KINDS[table]].target.columns)
+            args += ["-c", f"\\copy {table} ({columns}) FROM '{rows_file}'"]
+        run = timed(args, dsn)
+        for table, (_, expected) in rows.items():
+            assert count(dsn, f"SELECT count(*) FROM {table}") == expected, table
+    return run
+
+
 @pytest.mark.benchmark(group="import")
 def test_copy_floor(
     benchmark: Any,
@@ -253,16 +289,25 @@ def test_copy_floor(
     shape: str,
     sessions: int,
 ) -> None:
-    for dsn in fresh_database(bench_server, migrate=True):
-        lz4(dsn)
-        args = [psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
-        for table, (rows_file, _) in encoded_rows.items():
-            columns = ", ".join(KIND_SPECS[KINDS[table]].target.columns)
-            args += ["-c", f"\\copy {table} ({columns}) FROM '{rows_file}'"]
-        run = benchmark.pedantic(timed, args=(args, dsn), rounds=1, iterations=1)
-        for table, (_, rows) in encoded_rows.items():
-            assert count(dsn, f"SELECT count(*) FROM {table}") == rows
-        record(benchmark, bench_server, shape, "floor", sessions, run)
+    run = benchmark.pedantic(copy_in, args=(bench_server, encoded_rows), rounds=1, iterations=1)
+    record(benchmark, bench_server, shape, "floor", sessions, run)
+
+
+@pytest.mark.benchmark(group="import")
+def test_copy_as_sent(
+    benchmark: Any,
+    bench_server: str,
+    sent_rows: dict[str, tuple[Path, int]],
+    encoded_rows: dict[str, tuple[Path, int]],
+    shape: str,
+    sessions: int,
+) -> None:
+    """The floor for the bytes the import sends: the same rows as the floor's, in the text
+    its workers encode. Its time over the floor's is what the JSON as Agno wrote it costs the
+    server; the import's time over it, what the client adds."""
+    assert {t: n for t, (_, n) in sent_rows.items()} == {t: n for t, (_, n) in encoded_rows.items()}
+    run = benchmark.pedantic(copy_in, args=(bench_server, sent_rows), rounds=1, iterations=1)
+    record(benchmark, bench_server, shape, "as sent", sessions, run)
 
 
 @pytest.mark.benchmark(group="import")
@@ -353,13 +398,15 @@ def test_duckdb(
 def test_ratios(benchmark: Any, bench_server: str, shape: str) -> None:
     """The goal's ratios on one file, from the four runs above (they must all have run)."""
     results = RESULTS.get(shape, {})
-    missing = {"import-sqlite", "floor", "pgloader", "duckdb"} - results.keys()
+    missing = {"import-sqlite", "floor", "as sent", "pgloader", "duckdb"} - results.keys()
     assert not missing, f"run the whole file: {', '.join(sorted(missing))} did not run"
     ours = results["import-sqlite"]
     ratios = {
         "x_pgloader": round(results["pgloader"] / ours, 2),
         "x_duckdb": round(results["duckdb"] / ours, 2),
         "x_floor": round(ours / results["floor"], 2),
+        "x_as_sent": round(ours / results["as sent"], 2),
+        "as_sent_x_floor": round(results["as sent"] / results["floor"], 2),
     }
     incomplete = {name: short for name, short in INCOMPLETE.get(shape, {}).items() if short}
     label = server(bench_server)

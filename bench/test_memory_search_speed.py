@@ -65,7 +65,7 @@ def databases(bench_server: str) -> Iterator[dict[bool, Database]]:
                     for index in SEARCH_INDEXES:
                         conn.execute(f"DROP INDEX {index}")
                 conn.execute(LOAD.format(rows=ROWS))
-            opened[with_indexes] = Database.connect(dsn, min_size=1, max_size=1)
+            opened[with_indexes] = Database.open(dsn, min_size=1, max_size=1)
         yield opened
     finally:
         for db in opened.values():

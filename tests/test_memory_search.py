@@ -49,7 +49,7 @@ ARGS: dict[str, Any] = {
 
 @pytest.fixture
 def db(db_dsn: str) -> Iterator[Database]:
-    with Database.connect(db_dsn, queries=QUERIES, max_size=2, timeout=5) as database:
+    with Database.open(db_dsn, queries=QUERIES, max_size=2, timeout=5) as database:
         start = datetime(2026, 1, 1, tzinfo=UTC)
         with database.transaction() as tx:
             for n, text in enumerate(MEMORIES):
@@ -331,7 +331,7 @@ def test_without_the_extensions_the_migration_says_what_to_run(
         admin.execute("CREATE EXTENSION unaccent")
         admin.execute("CREATE EXTENSION pg_trgm")
     assert migrations.apply(limited_login) == FROM_0009
-    with Database.connect(limited_login, max_size=1) as db:
+    with Database.open(limited_login, max_size=1) as db:
         db.queries.add_memory(
             id=None, user_id="u-1", memory="Tem créditos", memory_tags=None,
             business_units=None, importance_score=None, metadata=None,
