@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pagbank_pg import AsyncDatabase, Database
 from pagbank_pg.agno import PostgresMemoryDb, PostgresSessionManager, PostgresStorage
+from pagbank_pg.config import REPLICA_CHECK_SECONDS
 
 from .helpers import QUERIES, agent, on_server, run, wait_for
 
@@ -120,7 +121,19 @@ def test_a_standby_lagging_beyond_the_bound_is_passed_over(
                 "INSERT INTO user_memories (id, user_id, memory) VALUES (%s, 'u-1', 'm')",
                 [uuid.uuid4()],
             )
-        time.sleep(1.5)  # past the bound, and past the interval between checks
+            written = other.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+        # The standby has received the write, not replayed it, and its last replayed
+        # transaction is older than the bound (the lag node_state reports); then the
+        # connection's state is due to be checked again.
+        lagging = (
+            "SELECT pg_last_wal_receive_lsn() >= %s AND pg_last_wal_replay_lsn() < %s"
+            " AND now() - pg_last_xact_replay_timestamp() > interval '0.5 s'"
+        )
+        wait_for(
+            lambda: standby.execute(lagging, [written, written]).fetchone()[0],
+            what="the standby lagging past the bound",
+        )
+        time.sleep(REPLICA_CHECK_SECONDS)
         assert db.queries.count_memories(user_id="u-1") == 1  # fresh: from the primary
         assert db.routing.counts["primary: replica lags"] == 1
 
