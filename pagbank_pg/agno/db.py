@@ -503,7 +503,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         values.update(created_at=values.get("created_at") or now, updated_at=now)
         [fields] = self._rows(values, kind)
         served = self.served.of(key)
-        outcome = put_runs(
+        outcome, appended = put_runs(
             self._database(), kind, session.session_id, session.user_id,
             [run for run, _ in fresh], fields=fields,
             served=[fp.hex() for fp in served] if served is not None else None,
@@ -514,8 +514,11 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             self.erased_skipped += 1  # LGPD: the user asked to be forgotten
             logger.info("session of an erased user passed over")
             return None
+        # Served: the runs written now, in the writer's copy (a run the row held already, a
+        # copy not read here, stays as stored: its copy is not one this storage served).
+        written = [(run, fp) for run, fp in fresh if run["run_id"] in appended]
         self.served.remember(
-            key, (bytes.fromhex(fp) for _, fp in fresh), (run["run_id"] for run, _ in fresh)
+            key, (bytes.fromhex(fp) for _, fp in written), (run["run_id"] for run, _ in written)
         )
         if not deserialize:
             runs = [run if isinstance(run, dict) else run.to_dict() for run in session.runs or []]
@@ -570,6 +573,8 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             raise InvalidRecord(
                 f"a run of session {session_id!r} has no run_id; nothing was written: give it one"
             )
+        if given.get("parent_run_id") is not None:
+            kind = "team"  # a team member's run: the team's session holds it, as Agno's own
         marked, fp = marked_run(given)
         key = f"{kind}:{session_id}"
         served = self.served.of(key)
@@ -588,7 +593,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             check_owner(check["owners"], user_id, session_id, f"{kind}_sessions")
             return None
         db = self._database()
-        outcome = put_runs(
+        outcome, _ = put_runs(
             db, kind, session_id, user_id, [marked], replace=True,
             served=[f.hex() for f in served] if served is not None else None,
         )  # fmt: skip
@@ -628,10 +633,11 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
             owners: dict[str, list[str | None]] = {}
             for row in owners_of(session_ids=[s.session_id for s in batch]):
                 owners.setdefault(row["session_id"], []).append(row["user_id"])
-            for s in batch:
+            for s in batch:  # a session the batch writes before is that writer's
                 check_owner(
                     owners.get(s.session_id, []), s.user_id, s.session_id, f"{kind}_sessions"
                 )
+                owners.setdefault(s.session_id, []).append(s.user_id)
         workflows = [s for s in sessions if _kind_of(s) is None]
         whose = tuple((s.user_id, s.session_id) for s in workflows)
         if workflows:  # checked again below, under the sessions' locks
@@ -733,8 +739,10 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         page_of = (self._statements()).agno_run_page
         if theirs:  # both places: every match's keys, sorted and paginated here
             keys = [*page_of(**filters, limit=None, offset=0), *theirs]
-            desc = _run_desc(sort_by, sort_order)
-            keys.sort(key=lambda r: _run_sort_key(r, sort_by), reverse=desc)
+            keys.sort(key=_run_tie_key)  # ties ascending, whichever the order (as the SQL)
+            keys.sort(
+                key=lambda r: _run_sort_key(r, sort_by), reverse=_run_desc(sort_by, sort_order)
+            )
             total = len(keys)
             chosen = keys[offset : offset + limit] if limit is not None else keys[offset:]
         else:
@@ -1146,15 +1154,17 @@ _TEXTS = (
 
 
 def _run_sort_key(row: dict[str, Any], sort_by: str | None) -> tuple[Any, ...]:
-    """The order of `agno_run_page` (run_index, then created_at; or `sort_by` first), for runs
-    of both places."""
+    """The order of `agno_run_page` by `sort_by` (NULL last ascending, first descending), for
+    runs of both places; ties go by `_run_tie_key`, sorted first."""
     value = row.get(sort_by) if sort_by in _NUMBERS or sort_by in _TEXTS else None
     if sort_by == "updated_at" and "kind" not in row:  # Agno's own: updated_at, else created_at
         value = row.get("updated_at") or row.get("created_at")
-    return (
-        value is None, value if value is not None else 0,
-        row.get("run_index") or 0, row.get("created_at") or 0,
-    )  # fmt: skip
+    return (value is None, value if value is not None else 0)
+
+
+def _run_tie_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """`agno_run_page`'s order among runs of equal `sort_by`: run_index, then created_at."""
+    return (row.get("run_index") or 0, row.get("created_at") or 0, row.get("session_id") or "")
 
 
 def _run_desc(sort_by: str | None, sort_order: str | None) -> bool:

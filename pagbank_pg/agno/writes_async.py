@@ -107,7 +107,7 @@ async def put_runs(
     replace: bool = False,
     fields: dict[str, Any] | None = None,
     served: Collection[str] | None = None,
-) -> str:
+) -> tuple[str, list[str]]:
     """Store Agno 2/3 runs (marked: `common.marked_run`) in the session's row in SQL, without
     reading or rewriting the rest of the session in Python: the new ones appended, or
     (`replace`) the one given put in place of its stored state, unless the writer's copy is
@@ -116,20 +116,22 @@ async def put_runs(
     state and name replace the stored ones. Under the session's lock, after the erasure and
     ownership checks of `write_session`. Returns "erased" (nothing written), "done", or
     "whole" when the row cannot take the runs so (see `run_write`): nothing was written, the
-    caller writes the whole session."""
+    caller writes the whole session; and the ids of the runs appended (a run the row holds
+    already is not appended: without `replace` its stored state stays)."""
     async with db.transaction() as tx:
         agno = agno_queries(tx)
         await agno.lock_agno_session(mode=kind, session_id=session_id)
         if await lgpd_queries(tx).is_erased(user_id=user_id, session_id=session_id):
-            return "erased"
+            return "erased", []
         system = first_system(runs)
         rows = await agno.agno_session_runs(mode=kind, session_id=session_id, system=system)
         check_owner((row["user_id"] for row in rows), user_id, session_id, f"{kind}_sessions")
         write = run_write(rows, kind, runs, system, replace=replace)
         if write is None:
-            return "whole"
+            return "whole", []
+        appended = [run["run_id"] for run in write["runs"]]
         if write["position"] is None and not write["runs"] and fields is None:
-            return "done"  # nothing new
+            return "done", appended  # nothing new
         put = agno.put_team_runs if kind == "team" else agno.put_agent_runs
         given = fields or {}
         await put(
@@ -139,4 +141,4 @@ async def put_runs(
             name=given.get(f"{kind}_name"),
             served=list(served) if served is not None else None,
         )
-    return "done"
+    return "done", appended

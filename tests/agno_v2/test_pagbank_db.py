@@ -312,3 +312,18 @@ def test_a_bulk_upsert_reads_the_owners_of_its_sessions_at_once(pdb: PagbankDb) 
     with pytest.raises(SessionOwnershipError):
         pdb.upsert_sessions([*batch, AgentSession(session_id="s-9", agent_id="pix", user_id="bia")])
     assert pdb.get_session("s-9", SessionType.AGENT) is None
+
+
+def test_a_bulk_upsert_giving_one_new_session_to_two_users_writes_none_of_it(
+    pdb: PagbankDb,
+) -> None:
+    """A session id new to the database, in one batch for two users: the second is another
+    user's session (the first's, once written), so the batch is refused whole."""
+    batch = [
+        AgentSession(session_id="nova", agent_id="pix", user_id="ana"),
+        AgentSession(session_id="s-1", agent_id="pix", user_id="ana"),
+        AgentSession(session_id="nova", agent_id="cartoes", user_id="bia"),
+    ]
+    with pytest.raises(SessionOwnershipError):
+        pdb.upsert_sessions(batch)
+    assert pdb.get_sessions(session_type=SessionType.AGENT) == []

@@ -274,6 +274,27 @@ def test_workflow_runs_are_agnos(backend: Backend) -> None:
     assert backend.db.get_run("fluxo-1") is None
 
 
+def test_runs_of_both_places_keep_the_order_of_ties(own_backend: Backend) -> None:
+    """Ours: runs of equal sort key come in their sessions' order (run_index) in either
+    direction, whether a workflow's run (Agno's own table) is among them or not."""
+    save(own_backend, agent_session(runs=3))
+    from .sessions import workflow_session
+
+    own_backend.db.upsert_session(workflow_session())
+    flow = WorkflowRunOutput(
+        run_id="fluxo-1", workflow_id="onboarding", session_id="sessao-fluxo",
+        status=RunStatus.completed, created_at=NOW,
+    )  # fmt: skip
+    own_backend.db.upsert_run(run=flow, session_id="sessao-fluxo", user_id="cliente-1")
+    ours = ["sessao-pix-run-0", "sessao-pix-run-1", "sessao-pix-run-2"]
+    for order in ("asc", "desc"):
+        alone = own_backend.db.get_runs(agent_id="pix", sort_by="status", sort_order=order)
+        mixed = own_backend.db.get_runs(user_id="cliente-1", sort_by="status", sort_order=order)
+        assert _ids(alone) == ours
+        assert [i for i in _ids(mixed) if i != "fluxo-1"] == ours
+        assert len(mixed) == 4
+
+
 def test_runs_agno_1_7_wrote(imported: Backend) -> None:
     """Ours: the runs of sessions Agno 1.7 wrote (imported; route-mode specialists' runs kept
     in their own rows) are listed in their sessions' order and found by id. A route-mode

@@ -142,3 +142,32 @@ def test_a_run_given_back_unchanged_waits_for_no_lock_and_keeps_the_checks(
         assert backend.native.erased_skipped == skipped + 1
     finally:
         close_backend(backend)
+
+
+def test_a_run_finished_after_its_session_was_forgotten_is_stored_finished(
+    own_backend: Backend,
+) -> None:
+    """A storage that forgot which runs it served a session (many other sessions read since,
+    as a run paused for a person and resumed later on a busy process) still stores the run's
+    final state: the end of the turn's upsert_session does not take it for one it wrote."""
+    db = own_backend.db
+    own_backend.native.served.size = 1  # one session remembered: any other read forgets it
+    save(own_backend, agent_session())
+    save(own_backend, agent_session("outra", user_id="bia"))
+    session = db.get_session("sessao-pix", AGENT, user_id="cliente-1")
+    running = agent_run("sessao-pix-run-9", status=RunStatus.running)
+    session.runs.append(running)
+    db.upsert_session(session)
+    write_run(own_backend, running, run_index=1)
+    db.get_session("outra", AGENT, user_id="bia")
+    done = agent_run("sessao-pix-run-9", status=RunStatus.completed)
+    done.content = "resposta final"
+    session.runs[-1] = done
+    db.upsert_session(session)  # the end of the turn, as Agno 3: the session, then the run
+    write_run(own_backend, done, run_index=1)
+    finished = db.get_session("sessao-pix", AGENT, user_id="cliente-1").runs[-1]
+    assert (finished.run_id, finished.status, finished.content) == (
+        "sessao-pix-run-9",
+        RunStatus.completed,
+        "resposta final",
+    )

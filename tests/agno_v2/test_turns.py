@@ -97,6 +97,8 @@ def test_team_turns(backend: Backend, mode: str) -> None:
     assert [r.agent_id for r in members] == ["cartoes", "pix"]
     assert [r.parent_run_id for r in members] == [r.run_id for r in leader]
     assert [r.content for r in leader] == [first.content, second.content]
+    # the members' runs (Agno 3 writes each with upsert_run) stay in the team's session
+    assert backend.db.get_sessions(session_type=SessionType.AGENT) == []
     # a new Team (another replica) continues with the whole conversation in the leader's input
     replica = team(backend.native, mode)
     turn(backend, replica, "Obrigado", "t-1")
