@@ -85,8 +85,8 @@ class InvalidRecord(PagbankPgError, ValueError):
 
 
 class SessionOwnershipError(PagbankPgError):
-    """A session id already belongs to another user: nothing was written, nothing of the
-    other user's was read; the caller should start a new session id."""
+    """A session id (or an Agno 2/3 memory id) already belongs to another user: nothing was
+    written, nothing of the other user's was read; the caller should start a new id."""
 
 
 class PrivateFileError(PagbankPgError):

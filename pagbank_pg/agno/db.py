@@ -29,6 +29,7 @@ db.py, the sync one (a `BaseDb`), is generated from it by tools/async_to_sync.py
 import contextlib
 import dataclasses
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -56,7 +57,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from .. import mapping
 from ..config import DEFAULT_FILE
 from ..conninfo import resolve_dsn
-from ..errors import InvalidRecord, RejectedRow
+from ..errors import InvalidRecord, RejectedRow, SessionOwnershipError
 from ..query import Database, Transaction
 from ..query.types import AgnoQueries, agno_queries, lgpd_queries, schema_queries
 from ..transfer.kinds import KINDS
@@ -175,26 +176,41 @@ class AgnoTables(PostgresDb):  # type: ignore[misc]
         return min(found, ours) if found is not None else ours
 
 
-_WRITES = ("upsert_", "create_", "update_")  # Agno's writes an erased user stays out of
+_WRITES = ("upsert_", "create_", "update_", "append_")  # Agno's writes an erasure stops
 
 
-def _user_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """The user a write to Agno's tables is for: its `user_id` argument, else the one of the
-    record it writes (an eval run, a trace, a knowledge row, …)."""
-    if isinstance(kwargs.get("user_id"), str):
-        return str(kwargs["user_id"])
-    record = args[0] if args else next(iter(kwargs.values()), None)
-    user = record.get("user_id") if isinstance(record, dict) else getattr(record, "user_id", None)
-    return user if isinstance(user, str) else None
+def _owner_of(
+    method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The (user, session) a write to Agno's tables is for: its `user_id` and session
+    arguments, else those of the record it writes (an eval run, a trace, a knowledge row, …).
+    Where a method has `agno_session_id` (a transcript), that is the session: its
+    `session_id` is another framework's."""
+    try:
+        given = inspect.signature(method).bind_partial(*args, **kwargs).arguments
+    except TypeError:  # Agno's own will say what is wrong with the call
+        given = dict(kwargs)
+    record = next(iter(given.values()), None)
+
+    def named(name: str) -> str | None:
+        value = given.get(name)
+        if value is None and name not in given:
+            value = record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+        return value if isinstance(value, str) else None
+
+    parameters = inspect.signature(method).parameters
+    session = "agno_session_id" if "agno_session_id" in parameters else "session_id"
+    return named("user_id"), named(session)
 
 
 def _delegate(name: str) -> Callable[..., Any]:
     def call(self: "PagbankDb", *args: Any, **kwargs: Any) -> Any:
-        user = _user_of(args, kwargs) if name.startswith(_WRITES) else None
-        if user is None:
-            return getattr(self.agno_db, name)(*args, **kwargs)
-        with self._writing_for((user, None)) as [erased]:
-            return None if erased else getattr(self.agno_db, name)(*args, **kwargs)
+        method = getattr(self.agno_db, name)
+        owner = _owner_of(method, args, kwargs) if name.startswith(_WRITES) else (None, None)
+        if owner == (None, None):
+            return method(*args, **kwargs)
+        with self._writing_for(owner) as [erased]:
+            return None if erased else method(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Agno's own `PostgresDb.{name}`, in the schema `agno_schema`."
@@ -718,12 +734,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         is "asc"; none: by position in the session, as Agno's own) and paginated in SQL
         (`page` from 1, with `limit`). With `deserialize` False: (Agno's runs-table rows, how
         many match)."""
-        if page is not None and (limit is None or page < 1):
-            raise InvalidRecord(
-                f"get_runs: page {page} needs a limit and starts at 1 (as Agno's own);"
-                " nothing was read"
-            )
-        offset = (page - 1) * limit if limit is not None and page is not None else 0
+        offset = _offset("get_runs", limit, page)
         filters = {
             "run_ids": None, "mode": None, "session_id": session_id, "user_id": user_id,
             "agent_id": agent_id, "team_id": team_id, "workflow_id": workflow_id,
@@ -900,7 +911,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         `deserialize` False: (session dicts, how many match)."""
         asc = sort_order == "asc"
         sort = sort_by if sort_by in _SORTS else "created_at"
-        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        offset = _offset("get_sessions", limit, page)
         filters = {
             "user_id": user_id, "component_id": component_id, "session_name": session_name,
             "start_epoch": start_timestamp, "end_epoch": end_timestamp,
@@ -1031,23 +1042,34 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     def _memory_id(self, memory_id: str) -> uuid.UUID:
         return mapping.memory_id(self.memory_source, memory_id)
 
-    def upsert_user_memory(self, memory: UserMemory, deserialize: bool | None = True) -> Any:
+    def upsert_user_memory(
+        self, memory: UserMemory, deserialize: bool | None = True, *, _keep_updated_at: bool = False
+    ) -> Any:
         """Store the memory (a memory id that is not a UUID maps to one derived from it; the
-        caller's id comes back); None when it belongs to an erased user."""
+        caller's id comes back); None when it belongs to an erased user. A memory stored
+        already keeps its user and `created_at`, and its `updated_at` becomes now, as on
+        Agno's own; another user's memory id raises `SessionOwnershipError`."""
         if memory.memory_id is None:
             memory.memory_id = str(uuid.uuid4())
         if self._erased(memory.user_id):
             return None
         given = dataclasses.asdict(memory)
-        given["updated_at"] = given.get("updated_at") or int(time.time())
+        given["updated_at"] = given.get("updated_at") or given.get("created_at") or int(time.time())
         try:
             row = mapping.agno_memory_row(mapping.agno2.memory_raw(given), self.memory_source)
         except RejectedRow as error:
             raise InvalidRecord(f"memory {memory.memory_id!r} cannot be stored: {error}") from None
         save = (self._statements()).save_agno2_memory
-        stored = save(**{p: row[p] for p in save.params})
-        assert stored is not None
-        return self._memory(stored, deserialize)
+        stored = save(**{p: row[p] for p in save.params if p != "keep_updated_at"},
+                            keep_updated_at=_keep_updated_at)  # fmt: skip
+        if stored is not None:
+            return self._memory(stored, deserialize)
+        if self._erased(memory.user_id):  # erased meanwhile: the trigger kept it out
+            return None
+        raise SessionOwnershipError(
+            f"memory {memory.memory_id!r} belongs to another user; nothing was written: "
+            "give this user's memory a new id"
+        )
 
     def upsert_memories(
         self,
@@ -1055,7 +1077,14 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         deserialize: bool | None = True,
         preserve_updated_at: bool = False,
     ) -> list[Any]:
-        stored = [self.upsert_user_memory(m, deserialize=deserialize) for m in memories]
+        """`upsert_user_memory` of each; `preserve_updated_at`: a memory stored already takes
+        the `updated_at` given, not now."""
+        stored = [
+            self.upsert_user_memory(
+                m, deserialize=deserialize, _keep_updated_at=preserve_updated_at
+            )
+            for m in memories
+        ]
         return [m for m in stored if m is not None]
 
     def get_user_memory(
@@ -1080,10 +1109,10 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         sort_order: str | None = None,
         deserialize: bool | None = True,
     ) -> Any:
-        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        offset = _offset("get_user_memories", limit, page)
         agno = self._statements()
         rows = agno.agno2_memories(
-            user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
+            user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics or None,
             search=search_content, sort_by=sort_by, sort_asc=sort_order == "asc",
             limit=limit, offset=offset,
         )  # fmt: skip
@@ -1093,7 +1122,7 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
         total = rows[0]["total"] if rows else 0
         if not rows and offset:
             everything = agno.agno2_memories(
-                user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics,
+                user_id=user_id, agent_id=agent_id, team_id=team_id, topics=topics or None,
                 search=search_content, sort_by=None, sort_asc=False, limit=1, offset=0,
             )  # fmt: skip
             total = everything[0]["total"] if everything else 0
@@ -1106,12 +1135,12 @@ class PagbankDb(_Delegated, BaseDb):  # type: ignore[misc]
     def get_user_memory_stats(
         self, limit: int | None = None, page: int | None = None, user_id: str | None = None
     ) -> tuple[list[dict[str, Any]], int]:
-        offset = (page - 1) * limit if limit is not None and page is not None and page > 1 else 0
+        offset = _offset("get_user_memory_stats", limit, page)
         agno = self._statements()
         rows = agno.agno2_memory_stats(user_id=user_id, limit=limit, offset=offset)
         stats = [
             {
-                "user_id": r["user_id"] if r["user_id"] != mapping.agno2.NO_ID else None,
+                "user_id": r["user_id"],
                 "total_memories": r["total_memories"],
                 "last_memory_updated_at": r["last_memory_updated_at"],
             }
@@ -1151,6 +1180,16 @@ _TEXTS = (
     "run_id", "session_id", "user_id", "status", "agent_id", "team_id", "workflow_id",
     "run_type", "parent_run_id",
 )  # fmt: skip
+
+
+def _offset(method: str, limit: int | None, page: int | None) -> int:
+    """The rows before page `page` (from 1) of `limit` rows; a page without a limit, or before
+    the first, is the caller's mistake (InvalidRecord, a ValueError, as Agno 3's own)."""
+    if page is not None and (limit is None or page < 1):
+        raise InvalidRecord(
+            f"{method}: page {page} needs a limit and starts at 1 (as Agno's own); nothing was read"
+        )
+    return (page - 1) * limit if limit is not None and page is not None else 0
 
 
 def _run_sort_key(row: dict[str, Any], sort_by: str | None) -> tuple[Any, ...]:

@@ -2160,8 +2160,10 @@ class _AgnoFirstSessionEpoch(_Query, Protocol):
 
 
 class _AgnoSaveAgno2Memory(_Query, Protocol):
-    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the
-    app's importance_score and business_units are kept on replace.
+    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()). A
+    memory stored already keeps its user, created_at and the app's importance_score and
+    business_units, and is replaced only by its own user's write (none: no row back);
+    updated_at becomes now(), or the one given with keep_updated_at.
 
     :one, agno/agno.sql:214
     """
@@ -2176,6 +2178,7 @@ class _AgnoSaveAgno2Memory(_Query, Protocol):
         metadata: Any,
         created_at: Any,
         updated_at: Any,
+        keep_updated_at: Any,
     ) -> dict[str, Any] | None: ...
     def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(
@@ -2188,6 +2191,7 @@ class _AgnoSaveAgno2Memory(_Query, Protocol):
         metadata: Any,
         created_at: Any,
         updated_at: Any,
+        keep_updated_at: Any,
     ) -> Iterator[dict[str, Any]]: ...
 
 
@@ -2198,7 +2202,7 @@ class _AgnoAgno2Memories(_Query, Protocol):
     ('created_at', 'updated_at', 'memory' or 'user_id'; NULL: created_at), newest first unless
     sort_asc; limit NULL: all. `total`: how many match, before the page.
 
-    :many, agno/agno.sql:225
+    :many, agno/agno.sql:228
     """
 
     def __call__(
@@ -2233,7 +2237,7 @@ class _AgnoAgno2Memories(_Query, Protocol):
 class _AgnoAgno2MemoryTopics(_Query, Protocol):
     """The distinct topics of a user's memories (NULL: everyone's), in order.
 
-    :many, agno/agno.sql:255
+    :many, agno/agno.sql:258
     """
 
     def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
@@ -2245,7 +2249,7 @@ class _AgnoAgno2MemoryStats(_Query, Protocol):
     """Per user (NULL: every user): how many memories and when one last changed (epoch), the
     most recently changed first; limit NULL: all. `total`: how many users match.
 
-    :many, agno/agno.sql:261
+    :many, agno/agno.sql:264
     """
 
     def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
@@ -2256,7 +2260,7 @@ class _AgnoAgno2MemoryStats(_Query, Protocol):
 class _AgnoDeleteAgno2Memories(_Query, Protocol):
     """Delete the given memories (of one user only, unless NULL).
 
-    :execrows, agno/agno.sql:273
+    :execrows, agno/agno.sql:276
     """
 
     def __call__(self, *, ids: Any, user_id: Any) -> int: ...
@@ -2272,7 +2276,7 @@ class _AgnoAgnoSessionRuns(_Query, Protocol):
     given). The row's `metadata->'agno'` is read once (MATERIALIZED): each use of a column
     stored out of line (TOAST) would fetch and decompress the whole value again.
 
-    :many, agno/agno.sql:278
+    :many, agno/agno.sql:281
     """
 
     def __call__(self, *, mode: Any, session_id: Any, system: Any) -> list[dict[str, Any]]: ...
@@ -2287,7 +2291,7 @@ class _AgnoPutAgentRuns(_Query, Protocol):
     conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
     without its runs), `state` and `name` in place of the stored ones.
 
-    :execrows, agno/agno.sql:318
+    :execrows, agno/agno.sql:321
     """
 
     def __call__(
@@ -2312,7 +2316,7 @@ class _AgnoPutAgentRuns(_Query, Protocol):
 class _AgnoPutTeamRuns(_Query, Protocol):
     """In one whole team row (id): as put_agent_runs.
 
-    :execrows, agno/agno.sql:330
+    :execrows, agno/agno.sql:333
     """
 
     def __call__(
@@ -2338,7 +2342,7 @@ class _AgnoAgentSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given agent session ids (NULL: written without a
     user): one read for a bulk write's ownership check.
 
-    :many, agno/agno.sql:338
+    :many, agno/agno.sql:341
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2349,7 +2353,7 @@ class _AgnoAgentSessionOwners(_Query, Protocol):
 class _AgnoTeamSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given team session ids, as agent_session_owners.
 
-    :many, agno/agno.sql:343
+    :many, agno/agno.sql:346
     """
 
     def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -2371,7 +2375,7 @@ class _AgnoAgnoRunPage(_Query, Protocol):
     ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
     run_id are not listed.
 
-    :many, agno/agno.sql:347
+    :many, agno/agno.sql:350
     """
 
     def __call__(
@@ -2417,7 +2421,7 @@ class _AgnoCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:464
+    :scalar, agno/agno.sql:467
     """
 
     def __call__(
@@ -2435,7 +2439,7 @@ class _AgnoReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:503
+    :scalar, agno/agno.sql:506
     """
 
     def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
@@ -2450,7 +2454,7 @@ class _AgnoAgnoTableFound(_Query, Protocol):
     on first use): what is read there (a workflow session's owner) is read only then. The names
     as given, quoted here.
 
-    :scalar, agno/agno.sql:533
+    :scalar, agno/agno.sql:536
     """
 
     def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
@@ -2464,7 +2468,7 @@ class _AgnoAgnoSessionCheck(_Query, Protocol):
     stored rows (`owners`: one per row, NULL for a row written without a user; none: no row):
     the checks of a write that has nothing to store, without the session's lock.
 
-    :one, agno/agno.sql:539
+    :one, agno/agno.sql:542
     """
 
     def __call__(self, *, user_id: Any, session_id: Any, mode: Any) -> dict[str, Any] | None: ...
@@ -2851,8 +2855,10 @@ class _AgnoAsyncFirstSessionEpoch(_Query, Protocol):
 
 
 class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
-    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the
-    app's importance_score and business_units are kept on replace.
+    """Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()). A
+    memory stored already keeps its user, created_at and the app's importance_score and
+    business_units, and is replaced only by its own user's write (none: no row back);
+    updated_at becomes now(), or the one given with keep_updated_at.
 
     :one, agno/agno.sql:214
     """
@@ -2867,6 +2873,7 @@ class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
         metadata: Any,
         created_at: Any,
         updated_at: Any,
+        keep_updated_at: Any,
     ) -> dict[str, Any] | None: ...
     async def many(self, rows: Iterable[Mapping[str, Any]]) -> int: ...
     def stream(
@@ -2879,6 +2886,7 @@ class _AgnoAsyncSaveAgno2Memory(_Query, Protocol):
         metadata: Any,
         created_at: Any,
         updated_at: Any,
+        keep_updated_at: Any,
     ) -> AsyncIterator[dict[str, Any]]: ...
 
 
@@ -2889,7 +2897,7 @@ class _AgnoAsyncAgno2Memories(_Query, Protocol):
     ('created_at', 'updated_at', 'memory' or 'user_id'; NULL: created_at), newest first unless
     sort_asc; limit NULL: all. `total`: how many match, before the page.
 
-    :many, agno/agno.sql:225
+    :many, agno/agno.sql:228
     """
 
     async def __call__(
@@ -2924,7 +2932,7 @@ class _AgnoAsyncAgno2Memories(_Query, Protocol):
 class _AgnoAsyncAgno2MemoryTopics(_Query, Protocol):
     """The distinct topics of a user's memories (NULL: everyone's), in order.
 
-    :many, agno/agno.sql:255
+    :many, agno/agno.sql:258
     """
 
     async def __call__(self, *, user_id: Any) -> list[dict[str, Any]]: ...
@@ -2936,7 +2944,7 @@ class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
     """Per user (NULL: every user): how many memories and when one last changed (epoch), the
     most recently changed first; limit NULL: all. `total`: how many users match.
 
-    :many, agno/agno.sql:261
+    :many, agno/agno.sql:264
     """
 
     async def __call__(self, *, user_id: Any, limit: Any, offset: Any) -> list[dict[str, Any]]: ...
@@ -2947,7 +2955,7 @@ class _AgnoAsyncAgno2MemoryStats(_Query, Protocol):
 class _AgnoAsyncDeleteAgno2Memories(_Query, Protocol):
     """Delete the given memories (of one user only, unless NULL).
 
-    :execrows, agno/agno.sql:273
+    :execrows, agno/agno.sql:276
     """
 
     async def __call__(self, *, ids: Any, user_id: Any) -> int: ...
@@ -2963,7 +2971,7 @@ class _AgnoAsyncAgnoSessionRuns(_Query, Protocol):
     given). The row's `metadata->'agno'` is read once (MATERIALIZED): each use of a column
     stored out of line (TOAST) would fetch and decompress the whole value again.
 
-    :many, agno/agno.sql:278
+    :many, agno/agno.sql:281
     """
 
     async def __call__(
@@ -2982,7 +2990,7 @@ class _AgnoAsyncPutAgentRuns(_Query, Protocol):
     conversation cut to `keep` messages and `messages` appended; given `metadata` (the session
     without its runs), `state` and `name` in place of the stored ones.
 
-    :execrows, agno/agno.sql:318
+    :execrows, agno/agno.sql:321
     """
 
     async def __call__(
@@ -3007,7 +3015,7 @@ class _AgnoAsyncPutAgentRuns(_Query, Protocol):
 class _AgnoAsyncPutTeamRuns(_Query, Protocol):
     """In one whole team row (id): as put_agent_runs.
 
-    :execrows, agno/agno.sql:330
+    :execrows, agno/agno.sql:333
     """
 
     async def __call__(
@@ -3033,7 +3041,7 @@ class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given agent session ids (NULL: written without a
     user): one read for a bulk write's ownership check.
 
-    :many, agno/agno.sql:338
+    :many, agno/agno.sql:341
     """
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -3044,7 +3052,7 @@ class _AgnoAsyncAgentSessionOwners(_Query, Protocol):
 class _AgnoAsyncTeamSessionOwners(_Query, Protocol):
     """The owner of each stored row of the given team session ids, as agent_session_owners.
 
-    :many, agno/agno.sql:343
+    :many, agno/agno.sql:346
     """
 
     async def __call__(self, *, session_ids: Any) -> list[dict[str, Any]]: ...
@@ -3066,7 +3074,7 @@ class _AgnoAsyncAgnoRunPage(_Query, Protocol):
     ascending); limit NULL: all. `total`: how many match, before the page. Runs without a
     run_id are not listed.
 
-    :many, agno/agno.sql:347
+    :many, agno/agno.sql:350
     """
 
     async def __call__(
@@ -3112,7 +3120,7 @@ class _AgnoAsyncCancelAgnoRun(_Query, Protocol):
     writer's unchanged copy of the run it was served still cannot set the run back). Returns
     how many runs were cancelled.
 
-    :scalar, agno/agno.sql:464
+    :scalar, agno/agno.sql:467
     """
 
     async def __call__(
@@ -3130,7 +3138,7 @@ class _AgnoAsyncReassignAgnoSession(_Query, Protocol):
     wrote is PENDING, RUNNING or PAUSED) and neither the new owner nor the session is erased
     (the erasure triggers keep those rows out too). One statement; returns how many rows changed.
 
-    :scalar, agno/agno.sql:503
+    :scalar, agno/agno.sql:506
     """
 
     async def __call__(self, *, session_id: Any, user_id: Any, previous_user_id: Any) -> Any: ...
@@ -3145,7 +3153,7 @@ class _AgnoAsyncAgnoTableFound(_Query, Protocol):
     on first use): what is read there (a workflow session's owner) is read only then. The names
     as given, quoted here.
 
-    :scalar, agno/agno.sql:533
+    :scalar, agno/agno.sql:536
     """
 
     async def __call__(self, *, agno_schema: Any, table_name: Any) -> Any: ...
@@ -3159,7 +3167,7 @@ class _AgnoAsyncAgnoSessionCheck(_Query, Protocol):
     stored rows (`owners`: one per row, NULL for a row written without a user; none: no row):
     the checks of a write that has nothing to store, without the session's lock.
 
-    :one, agno/agno.sql:539
+    :one, agno/agno.sql:542
     """
 
     async def __call__(

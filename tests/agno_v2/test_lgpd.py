@@ -179,6 +179,34 @@ def test_an_erased_users_workflow_session_stays_out_written_without_a_user(
     assert pdb.erased_skipped == 1
 
 
+def test_a_write_keyed_by_an_erased_session_alone_is_passed_over(
+    pdb: PagbankDb, db_dsn: str
+) -> None:
+    """A write to Agno's tables that names an erased session and no user (a trace of the
+    session; on Agno 3 a transcript, keyed by `agno_session_id`) is passed over: once its
+    user's rows are gone, no later erasure could find it."""
+    _write_for(pdb, "ana")
+    assert run("forget-user", "ana", "--dsn", db_dsn, "--yes")[0] == 0
+    unnamed = _trace("t-unnamed", "ana")
+    unnamed.user_id, unnamed.session_id = None, "s-ana"
+    pdb.upsert_trace(unnamed)
+    other = _trace("t-other", "ana")
+    other.user_id, other.session_id = None, "s-other"
+    pdb.upsert_trace(other)
+    with psycopg.connect(db_dsn) as conn:
+        traces = conn.execute("SELECT trace_id FROM agno.agno_traces ORDER BY 1").fetchall()
+    assert traces == [("t-other",)]
+    assert pdb.erased_skipped == 1
+    if AGNO3:
+        entry = {"uuid": "e1", "text": "meu CPF é 123"}
+        pdb.append_transcript_entries("claude", "proj", "cs", [entry], agno_session_id="s-ana")
+        pdb.append_transcript_entries("claude", "proj", "ok", [entry], agno_session_id="s-x")
+        with psycopg.connect(db_dsn) as conn:
+            kept = conn.execute("SELECT agno_session_id FROM agno.agno_transcripts").fetchall()
+        assert kept == [("s-x",)]
+        assert pdb.erased_skipped == 2
+
+
 def test_an_erasure_waits_for_a_write_to_agnos_tables_in_flight_and_erases_it(
     pdb: PagbankDb, db_dsn: str
 ) -> None:

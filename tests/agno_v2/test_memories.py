@@ -3,10 +3,15 @@
 cases of Agno's it covers (docs/agno.md has the table). Each runs on ours and on Agno's own
 PostgresDb, sync and async."""
 
+import time
 from datetime import datetime
 
 import psycopg
+import pytest
+from agno.db.base import SessionType
 from agno.db.schemas.memory import UserMemory
+
+from pagbank_pg.errors import SessionOwnershipError
 
 from .backends import Backend
 
@@ -272,3 +277,93 @@ def test_search_understands_portuguese_words_and_accents(own_backend: Backend) -
     assert ids("CARTAO") == ["m1"]  # a substring, case and accents ignored
     assert ids("toda sex") == ["m3"]  # part of a word, as ILIKE finds it
     assert ids("50% off") == []  # % is literal
+
+
+def test_an_update_keeps_user_and_created_at_and_sets_updated_at(own_backend: Backend) -> None:
+    """Ours, as Agno's own: a memory stored again keeps its created_at and takes now as its
+    updated_at (the stats follow), unless a bulk upsert preserves the updated_at given."""
+    db, before = own_backend.db, int(time.time())
+    db.upsert_user_memory(memory("m1", updated_at=1_000_000, created_at=1_000_000))
+    read = db.get_user_memory("m1")
+    read.memory = "Prefere o extrato por SMS"
+    db.upsert_user_memory(read)
+    again = db.get_user_memory("m1")
+    assert (again.memory, again.created_at) == ("Prefere o extrato por SMS", 1_000_000)
+    assert again.updated_at >= before
+    [stats], _ = db.get_user_memory_stats()
+    assert stats["last_memory_updated_at"] >= before
+    if own_backend.kind == "pagbank":  # Agno's async db has no bulk upsert
+        db.upsert_memories([memory("m1", updated_at=2_000_000)], preserve_updated_at=True)
+        assert db.get_user_memory("m1").updated_at == 2_000_000
+
+
+def test_another_users_memory_id_is_refused(own_backend: Backend) -> None:
+    """Ours: a memory id that holds another user's memory is refused, and that memory stays
+    (Agno's own writes the text into the other user's memory)."""
+    db = own_backend.db
+    db.upsert_user_memory(memory("m1", "alice", "Mora em Recife"))
+    with pytest.raises(SessionOwnershipError):
+        db.upsert_user_memory(memory("m1", "bob", "Mora em Natal"))
+    assert [m.memory for m in db.get_user_memories(user_id="alice")] == ["Mora em Recife"]
+    assert db.get_user_memories(user_id="bob") == []
+
+
+def test_a_page_needs_a_limit_and_starts_at_1(own_backend: Backend) -> None:
+    """Ours, as Agno 3's own: a page without a limit, or page 0, is refused (ValueError)."""
+    db = own_backend.db
+    db.upsert_user_memory(memory("m1"))
+    calls = [
+        lambda: db.get_user_memories(page=3),
+        lambda: db.get_user_memories(limit=1, page=0),
+        lambda: db.get_user_memory_stats(page=2),
+        lambda: db.get_sessions(session_type=SessionType.AGENT, page=2),
+        lambda: db.get_sessions(page=2),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="needs a limit and starts at 1"):
+            call()
+
+
+def test_no_topics_is_no_filter_and_no_user_is_no_stats_row(own_backend: Backend) -> None:
+    """Ours, as Agno's own: `topics=[]` filters nothing (memories without topics too), and
+    memories without a user are not a row of the stats."""
+    db = own_backend.db
+    db.upsert_user_memory(memory("m1", topics=["extrato"]))
+    db.upsert_user_memory(memory("m2", None, "Sem dono", topics=[]))
+    assert sorted(m.memory_id for m in db.get_user_memories(topics=[])) == ["m1", "m2"]
+    assert db.get_user_memory_stats() == (
+        [{"user_id": "cliente-1", "total_memories": 1,
+          "last_memory_updated_at": db.get_user_memory("m1").updated_at}],
+        1,
+    )  # fmt: skip
+
+
+def test_a_memory_erased_while_it_is_written_is_passed_over(own_backend: Backend) -> None:
+    """Ours: the user erased between the write's erasure check and its statement: the
+    erasure's trigger keeps the row out and the write answers None (no error)."""
+    from pagbank_pg import Database
+    from pagbank_pg.lgpd import forget_user
+
+    db = own_backend.db
+    db.upsert_user_memory(memory("m1", "bob"))
+    with Database.open(own_backend.dsn) as database:
+        forget_user(database, "bob")
+    native, checks = own_backend.native, []
+    real = native._erased
+
+    def first_passes(user_id: object, session_id: object = None) -> object:
+        checks.append(user_id)
+        if len(checks) > 1:
+            return real(user_id, session_id)
+        if own_backend.kind == "pagbank":
+            return False  # the erasure is not seen yet: it lands right after
+
+        async def not_yet() -> bool:
+            return False
+
+        return not_yet()
+
+    native._erased = first_passes
+    assert db.upsert_user_memory(memory("m2", "bob")) is None
+    assert checks == ["bob", "bob"]
+    assert db.get_user_memory("m2") is None

@@ -212,14 +212,17 @@ SELECT extract(epoch FROM least(
 ))::bigint;
 
 -- name: save_agno2_memory :one
--- Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()); the
--- app's importance_score and business_units are kept on replace.
+-- Create or replace a memory written by Agno 2/3, with its timestamps (NULL: now()). A
+-- memory stored already keeps its user, created_at and the app's importance_score and
+-- business_units, and is replaced only by its own user's write (none: no row back);
+-- updated_at becomes now(), or the one given with keep_updated_at.
 INSERT INTO user_memories (id, user_id, memory, memory_tags, metadata, created_at, updated_at)
 VALUES (:id, :user_id, :memory, :memory_tags::text[], :metadata::jsonb,
     coalesce(:created_at::timestamptz, now()), coalesce(:updated_at::timestamptz, now()))
 ON CONFLICT (id) DO UPDATE
-SET user_id = EXCLUDED.user_id, memory = EXCLUDED.memory, memory_tags = EXCLUDED.memory_tags,
-    metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at
+SET memory = EXCLUDED.memory, memory_tags = EXCLUDED.memory_tags, metadata = EXCLUDED.metadata,
+    updated_at = CASE WHEN :keep_updated_at::boolean THEN EXCLUDED.updated_at ELSE now() END
+WHERE user_memories.user_id IS NOT DISTINCT FROM EXCLUDED.user_id
 RETURNING *;
 
 -- name: agno2_memories :many
@@ -265,7 +268,7 @@ SELECT user_id, count(*) AS total_memories,
     extract(epoch FROM max(coalesce(updated_at, created_at)))::bigint AS last_memory_updated_at,
     count(*) OVER () AS total
 FROM user_memories
-WHERE (:user_id::text IS NULL OR user_id = :user_id)
+WHERE (:user_id::text IS NULL OR user_id = :user_id) AND user_id <> ''  -- '': no user
 GROUP BY user_id
 ORDER BY max(coalesce(updated_at, created_at)) DESC, user_id
 LIMIT :limit OFFSET :offset;
